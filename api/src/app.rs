@@ -1,0 +1,176 @@
+//! The HTTP application: routes, authentication of requests, security headers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use gemba_commands::crypto::Keyring;
+use gemba_commands::service::{Clock, Gemba};
+use gemba_commands::tenancy::begin_tenant;
+use gemba_projections::registry as reads;
+use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::graphql::context::{Principal, RequestContext, Services};
+use crate::graphql::errors::ApiError;
+use crate::graphql::{GembaSchema, schema};
+use crate::rate_limit::RateLimiter;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Settings of the HTTP application.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// Sign-in / sign-up attempts per client per minute.
+    pub auth_attempts_per_minute: u32,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self { auth_attempts_per_minute: 20 }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    schema: GembaSchema,
+    gemba: Gemba,
+}
+
+/// Builds the router over a pool of the application role.
+pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &AppConfig) -> Router {
+    let gemba = Gemba::new(pool, keyring, clock);
+    let services = Services { gemba: gemba.clone(), limiter: RateLimiter::per_minute(config.auth_attempts_per_minute) };
+    let state = AppState { schema: schema(services), gemba };
+    Router::new()
+        .route("/graphql", post(graphql))
+        .route("/graphiql", get(graphiql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::new())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match sqlx::query("select 1").execute(state.gemba.pool()).await {
+        Ok(_) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// The session token of a request: `Authorization: Bearer …`, else the session cookie.
+fn token(headers: &HeaderMap) -> Option<String> {
+    if let Some(bearer) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) {
+        return Some(bearer.trim().to_owned());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix("gemba_session=").map(str::to_owned))
+        .filter(|t| !t.is_empty())
+}
+
+/// The member a token acts for, with their current role; `None` for no or a stale session.
+async fn principal(gemba: &Gemba, token: &str) -> Result<Option<Principal>, ApiError> {
+    let Some((org, member)) = gemba.authenticate(token).await? else {
+        return Ok(None);
+    };
+    let mut tx = begin_tenant(gemba.pool(), org).await?;
+    let row = reads::member(&mut tx, org.uuid(), member.uuid()).await?;
+    tx.commit().await?;
+    Ok(row.filter(|r| r.status == "ACTIVE").and_then(|r| {
+        Some(Principal {
+            org,
+            member,
+            role: gemba_commands::registry::parse_role(&r.role)?,
+            display_name: r.display_name.and_then(|v| serde_json::from_value(v).ok()),
+        })
+    }))
+}
+
+fn error_response(status: StatusCode, error: &ApiError) -> Response {
+    let body = serde_json::json!({"errors": [{"message": error.message(), "extensions": {"code": error.code()}}]});
+    (status, axum::Json(body)).into_response()
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !json {
+        let error = ApiError::Validation { field: "Content-Type".into(), message: "must be application/json".into() };
+        return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &error);
+    }
+    let idempotency_key = match headers.get("idempotency-key").map(|v| v.to_str().ok().and_then(|s| Uuid::parse_str(s.trim()).ok())) {
+        None => None,
+        Some(Some(key)) => Some(key),
+        Some(None) => {
+            let error = ApiError::Validation { field: "Idempotency-Key".into(), message: "must be a UUID".into() };
+            return error_response(StatusCode::BAD_REQUEST, &error);
+        }
+    };
+    let token = token(&headers);
+    let principal = match &token {
+        Some(token) => match principal(&state.gemba, token).await {
+            Ok(p) => p,
+            Err(error) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &error),
+        },
+        None => None,
+    };
+    let request_id = Uuid::now_v7();
+    let context = RequestContext { principal, request_id, idempotency_key, client_ip: peer.ip(), token };
+    let span = tracing::info_span!("graphql", request.id = %request_id);
+    let mut response = state.schema.execute(request.into_inner().data(context)).instrument(span).await;
+    // Errors raised by the GraphQL layer itself (syntax, unknown fields or enum values,
+    // wrong types, limits) are the client's bad input.
+    for error in &mut response.errors {
+        let coded = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+        if !coded {
+            error.extensions.get_or_insert_with(Default::default).set("code", "VALIDATION");
+        }
+    }
+    GraphQLResponse::from(response).into_response()
+}

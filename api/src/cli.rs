@@ -1,0 +1,178 @@
+//! The `gemba` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use gemba_commands::chain::{Verdict, verify};
+use gemba_commands::service::SystemClock;
+use gemba_commands::tenancy::begin_tenant;
+use gemba_domain::OrgId;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::app::{AppConfig, router, serve};
+use crate::database::{Database, DatabaseConfig, app_key, migrate};
+use crate::embedded::{DATABASE, Embedded};
+
+/// Gemba: the event-sourced backend of a lean-manufacturing operations platform.
+#[derive(Debug, Parser)]
+#[command(name = "gemba", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How every subcommand finds the database.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// PostgreSQL URL of the application role. Without it, an embedded PostgreSQL is
+    /// started from the installed binaries in the data folder.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL URL of the owner role, used to apply migrations (serve, migrate).
+    #[arg(long, env = "GEMBA_MIGRATION_DATABASE_URL", global = true, hide_env_values = true)]
+    pub migration_database_url: Option<String>,
+    /// Folder of the embedded PostgreSQL and the generated application key.
+    #[arg(long, env = "GEMBA_DATA_DIR", default_value = ".gemba", global = true)]
+    pub data_dir: PathBuf,
+    /// Application key (32 bytes, base64) wrapping the organisation keys. Default: the
+    /// key in `<data-dir>/app.key`, generated on first use.
+    #[arg(long, env = "GEMBA_APP_KEY", global = true, hide_env_values = true)]
+    pub app_key: Option<String>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve GraphQL over HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "GEMBA_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Sign-in and sign-up attempts allowed per client per minute.
+        #[arg(long, env = "GEMBA_AUTH_ATTEMPTS_PER_MINUTE", default_value_t = 20)]
+        auth_attempts_per_minute: u32,
+    },
+    /// Apply the database migrations.
+    Migrate,
+    /// Recompute every link of an organisation's hash chain.
+    Verify {
+        /// The organisation.
+        #[arg(long)]
+        org: uuid::Uuid,
+    },
+    /// Manage the embedded PostgreSQL.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// Embedded database helpers.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Stop the embedded PostgreSQL of the data folder, if it runs.
+    Stop,
+}
+
+impl DbArgs {
+    fn config(&self) -> DatabaseConfig {
+        DatabaseConfig {
+            database_url: self.database_url.clone(),
+            migration_url: self.migration_database_url.clone(),
+            data_dir: self.data_dir.clone(),
+            max_connections: 32,
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Runs the command line; the exit code says how it went.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { listen, auth_attempts_per_minute } => {
+            let keyring = app_key(cli.db.app_key.as_deref(), &cli.db.data_dir).map_err(anyhow::Error::msg)?;
+            let database = Database::open(&cli.db.config()).await?;
+            let where_ = match &database.embedded {
+                Some(e) => {
+                    format!("embedded PostgreSQL in {} (127.0.0.1:{})", cli.db.data_dir.join("postgres").display(), e.credentials.port)
+                }
+                None => "DATABASE_URL".to_owned(),
+            };
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            let address = listener.local_addr()?;
+            let config = AppConfig { auth_attempts_per_minute };
+            let app = router(database.pool.clone(), keyring, Arc::new(SystemClock), &config);
+            println!("Gemba is serving GraphQL at http://{address}/graphql (GraphiQL: http://{address}/graphiql), database: {where_}");
+            let served = serve(listener, app, shutdown_signal()).await;
+            database.close().await;
+            served?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            match cli.db.migration_database_url.as_ref().or(cli.db.database_url.as_ref()) {
+                Some(url) => {
+                    let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+                    migrate(&pool).await?;
+                    pool.close().await;
+                }
+                None => {
+                    let embedded = Embedded::start(&cli.db.data_dir.join("postgres")).await?;
+                    embedded.migrate(DATABASE).await?;
+                    embedded.stop()?;
+                }
+            }
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { org } => {
+            let database = Database::open(&cli.db.config()).await?;
+            let verdict = {
+                let mut tx = begin_tenant(&database.pool, OrgId(org)).await?;
+                let verdict = verify(&mut tx, OrgId(org)).await?;
+                tx.commit().await?;
+                verdict
+            };
+            database.close().await;
+            match verdict {
+                Verdict::Intact { events } => {
+                    println!("chain intact: {events} events checked");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Verdict::Broken { tenant_seq, problem } => {
+                    println!("chain broken at tenant_seq {tenant_seq}: {problem}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Db(DbCommand::Stop) => {
+            let embedded = Embedded::start(&cli.db.data_dir.join("postgres")).await?;
+            embedded.stop_any()?;
+            println!("embedded PostgreSQL stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

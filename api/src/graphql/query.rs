@@ -1,0 +1,180 @@
+//! Queries.
+
+use async_graphql::connection::{Connection, OpaqueCursor};
+use async_graphql::{Context, ID, Json, Object};
+use gemba_commands::envelope::Envelope;
+use gemba_domain::{MemberId, Role as DomainRole, Sealed, SiteId, ZoneId};
+use gemba_projections::history::entity_history;
+use gemba_projections::registry as reads;
+use uuid::Uuid;
+
+use super::context::{principal, services, tenant_tx};
+use super::errors::{ApiError, ApiResult};
+use super::types::{
+    ERASED, FieldChange, HistoryActor, HistoryEntry, Member, Organization, Site, Zone, connection, member_for, members_view, page,
+};
+
+/// Read operations.
+#[derive(Debug, Default)]
+pub struct Query;
+
+fn sealed_value(value: &serde_json::Value) -> Option<Sealed> {
+    match value {
+        serde_json::Value::Object(map) if map.len() == 2 && map.contains_key("key") && map.contains_key("ct") => {
+            serde_json::from_value(value.clone()).ok()
+        }
+        _ => None,
+    }
+}
+
+#[Object]
+impl Query {
+    /// The signed-in member.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Member> {
+        member_for(ctx, principal(ctx)?.member.uuid()).await?.ok_or(ApiError::Unauthenticated)
+    }
+
+    /// The organisation the session acts in.
+    async fn organization(&self, ctx: &Context<'_>) -> ApiResult<Organization> {
+        let p = principal(ctx)?;
+        let mut tx = tenant_tx(ctx).await?;
+        let row = reads::organization(&mut tx, p.org.uuid()).await?;
+        row.map(Organization).ok_or_else(|| ApiError::internal("session of a missing organisation"))
+    }
+
+    /// A member by id; null when absent or in another organisation.
+    async fn member(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Member>> {
+        member_for(ctx, MemberId::parse(&id)?.uuid()).await
+    }
+
+    /// The organisation's members (invited, active and removed), in joining order.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<OpaqueCursor<Uuid>, Member>> {
+        let p = principal(ctx)?;
+        let page = page(first, after)?;
+        let mut tx = tenant_tx(ctx).await?;
+        let rows = reads::members(&mut tx, p.org.uuid(), page).await?;
+        let members = members_view(services(ctx)?.gemba.keyring(), p, &mut tx, rows).await?;
+        Ok(connection(page, members, |m| Uuid::parse_str(&m.id).unwrap_or_default(), |m| m))
+    }
+
+    /// A site by id; null when absent or in another organisation.
+    async fn site(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Site>> {
+        let p = principal(ctx)?;
+        let id = SiteId::parse(&id)?;
+        let mut tx = tenant_tx(ctx).await?;
+        Ok(reads::site(&mut tx, p.org.uuid(), id.uuid()).await?.map(Site))
+    }
+
+    /// The organisation's sites, in creation order.
+    async fn sites(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> ApiResult<Connection<OpaqueCursor<Uuid>, Site>> {
+        let p = principal(ctx)?;
+        let page = page(first, after)?;
+        let mut tx = tenant_tx(ctx).await?;
+        let rows = reads::sites(&mut tx, p.org.uuid(), page).await?;
+        Ok(connection(page, rows, |s| s.site_id, Site))
+    }
+
+    /// A zone by id; null when absent or in another organisation.
+    async fn zone(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Zone>> {
+        let p = principal(ctx)?;
+        let id = ZoneId::parse(&id)?;
+        let mut tx = tenant_tx(ctx).await?;
+        Ok(reads::zone(&mut tx, p.org.uuid(), id.uuid()).await?.map(Zone))
+    }
+
+    /// The organisation's zones (optionally of one site), in creation order.
+    async fn zones(
+        &self,
+        ctx: &Context<'_>,
+        site_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<OpaqueCursor<Uuid>, Zone>> {
+        let p = principal(ctx)?;
+        let site = site_id.map(|id| SiteId::parse(&id)).transpose()?;
+        let page = page(first, after)?;
+        let mut tx = tenant_tx(ctx).await?;
+        let rows = reads::zones(&mut tx, p.org.uuid(), site.map(SiteId::uuid), page).await?;
+        Ok(connection(page, rows, |z| z.zone_id, Zone))
+    }
+
+    /// Every change of an entity (organisation, member, site, zone): who, when, what,
+    /// before, after and why. Owners, Admins and Auditors only.
+    async fn history(&self, ctx: &Context<'_>, entity_id: ID) -> ApiResult<Vec<HistoryEntry>> {
+        let p = principal(ctx)?;
+        if p.role == DomainRole::Member {
+            return Err(ApiError::Forbidden("the audit log is visible to owners, admins and auditors".into()));
+        }
+        let entity = Uuid::parse_str(entity_id.trim())
+            .map_err(|_| ApiError::Validation { field: "entityId".into(), message: "is not a valid id".into() })?;
+        let mut tx = tenant_tx(ctx).await?;
+        let rows = entity_history(&mut tx, p.org.uuid(), &entity.to_string()).await?;
+        let envelopes: Vec<Envelope> = rows
+            .iter()
+            .map(|r| serde_json::from_value(r.metadata.clone()).map_err(|e| ApiError::internal(format!("event envelope: {e}"))))
+            .collect::<ApiResult<_>>()?;
+
+        // Open every sealed value (actor names, personal fields) with one key look-up.
+        let mut sealed: Vec<Sealed> = Vec::new();
+        for envelope in &envelopes {
+            sealed.extend(envelope.actor.display_name.clone());
+            for change in &envelope.changes {
+                sealed.extend(sealed_value(&change.before));
+                sealed.extend(sealed_value(&change.after));
+            }
+        }
+        let refs: Vec<&Sealed> = sealed.iter().collect();
+        let opened = services(ctx)?.gemba.keyring().open_all(&mut tx, p.org, &refs).await?;
+        let mut opened = opened.into_iter();
+        let mut open = |value: &serde_json::Value| -> Option<Json<serde_json::Value>> {
+            match sealed_value(value) {
+                Some(_) => Some(Json(serde_json::Value::String(opened.next().flatten().unwrap_or_else(|| ERASED.into())))),
+                None if value.is_null() => None,
+                None => Some(Json(value.clone())),
+            }
+        };
+
+        Ok(rows
+            .into_iter()
+            .zip(envelopes)
+            .map(|(row, envelope)| {
+                let display_name = envelope
+                    .actor
+                    .display_name
+                    .as_ref()
+                    .map(|_| open(&serde_json::to_value(&envelope.actor.display_name).unwrap_or_default()));
+                HistoryEntry {
+                    seq: row.sequence,
+                    tenant_seq: row.tenant_seq,
+                    recorded_at: row.recorded_at,
+                    event_type: row.event_type,
+                    entity_type: row.aggregate_type,
+                    actor: HistoryActor {
+                        id: envelope.actor.member_id.map(|m| ID(m.to_string())),
+                        display_name: display_name.flatten().and_then(|j| j.0.as_str().map(str::to_owned)),
+                        role: envelope.actor.role.map(Into::into),
+                    },
+                    changes: envelope
+                        .changes
+                        .iter()
+                        .map(|c| FieldChange { path: c.path.clone(), before: open(&c.before), after: open(&c.after) })
+                        .collect(),
+                    reason: envelope.reason.as_ref().map(|r| r.text.clone()),
+                    reason_code: envelope
+                        .reason
+                        .as_ref()
+                        .and_then(|r| serde_json::to_value(r.code).ok())
+                        .and_then(|v| v.as_str().map(str::to_owned)),
+                    channel: serde_json::to_value(envelope.channel).ok().and_then(|v| v.as_str().map(str::to_owned)),
+                    command_id: Some(ID(envelope.command_id.to_string())),
+                    correlation_id: Some(ID(envelope.correlation_id.to_string())),
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,313 @@
+//! GraphQL object types. They wrap read rows; personal data is opened before they are built.
+
+use async_graphql::connection::{Connection, Edge, OpaqueCursor};
+use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use gemba_commands::crypto::Keyring;
+use gemba_commands::registry::parse_role;
+use gemba_commands::tenancy::begin_tenant;
+use gemba_domain::Sealed;
+use gemba_projections::registry::{self as reads, MemberRow, OrganizationRow, Page, SiteRow, ZoneRow};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::context::{Principal, principal, services, tenant_tx};
+use super::errors::{ApiError, ApiResult};
+
+/// Roles inside an organisation.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum Role {
+    /// Everything, including the Owner role, retention and legal hold.
+    Owner,
+    /// Settings, plant structure and membership (not Owner).
+    Admin,
+    /// Lean work.
+    Member,
+    /// Read-only and export.
+    Auditor,
+}
+
+impl From<gemba_domain::Role> for Role {
+    fn from(role: gemba_domain::Role) -> Self {
+        match role {
+            gemba_domain::Role::Owner => Self::Owner,
+            gemba_domain::Role::Admin => Self::Admin,
+            gemba_domain::Role::Member => Self::Member,
+            gemba_domain::Role::Auditor => Self::Auditor,
+        }
+    }
+}
+
+impl From<Role> for gemba_domain::Role {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Owner => Self::Owner,
+            Role::Admin => Self::Admin,
+            Role::Member => Self::Member,
+            Role::Auditor => Self::Auditor,
+        }
+    }
+}
+
+/// Why a change was made.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum ReasonCode {
+    DataEntryError,
+    Reclassification,
+    ScopeChange,
+    Duplicate,
+    CustomerRequest,
+    Other,
+}
+
+impl From<ReasonCode> for gemba_domain::ReasonCode {
+    fn from(code: ReasonCode) -> Self {
+        match code {
+            ReasonCode::DataEntryError => Self::DataEntryError,
+            ReasonCode::Reclassification => Self::Reclassification,
+            ReasonCode::ScopeChange => Self::ScopeChange,
+            ReasonCode::Duplicate => Self::Duplicate,
+            ReasonCode::CustomerRequest => Self::CustomerRequest,
+            ReasonCode::Other => Self::Other,
+        }
+    }
+}
+
+/// Where a membership stands.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum MemberStatus {
+    Invited,
+    Active,
+    Removed,
+}
+
+/// Whether a zone is in use.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum ZoneStatus {
+    Active,
+    Archived,
+}
+
+/// An organisation (tenant).
+#[derive(Debug)]
+pub struct Organization(pub OrganizationRow);
+
+#[Object]
+impl Organization {
+    async fn id(&self) -> ID {
+        ID(self.0.org_id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Shown instead of personal data whose key was shredded.
+pub const ERASED: &str = "[erased]";
+
+/// A member of the organisation.
+#[derive(Debug, SimpleObject)]
+pub struct Member {
+    pub id: ID,
+    /// `[erased]` after the person's data was erased.
+    pub display_name: String,
+    /// Visible to Owners, Admins and the member themself; null otherwise.
+    pub email: Option<String>,
+    pub role: Role,
+    pub status: MemberStatus,
+    pub joined_at: Option<DateTime<Utc>>,
+}
+
+fn sealed(value: &serde_json::Value) -> Option<Sealed> {
+    serde_json::from_value(value.clone()).ok()
+}
+
+/// Opens the personal data of member rows (one key look-up) into GraphQL members.
+pub async fn members_view(keyring: &Keyring, viewer: &Principal, conn: &mut PgConnection, rows: Vec<MemberRow>) -> ApiResult<Vec<Member>> {
+    let names: Vec<Option<Sealed>> = rows.iter().map(|r| r.display_name.as_ref().and_then(sealed)).collect();
+    let emails: Vec<Option<Sealed>> = rows.iter().map(|r| sealed(&r.email)).collect();
+    let all: Vec<&Sealed> = names.iter().chain(emails.iter()).flatten().collect();
+    let opened = keyring.open_all(conn, viewer.org, &all).await?;
+    let mut opened = opened.into_iter();
+    let mut take = |present: bool| if present { opened.next().flatten() } else { None };
+    let names: Vec<Option<String>> = names.iter().map(|n| take(n.is_some())).collect();
+    let emails: Vec<Option<String>> = emails.iter().map(|e| take(e.is_some())).collect();
+    let sees_emails = matches!(viewer.role, gemba_domain::Role::Owner | gemba_domain::Role::Admin);
+    rows.into_iter()
+        .zip(names.into_iter().zip(emails))
+        .map(|(row, (name, email))| {
+            let role = parse_role(&row.role).ok_or_else(|| ApiError::internal(format!("unknown role {}", row.role)))?;
+            let status = match row.status.as_str() {
+                "INVITED" => MemberStatus::Invited,
+                "ACTIVE" => MemberStatus::Active,
+                _ => MemberStatus::Removed,
+            };
+            let own = row.member_id == viewer.member.uuid();
+            Ok(Member {
+                id: ID(row.member_id.to_string()),
+                display_name: name.unwrap_or_else(|| if row.display_name.is_some() { ERASED.into() } else { String::new() }),
+                email: if sees_emails || own { Some(email.unwrap_or_else(|| ERASED.into())) } else { None },
+                role: role.into(),
+                status,
+                joined_at: row.joined_at,
+            })
+        })
+        .collect()
+}
+
+/// One member by id, opened, as `viewer` may see them.
+pub async fn member_by_id(keyring: &Keyring, viewer: &Principal, conn: &mut PgConnection, id: Uuid) -> ApiResult<Option<Member>> {
+    let Some(row) = reads::member(conn, viewer.org.uuid(), id).await? else {
+        return Ok(None);
+    };
+    Ok(members_view(keyring, viewer, conn, vec![row]).await?.pop())
+}
+
+/// One member by id, opened, as the request's principal may see them.
+pub async fn member_for(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<Member>> {
+    let viewer = principal(ctx)?;
+    let gemba = &services(ctx)?.gemba;
+    let mut tx = begin_tenant(gemba.pool(), viewer.org).await?;
+    member_by_id(gemba.keyring(), viewer, &mut tx, id).await
+}
+
+/// A plant site.
+#[derive(Debug)]
+pub struct Site(pub SiteRow);
+
+#[Object]
+impl Site {
+    async fn id(&self) -> ID {
+        ID(self.0.site_id.to_string())
+    }
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// IANA time zone.
+    async fn timezone(&self) -> &str {
+        &self.0.timezone
+    }
+    /// The site's zones, in creation order.
+    async fn zones(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> ApiResult<Connection<OpaqueCursor<Uuid>, Zone>> {
+        let page = page(first, after)?;
+        let mut tx = tenant_tx(ctx).await?;
+        let rows = reads::zones(&mut tx, principal(ctx)?.org.uuid(), Some(self.0.site_id), page).await?;
+        Ok(connection(page, rows, |z| z.zone_id, Zone))
+    }
+}
+
+/// A zone of a site.
+#[derive(Debug)]
+pub struct Zone(pub ZoneRow);
+
+#[Object]
+impl Zone {
+    async fn id(&self) -> ID {
+        ID(self.0.zone_id.to_string())
+    }
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn status(&self) -> ZoneStatus {
+        if self.0.status == "ARCHIVED" { ZoneStatus::Archived } else { ZoneStatus::Active }
+    }
+    async fn site_id(&self) -> ID {
+        ID(self.0.site_id.to_string())
+    }
+    async fn site(&self, ctx: &Context<'_>) -> ApiResult<Site> {
+        let mut tx = tenant_tx(ctx).await?;
+        let row = reads::site(&mut tx, principal(ctx)?.org.uuid(), self.0.site_id).await?;
+        row.map(Site).ok_or_else(|| ApiError::internal("zone without site"))
+    }
+    /// The zone leader.
+    async fn owner(&self, ctx: &Context<'_>) -> ApiResult<Option<Member>> {
+        match self.0.owner_member_id {
+            Some(owner) => member_for(ctx, owner).await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// Default and largest page size of a connection.
+pub const PAGE_DEFAULT: i32 = 50;
+pub const PAGE_MAX: i32 = 200;
+
+/// Parses connection arguments.
+pub fn page(first: Option<i32>, after: Option<String>) -> ApiResult<Page> {
+    let first = first.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&first) {
+        return Err(ApiError::Validation { field: "first".into(), message: format!("must be between 1 and {PAGE_MAX}") });
+    }
+    let after = match after {
+        None => None,
+        Some(cursor) => Some(
+            <OpaqueCursor<Uuid> as async_graphql::connection::CursorType>::decode_cursor(&cursor)
+                .map_err(|_| ApiError::Validation { field: "after".into(), message: "is not a cursor of this list".into() })?
+                .0,
+        ),
+    };
+    Ok(Page { after, first: i64::from(first) })
+}
+
+/// Builds a connection from `page.first + 1` fetched rows.
+pub fn connection<R, N: async_graphql::OutputType>(
+    page: Page,
+    mut rows: Vec<R>,
+    id: impl Fn(&R) -> Uuid,
+    node: impl Fn(R) -> N,
+) -> Connection<OpaqueCursor<Uuid>, N> {
+    let has_next = i64::try_from(rows.len()).unwrap_or(i64::MAX) > page.first;
+    rows.truncate(usize::try_from(page.first).unwrap_or(0));
+    let mut connection = Connection::new(page.after.is_some(), has_next);
+    connection.edges.extend(rows.into_iter().map(|row| Edge::new(OpaqueCursor(id(&row)), node(row))));
+    connection
+}
+
+/// Who did it, as recorded at the time.
+#[derive(Debug, SimpleObject)]
+pub struct HistoryActor {
+    /// Null for the system.
+    pub id: Option<ID>,
+    /// The display name at the time; `[erased]` after erasure.
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+}
+
+/// One changed field.
+#[derive(Debug, SimpleObject)]
+pub struct FieldChange {
+    pub path: String,
+    pub before: Option<Json<serde_json::Value>>,
+    pub after: Option<Json<serde_json::Value>>,
+}
+
+/// One event in an entity's history: who, when, what, before, after, why.
+#[derive(Debug, SimpleObject)]
+pub struct HistoryEntry {
+    /// The entity's version after this event.
+    pub seq: i64,
+    /// The event's position in the organisation's stream.
+    pub tenant_seq: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub event_type: String,
+    pub entity_type: String,
+    pub actor: HistoryActor,
+    pub changes: Vec<FieldChange>,
+    /// The reason text, where one was given.
+    pub reason: Option<String>,
+    /// The reason code (snake_case), where a reason was given.
+    pub reason_code: Option<String>,
+    /// web, api, cli or system.
+    pub channel: Option<String>,
+    pub command_id: Option<ID>,
+    pub correlation_id: Option<ID>,
+}

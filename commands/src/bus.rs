@@ -1,0 +1,180 @@
+//! Command dispatch: load, decide, append, idempotently.
+//!
+//! cqrs-es loads the aggregate (with upcasters) through our repository and the aggregate
+//! decides; we serialise its events ourselves because each event gets its own envelope
+//! (its own `changes`), which cqrs-es's one-metadata-map-per-command cannot express
+//! (docs/adr/0001).
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventStore};
+use gemba_domain::{Audited, DomainError};
+use sqlx::{PgConnection, PgPool};
+
+use crate::envelope::CommandContext;
+use crate::error::CommandError;
+use crate::store::{StoreError, TenantEventRepository, append};
+use crate::tenancy::begin_tenant;
+
+/// How often a command is re-decided on fresh state after losing an optimistic race.
+const ATTEMPTS: usize = 3;
+
+/// Where a command's events landed in its organisation's stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// `tenant_seq` of its first event.
+    pub first_seq: i64,
+    /// `tenant_seq` of its last event.
+    pub last_seq: i64,
+    /// The aggregate the command changed (for a replayed create: the one it created).
+    pub aggregate_id: String,
+    /// True when the command id had been executed before and nothing new was written.
+    pub replayed: bool,
+}
+
+/// Dispatches commands to aggregates.
+#[derive(Clone, Debug)]
+pub struct CommandBus {
+    pool: PgPool,
+}
+
+fn aggregate_error(error: AggregateError<DomainError>) -> CommandError {
+    match error {
+        AggregateError::UserError(e) => CommandError::Domain(e),
+        AggregateError::AggregateConflict => CommandError::Conflict("the record was changed by another request; try again"),
+        AggregateError::DatabaseConnectionError(e) => CommandError::Internal(format!("database: {e}")),
+        AggregateError::DeserializationError(e) => CommandError::Internal(format!("corrupt event: {e}")),
+        AggregateError::UnexpectedError(e) => CommandError::Internal(e.to_string()),
+    }
+}
+
+impl CommandBus {
+    /// A bus over `pool` (connected as the application role).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool commands run on.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Loads aggregate `A` `aggregate_id` of `ctx.org` and lets it decide `command`.
+    /// Writes nothing; returns the events with their envelopes, ready to append.
+    pub async fn decide<A>(
+        &self,
+        ctx: &CommandContext,
+        aggregate_id: &str,
+        command: A::Command,
+    ) -> Result<Vec<SerializedEvent>, CommandError>
+    where
+        A: Aggregate<Error = DomainError, Services = ()>,
+        A::Event: Audited,
+    {
+        let store = PersistedEventStore::<_, A>::new_event_store(TenantEventRepository::new(self.pool.clone(), ctx.org));
+        let mut context = store.load_aggregate(aggregate_id).await.map_err(aggregate_error)?;
+        let sink = EventSink::default();
+        context.aggregate.handle(command, &(), &sink).await?;
+        let events = sink.collect().await;
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(offset, event)| {
+                let envelope = ctx.envelope(event.changes(), event.reason().cloned());
+                Ok(SerializedEvent {
+                    aggregate_id: aggregate_id.to_owned(),
+                    sequence: context.current_sequence + offset + 1,
+                    aggregate_type: A::TYPE.to_owned(),
+                    event_type: event.event_type(),
+                    event_version: event.event_version(),
+                    payload: serde_json::to_value(&event).map_err(|e| CommandError::Internal(e.to_string()))?,
+                    metadata: serde_json::to_value(&envelope).map_err(|e| CommandError::Internal(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    /// The position of a command id executed before, if it was.
+    pub async fn executed_before(&self, conn: &mut PgConnection, ctx: &CommandContext) -> Result<Option<Position>, CommandError> {
+        let row: Option<(i64, i64, String)> =
+            sqlx::query_as("select first_seq, last_seq, aggregate_id from command_log where org_id = $1 and command_id = $2")
+                .bind(ctx.org.uuid())
+                .bind(ctx.command_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        Ok(row.map(|(first_seq, last_seq, aggregate_id)| Position { first_seq, last_seq, aggregate_id, replayed: true }))
+    }
+
+    /// Appends decided events in the caller's tenant transaction and records the command
+    /// id. `Ok(None)` means the command id was already recorded (by a concurrent retry):
+    /// the caller must roll back.
+    pub async fn append(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &CommandContext,
+        events: &[SerializedEvent],
+    ) -> Result<Option<Position>, StoreError> {
+        let appended = append(conn, ctx.org, events).await?;
+        let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
+            return Ok(Some(Position { first_seq: 0, last_seq: 0, aggregate_id: String::new(), replayed: false }));
+        };
+        let recorded = sqlx::query(
+            "insert into command_log (org_id, command_id, aggregate_type, aggregate_id, first_seq, last_seq)
+             values ($1, $2, $3, $4, $5, $6) on conflict (org_id, command_id) do nothing",
+        )
+        .bind(ctx.org.uuid())
+        .bind(ctx.command_id)
+        .bind(&first.event.aggregate_type)
+        .bind(&first.event.aggregate_id)
+        .bind(first.tenant_seq)
+        .bind(last.tenant_seq)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok((recorded == 1).then(|| Position {
+            first_seq: first.tenant_seq,
+            last_seq: last.tenant_seq,
+            aggregate_id: first.event.aggregate_id.clone(),
+            replayed: false,
+        }))
+    }
+
+    /// Executes one command on one aggregate: idempotent per `ctx.command_id`, re-decided
+    /// on fresh state when another command won the race for the same version.
+    pub async fn execute<A>(&self, ctx: &CommandContext, aggregate_id: &str, command: A::Command) -> Result<Position, CommandError>
+    where
+        A: Aggregate<Error = DomainError, Services = ()>,
+        A::Event: Audited,
+        A::Command: Clone,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            {
+                let mut check = begin_tenant(&self.pool, ctx.org).await?;
+                if let Some(done) = self.executed_before(&mut check, ctx).await? {
+                    return Ok(done);
+                }
+                check.commit().await?;
+            }
+            // Decide before opening the write transaction: a command never holds two
+            // pooled connections at once.
+            let events = self.decide::<A>(ctx, aggregate_id, command.clone()).await?;
+            let mut tx = begin_tenant(&self.pool, ctx.org).await?;
+            let outcome = match self.append(&mut tx, ctx, &events).await {
+                Ok(Some(position)) => tx.commit().await.map(|()| position).map_err(StoreError::from),
+                Ok(None) => {
+                    tx.rollback().await?;
+                    continue; // a concurrent retry of the same command won: report its result
+                }
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Err(StoreError::Conflict) if attempt < ATTEMPTS => {
+                    tracing::debug!(aggregate.id = aggregate_id, attempt, "optimistic conflict; deciding again");
+                }
+                other => return other.map_err(CommandError::from),
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Gemba's write side.
+//!
+//! - [`tenancy`]: every statement runs in a transaction that first sets `app.org_id`
+//!   (transaction-local), so PostgreSQL row-level security scopes it to one organisation.
+//! - [`store`]: the tenant-scoped event repository (cqrs-es `PersistedEventRepository`)
+//!   with commit-ordered, gapless `tenant_seq` and a per-organisation sha256 hash chain.
+//! - [`chain`]: the canonical bytes of an event and the chain verification.
+//! - [`envelope`]: the metadata every event carries (who, channel, ids, reason, changes).
+//! - [`crypto`]: envelope encryption of personal data (person key → org key → app key).
+//! - [`registry`]: write-side tables kept in the append transaction (uniqueness, owners, auth).
+//! - [`bus`]: loads an aggregate, lets it decide, appends its events idempotently.
+//! - [`auth`]: passwords (argon2id), session and invitation tokens.
+//! - [`service`]: the commands of the product, with the facts they need looked up.
+//!
+//! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
+//! ([`CommandError`]) and are mapped to API codes once, in `gemba-api`.
+
+pub mod auth;
+pub mod bus;
+pub mod chain;
+pub mod crypto;
+pub mod envelope;
+pub mod error;
+pub mod registry;
+pub mod service;
+pub mod store;
+pub mod tenancy;
+
+pub use error::CommandError;
+
+/// The SQL migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

@@ -1,0 +1,178 @@
+//! The write-side registry: tables kept in the same transaction as the events they
+//! follow, for what a command must check atomically (code uniqueness, at least one owner,
+//! sign-in) and for the simple reads of the first slice. Every row is derived from events;
+//! `gemba projections rebuild` (issue 6) will be able to rebuild it from them.
+
+use gemba_domain::member::MemberEvent;
+use gemba_domain::organization::OrganizationEvent;
+use gemba_domain::site::SiteEvent;
+use gemba_domain::zone::ZoneEvent;
+use gemba_domain::{OrgId, Role};
+use serde::de::DeserializeOwned;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::store::{Appended, StoreError};
+
+fn payload<E: DeserializeOwned>(stored: &Appended) -> Result<E, StoreError> {
+    serde_json::from_value(stored.event.payload.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn id(stored: &Appended) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(&stored.event.aggregate_id).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The database spelling of a role.
+pub fn role_text(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "OWNER",
+        Role::Admin => "ADMIN",
+        Role::Member => "MEMBER",
+        Role::Auditor => "AUDITOR",
+    }
+}
+
+/// Parses the database spelling of a role.
+pub fn parse_role(text: &str) -> Option<Role> {
+    match text {
+        "OWNER" => Some(Role::Owner),
+        "ADMIN" => Some(Role::Admin),
+        "MEMBER" => Some(Role::Member),
+        "AUDITOR" => Some(Role::Auditor),
+        _ => None,
+    }
+}
+
+fn sealed_json(value: &gemba_domain::Sealed) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Applies one stored event to the registry.
+pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Result<(), StoreError> {
+    let org = org.uuid();
+    match stored.event.aggregate_type.as_str() {
+        "Organization" => match payload::<OrganizationEvent>(stored)? {
+            OrganizationEvent::OrganizationCreated { name, .. } => {
+                sqlx::query("insert into organizations (org_id, name, created_at) values ($1, $2, $3)")
+                    .bind(org)
+                    .bind(name.as_str())
+                    .bind(stored.recorded_at)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            OrganizationEvent::OrganizationRenamed { after, .. } => {
+                sqlx::query("update organizations set name = $2 where org_id = $1")
+                    .bind(org)
+                    .bind(after.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        },
+        "Member" => {
+            let member = id(stored)?;
+            match payload::<MemberEvent>(stored)? {
+                MemberEvent::MemberInvited { email, role, .. } => {
+                    sqlx::query("insert into members (org_id, member_id, role, status, email) values ($1, $2, $3, 'INVITED', $4)")
+                        .bind(org)
+                        .bind(member)
+                        .bind(role_text(role))
+                        .bind(sealed_json(&email)?)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                MemberEvent::MemberJoined { email, display_name, role, .. } => {
+                    sqlx::query(
+                        "insert into members (org_id, member_id, role, status, email, display_name, joined_at)
+                         values ($1, $2, $3, 'ACTIVE', $4, $5, $6)
+                         on conflict (org_id, member_id) do update
+                            set status = 'ACTIVE', role = excluded.role, display_name = excluded.display_name,
+                                joined_at = excluded.joined_at",
+                    )
+                    .bind(org)
+                    .bind(member)
+                    .bind(role_text(role))
+                    .bind(sealed_json(&email)?)
+                    .bind(sealed_json(&display_name)?)
+                    .bind(stored.recorded_at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                MemberEvent::MemberRoleChanged { after, .. } => {
+                    sqlx::query("update members set role = $3 where org_id = $1 and member_id = $2")
+                        .bind(org)
+                        .bind(member)
+                        .bind(role_text(after))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                MemberEvent::MemberRemoved { .. } => {
+                    sqlx::query("update members set status = 'REMOVED' where org_id = $1 and member_id = $2")
+                        .bind(org)
+                        .bind(member)
+                        .execute(&mut *conn)
+                        .await?;
+                    // A removed member is signed out everywhere at once.
+                    sqlx::query("update sessions set revoked_at = now() where org_id = $1 and member_id = $2 and revoked_at is null")
+                        .bind(org)
+                        .bind(member)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+        }
+        "Site" => {
+            let site = id(stored)?;
+            match payload::<SiteEvent>(stored)? {
+                SiteEvent::SiteCreated { code, name, timezone, .. } => {
+                    sqlx::query("insert into sites (org_id, site_id, code, name, timezone) values ($1, $2, $3, $4, $5)")
+                        .bind(org)
+                        .bind(site)
+                        .bind(code.as_str())
+                        .bind(name.as_str())
+                        .bind(timezone.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                SiteEvent::SiteRenamed { after, .. } => {
+                    sqlx::query("update sites set name = $3 where org_id = $1 and site_id = $2")
+                        .bind(org)
+                        .bind(site)
+                        .bind(after.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+        }
+        "Zone" => {
+            let zone = id(stored)?;
+            let (sql, value): (&str, Option<String>) = match payload::<ZoneEvent>(stored)? {
+                ZoneEvent::ZoneCreated { site_id, code, name, .. } => {
+                    sqlx::query("insert into zones (org_id, zone_id, site_id, code, name, status) values ($1, $2, $3, $4, $5, 'ACTIVE')")
+                        .bind(org)
+                        .bind(zone)
+                        .bind(site_id.uuid())
+                        .bind(code.as_str())
+                        .bind(name.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    return Ok(());
+                }
+                ZoneEvent::ZoneRenamed { after, .. } => {
+                    ("update zones set name = $3 where org_id = $1 and zone_id = $2", Some(after.to_string()))
+                }
+                ZoneEvent::ZoneOwnerAssigned { after, .. } => {
+                    ("update zones set owner_member_id = $3::uuid where org_id = $1 and zone_id = $2", Some(after.to_string()))
+                }
+                ZoneEvent::ZoneArchived { .. } => {
+                    ("update zones set status = 'ARCHIVED' where org_id = $1 and zone_id = $2 and $3::text is null", None)
+                }
+                ZoneEvent::ZoneRestored { .. } => {
+                    ("update zones set status = 'ACTIVE' where org_id = $1 and zone_id = $2 and $3::text is null", None)
+                }
+            };
+            sqlx::query(sql).bind(org).bind(zone).bind(value).execute(&mut *conn).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,446 @@
+//! The product's commands: each looks up the facts its aggregate needs, then dispatches.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use gemba_domain::member::{Member, MemberCommand};
+use gemba_domain::organization::{Organization, OrganizationCommand};
+use gemba_domain::site::{Site, SiteCommand};
+use gemba_domain::zone::{Zone, ZoneCommand};
+use gemba_domain::{
+    AccountId, Actor, Code, DisplayName, DomainError, Email, InvitationId, MemberId, Name, OrgId, Reason, Role, SiteId, Timezone, ZoneId,
+};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::{self, IssuedToken, Password, TokenKind};
+use crate::bus::{CommandBus, Position};
+use crate::crypto::{CryptoError, Keyring};
+use crate::envelope::{Channel, CommandContext};
+use crate::error::CommandError;
+use crate::registry::role_text;
+use crate::store::StoreError;
+use crate::tenancy::begin_tenant;
+
+/// How long an invitation stays valid.
+pub const INVITATION_TTL: Duration = Duration::days(7);
+/// How long a session stays valid.
+pub const SESSION_TTL: Duration = Duration::days(30);
+
+/// The time source; injected so tests can move time (invitation expiry).
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+impl From<CryptoError> for CommandError {
+    fn from(error: CryptoError) -> Self {
+        match error {
+            CryptoError::Database(e) => Self::Database(e),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A signed-in session.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The organisation the session acts in.
+    pub org: OrgId,
+    /// The member signed in.
+    pub member: MemberId,
+    /// The bearer token, shown once.
+    pub token: String,
+}
+
+/// A new invitation.
+#[derive(Debug)]
+pub struct Invited {
+    /// The invitation.
+    pub invitation: InvitationId,
+    /// The member it will become.
+    pub member: MemberId,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// The single-use token, shown once.
+    pub token: String,
+}
+
+/// The write side of Gemba.
+#[derive(Clone, Debug)]
+pub struct Gemba {
+    bus: CommandBus,
+    keyring: Keyring,
+    clock: Arc<dyn Clock>,
+}
+
+async fn hash_password(password: Password) -> Result<String, CommandError> {
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| CommandError::Internal(e.to_string()))?
+        .map_err(CommandError::Internal)
+}
+
+async fn verify_password(stored: Option<String>, candidate: String) -> Result<bool, CommandError> {
+    tokio::task::spawn_blocking(move || auth::verify_password(stored.as_deref(), &candidate))
+        .await
+        .map_err(|e| CommandError::Internal(e.to_string()))
+}
+
+fn new_id() -> Uuid {
+    Uuid::now_v7()
+}
+
+impl Gemba {
+    /// The write side over `pool` (the application role), with the application key.
+    pub fn new(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>) -> Self {
+        Self { bus: CommandBus::new(pool), keyring, clock }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        self.bus.pool()
+    }
+
+    /// The application key ring (to open sealed personal data on reads).
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// The current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    async fn session(&self, conn: &mut sqlx::PgConnection, org: OrgId, member: MemberId) -> Result<String, CommandError> {
+        let IssuedToken { token, hash } = auth::issue(TokenKind::Session, org);
+        sqlx::query("insert into sessions (org_id, token_hash, member_id, expires_at) values ($1, $2, $3, $4)")
+            .bind(org.uuid())
+            .bind(hash)
+            .bind(member.uuid())
+            .bind(self.now() + SESSION_TTL)
+            .execute(&mut *conn)
+            .await?;
+        Ok(token)
+    }
+
+    /// Creates an account and a new organisation whose first member is its Owner.
+    pub async fn sign_up(
+        &self,
+        email: Email,
+        password: Password,
+        display_name: DisplayName,
+        organization_name: Name,
+        channel: Channel,
+    ) -> Result<SignedIn, CommandError> {
+        let (org, member, account) = (OrgId(new_id()), MemberId(new_id()), AccountId(new_id()));
+        let password_hash = hash_password(password).await?;
+        let key = self.keyring.new_person_key(org, member);
+        let name = key.seal(display_name.as_str());
+        let mut ctx = CommandContext::new(org, Some(Actor { member_id: member, role: Role::Owner }), channel);
+        ctx.actor_name = Some(name.clone());
+        let mut events = self
+            .bus
+            .decide::<Organization>(
+                &ctx,
+                &org.to_string(),
+                OrganizationCommand::Create { org_id: org, name: organization_name, founder: member },
+            )
+            .await?;
+        let found = MemberCommand::Found { member_id: member, account_id: account, email: key.seal(email.as_str()), display_name: name };
+        events.extend(self.bus.decide::<Member>(&ctx, &member.to_string(), found).await?);
+
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        key.store(&self.keyring, &mut tx).await?;
+        self.bus.append(&mut tx, &ctx, &events).await?;
+        sqlx::query("insert into credentials (org_id, member_id, email, password_hash) values ($1, $2, $3, $4)")
+            .bind(org.uuid())
+            .bind(member.uuid())
+            .bind(email.as_str())
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let token = self.session(&mut tx, org, member).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        tracing::info!(org.id = %org, member.id = %member, "organisation signed up");
+        Ok(SignedIn { org, member, token })
+    }
+
+    /// Signs a member in to one organisation.
+    pub async fn log_in(&self, org: OrgId, email: &str, password: String) -> Result<SignedIn, CommandError> {
+        let email = email.trim().to_lowercase();
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        let found: Option<(Uuid, String)> = sqlx::query_as(
+            "select c.member_id, c.password_hash from credentials c
+               join members m on m.org_id = c.org_id and m.member_id = c.member_id and m.status = 'ACTIVE'
+              where c.org_id = $1 and c.email = $2",
+        )
+        .bind(org.uuid())
+        .bind(&email)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (member, stored) = match found {
+            Some((member, hash)) => (Some(MemberId(member)), Some(hash)),
+            None => (None, None),
+        };
+        let verified = verify_password(stored, password).await?;
+        let Some(member) = member.filter(|_| verified) else {
+            tracing::info!(org.id = %org, "sign-in refused");
+            return Err(CommandError::Unauthenticated);
+        };
+        let token = self.session(&mut tx, org, member).await?;
+        tx.commit().await?;
+        Ok(SignedIn { org, member, token })
+    }
+
+    /// Ends a session.
+    pub async fn log_out(&self, token: &str) -> Result<(), CommandError> {
+        let (org, hash) = auth::parse(TokenKind::Session, token).ok_or(CommandError::Unauthenticated)?;
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        sqlx::query("update sessions set revoked_at = $3 where org_id = $1 and token_hash = $2 and revoked_at is null")
+            .bind(org.uuid())
+            .bind(hash)
+            .bind(self.now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The organisation and member a session token acts for, if it is valid.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<(OrgId, MemberId)>, CommandError> {
+        let Some((org, hash)) = auth::parse(TokenKind::Session, token) else {
+            return Ok(None);
+        };
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        let member: Option<Uuid> = sqlx::query_scalar(
+            "select member_id from sessions where org_id = $1 and token_hash = $2 and revoked_at is null and expires_at > $3",
+        )
+        .bind(org.uuid())
+        .bind(hash)
+        .bind(self.now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(member.map(|m| (org, MemberId(m))))
+    }
+
+    /// Invites someone by e-mail into the actor's organisation.
+    pub async fn invite_member(&self, ctx: &CommandContext, email: Email, role: Role) -> Result<Invited, CommandError> {
+        let actor = ctx.require_actor()?;
+        let (member, invitation) = (MemberId(new_id()), InvitationId(new_id()));
+        let expires_at = self.now() + INVITATION_TTL;
+        let key = self.keyring.new_person_key(ctx.org, member);
+        let command = MemberCommand::Invite {
+            actor,
+            member_id: member,
+            invitation_id: invitation,
+            email: key.seal(email.as_str()),
+            role,
+            expires_at,
+        };
+        let events = self.bus.decide::<Member>(ctx, &member.to_string(), command).await?;
+        let IssuedToken { token, hash } = auth::issue(TokenKind::Invitation, ctx.org);
+
+        let mut tx = begin_tenant(self.pool(), ctx.org).await?;
+        key.store(&self.keyring, &mut tx).await?;
+        if self.bus.append(&mut tx, ctx, &events).await?.is_none() {
+            return Err(CommandError::Conflict("this command was already executed"));
+        }
+        sqlx::query(
+            "insert into invitations (org_id, id, token_hash, member_id, email, role, expires_at) values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ctx.org.uuid())
+        .bind(invitation.uuid())
+        .bind(hash)
+        .bind(member.uuid())
+        .bind(email.as_str())
+        .bind(role_text(role))
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(Invited { invitation, member, expires_at, token })
+    }
+
+    /// Accepts an invitation: creates the login and signs in.
+    pub async fn accept_invitation(&self, token: &str, password: Password, display_name: DisplayName) -> Result<SignedIn, CommandError> {
+        let (org, hash) = auth::parse(TokenKind::Invitation, token).ok_or(CommandError::Unauthenticated)?;
+        let (invitation, member, email, name) = {
+            let mut tx = begin_tenant(self.pool(), org).await?;
+            let row: Option<(Uuid, Uuid, String)> =
+                sqlx::query_as("select id, member_id, email from invitations where org_id = $1 and token_hash = $2")
+                    .bind(org.uuid())
+                    .bind(hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let (invitation, member, email) = row.ok_or(CommandError::Unauthenticated)?;
+            let member = MemberId(member);
+            let name = self
+                .keyring
+                .seal_for(&mut tx, org, member, display_name.as_str())
+                .await?
+                .ok_or(DomainError::Rule("the invitation is no longer valid"))?;
+            tx.commit().await?;
+            (invitation, member, email, name)
+        };
+        let password_hash = hash_password(password).await?;
+        let mut ctx = CommandContext::new(org, None, Channel::Web);
+        ctx.actor_name = Some(name.clone());
+        let command = MemberCommand::AcceptInvitation { account_id: AccountId(new_id()), display_name: name, now: self.now() };
+        let events = self.bus.decide::<Member>(&ctx, &member.to_string(), command).await?;
+
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        self.bus.append(&mut tx, &ctx, &events).await?;
+        let claimed = sqlx::query("update invitations set accepted_at = $3 where org_id = $1 and id = $2 and accepted_at is null")
+            .bind(org.uuid())
+            .bind(invitation)
+            .bind(self.now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if claimed != 1 {
+            return Err(DomainError::Rule("the invitation is no longer valid").into());
+        }
+        sqlx::query("insert into credentials (org_id, member_id, email, password_hash) values ($1, $2, $3, $4)")
+            .bind(org.uuid())
+            .bind(member.uuid())
+            .bind(&email)
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let token = self.session(&mut tx, org, member).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(SignedIn { org, member, token })
+    }
+
+    async fn count(&self, org: OrgId, sql: &str, id: Option<Uuid>) -> Result<u32, CommandError> {
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        let n: i64 = sqlx::query_scalar(sql).bind(org.uuid()).bind(id).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    async fn active_owners(&self, org: OrgId) -> Result<u32, CommandError> {
+        self.count(
+            org,
+            "select count(*) from members where org_id = $1 and role = 'OWNER' and status = 'ACTIVE' and $2::uuid is null",
+            None,
+        )
+        .await
+    }
+
+    /// Changes a member's role, with a reason.
+    pub async fn change_member_role(
+        &self,
+        ctx: &CommandContext,
+        member: MemberId,
+        role: Role,
+        reason: Reason,
+    ) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        let active_owners = self.active_owners(ctx.org).await?;
+        let command = MemberCommand::ChangeRole { actor, role, reason, active_owners };
+        self.bus.execute::<Member>(ctx, &member.to_string(), command).await
+    }
+
+    /// Removes a member (or revokes their pending invitation), with a reason.
+    pub async fn remove_member(&self, ctx: &CommandContext, member: MemberId, reason: Reason) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        let active_owners = self.active_owners(ctx.org).await?;
+        let owned_zones = self
+            .count(
+                ctx.org,
+                "select count(*) from zones where org_id = $1 and owner_member_id = $2 and status = 'ACTIVE'",
+                Some(member.uuid()),
+            )
+            .await?;
+        let command = MemberCommand::Remove { actor, reason, active_owners, owned_zones };
+        self.bus.execute::<Member>(ctx, &member.to_string(), command).await
+    }
+
+    /// Renames the organisation.
+    pub async fn rename_organization(&self, ctx: &CommandContext, name: Name) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        self.bus.execute::<Organization>(ctx, &ctx.org.to_string(), OrganizationCommand::Rename { actor, name }).await
+    }
+
+    /// Creates a site.
+    pub async fn create_site(&self, ctx: &CommandContext, code: Code, name: Name, timezone: Timezone) -> Result<SiteId, CommandError> {
+        let actor = ctx.require_actor()?;
+        let site = SiteId(new_id());
+        let command = SiteCommand::Create { actor, site_id: site, code, name, timezone };
+        let position = self.bus.execute::<Site>(ctx, &site.to_string(), command).await?;
+        SiteId::parse(&position.aggregate_id).map_err(Into::into)
+    }
+
+    /// Renames a site.
+    pub async fn rename_site(&self, ctx: &CommandContext, site: SiteId, name: Name) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        self.bus.execute::<Site>(ctx, &site.to_string(), SiteCommand::Rename { actor, name }).await
+    }
+
+    /// Creates a zone in a site.
+    pub async fn create_zone(&self, ctx: &CommandContext, site: SiteId, code: Code, name: Name) -> Result<ZoneId, CommandError> {
+        let actor = ctx.require_actor()?;
+        let site_exists =
+            self.count(ctx.org, "select count(*) from sites where org_id = $1 and site_id = $2", Some(site.uuid())).await? > 0;
+        let zone = ZoneId(new_id());
+        let command = ZoneCommand::Create { actor, zone_id: zone, site_id: site, site_exists, code, name };
+        let position = self.bus.execute::<Zone>(ctx, &zone.to_string(), command).await?;
+        ZoneId::parse(&position.aggregate_id).map_err(Into::into)
+    }
+
+    /// Renames a zone.
+    pub async fn rename_zone(
+        &self,
+        ctx: &CommandContext,
+        zone: ZoneId,
+        name: Name,
+        reason: Option<Reason>,
+    ) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        self.bus.execute::<Zone>(ctx, &zone.to_string(), ZoneCommand::Rename { actor, name, reason }).await
+    }
+
+    /// Makes an active member the owner (zone leader) of a zone.
+    pub async fn assign_zone_owner(
+        &self,
+        ctx: &CommandContext,
+        zone: ZoneId,
+        owner: MemberId,
+        reason: Option<Reason>,
+    ) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        let owner_is_active_member = self
+            .count(ctx.org, "select count(*) from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'", Some(owner.uuid()))
+            .await?
+            > 0;
+        let command = ZoneCommand::AssignOwner { actor, owner, owner_is_active_member, reason };
+        self.bus.execute::<Zone>(ctx, &zone.to_string(), command).await
+    }
+
+    /// Archives a zone, with a reason.
+    pub async fn archive_zone(&self, ctx: &CommandContext, zone: ZoneId, reason: Reason) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        self.bus.execute::<Zone>(ctx, &zone.to_string(), ZoneCommand::Archive { actor, reason }).await
+    }
+
+    /// Restores an archived zone, with a reason.
+    pub async fn restore_zone(&self, ctx: &CommandContext, zone: ZoneId, reason: Reason) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        self.bus.execute::<Zone>(ctx, &zone.to_string(), ZoneCommand::Restore { actor, reason }).await
+    }
+}

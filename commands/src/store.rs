@@ -1,0 +1,311 @@
+//! The tenant-scoped event repository.
+//!
+//! postgres-es cannot set the tenant per transaction, has no commit-ordered position and
+//! updates views outside the commit (docs/adr/0001). This repository:
+//! - runs every statement in a transaction that first sets `app.org_id` (RLS);
+//! - appends a command's events in one INSERT, after locking the organisation's head row,
+//!   so `tenant_seq` is gapless and in commit order, and extends the hash chain;
+//! - recognises optimistic-concurrency conflicts by SQLSTATE and constraint name;
+//! - runs the write-side registry in the same transaction as the append;
+//! - reports a database error while streaming as an error item, never as the end.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
+use futures::TryStreamExt;
+use gemba_domain::OrgId;
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+
+use crate::chain::{GENESIS, Link};
+use crate::registry;
+use crate::tenancy::{begin_tenant, constraint_violation};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another command appended to the same aggregate version first.
+    #[error("optimistic concurrency conflict")]
+    Conflict,
+    /// A uniqueness rule of the registry was hit (the message names it for the client).
+    #[error("{0}")]
+    Constraint(&'static str),
+    /// A domain rule re-checked at commit was hit (e.g. at least one owner).
+    #[error("{0}")]
+    Rule(&'static str),
+    /// The database failed.
+    #[error(transparent)]
+    Database(sqlx::Error),
+    /// A stored event does not deserialise.
+    #[error("corrupt event: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match constraint_violation(&error) {
+            Some((code, constraint)) => match (code.as_str(), constraint.as_str()) {
+                ("23505", "events_pkey") => Self::Conflict,
+                ("23505", "sites_code_key") => Self::Constraint("a site with this code already exists"),
+                ("23505", "zones_code_key") => Self::Constraint("a zone with this code already exists in this site"),
+                ("23505", "credentials_email_key") => Self::Constraint("this e-mail address is already a member"),
+                ("23514", "members_keep_an_owner") => Self::Rule("an organisation needs at least one owner"),
+                _ => Self::Database(error),
+            },
+            None => Self::Database(error),
+        }
+    }
+}
+
+impl From<StoreError> for PersistenceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => Self::OptimisticLockError,
+            StoreError::Database(e) => Self::ConnectionError(Box::new(e)),
+            StoreError::Corrupt(e) => Self::DeserializationError(e.into()),
+            other => Self::UnknownError(Box::new(other)),
+        }
+    }
+}
+
+/// An event as stored: its position in the organisation's stream and its hash.
+#[derive(Clone, Debug)]
+pub struct Appended {
+    pub event: SerializedEvent,
+    pub tenant_seq: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub prev_hash: Vec<u8>,
+    pub hash: [u8; 32],
+}
+
+fn to_i64(value: usize) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt("sequence out of range".into()))
+}
+
+/// Appends `events` (of any aggregates of `org`) inside the caller's tenant transaction:
+/// locks the organisation's head, assigns `tenant_seq`, chains the hashes, inserts all
+/// events in one statement, moves the head and applies the registry. Commit is the
+/// caller's. Returns the stored events.
+pub async fn append(conn: &mut PgConnection, org: OrgId, events: &[SerializedEvent]) -> Result<Vec<Appended>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = to_i64(events.len())?;
+    // Lock (or create) the head: appends of one organisation are serialised from here to
+    // commit, which makes tenant_seq commit-ordered and gapless. recorded_at is the
+    // server's clock once the lock is held, so it grows with tenant_seq.
+    let (first_prev, mut prev_hash, recorded_at): (i64, Vec<u8>, DateTime<Utc>) = sqlx::query_as(
+        "insert into org_heads as h (org_id, last_seq, last_hash) values ($1, $2, $3)
+         on conflict (org_id) do update set last_seq = h.last_seq + excluded.last_seq
+         returning last_seq - $2, last_hash, date_trunc('microseconds', clock_timestamp())",
+    )
+    .bind(org.uuid())
+    .bind(count)
+    .bind(GENESIS.as_slice())
+    .fetch_one(&mut *conn)
+    .await?;
+
+    let mut appended = Vec::with_capacity(events.len());
+    for (offset, event) in events.iter().enumerate() {
+        let tenant_seq = first_prev + 1 + to_i64(offset)?;
+        let link = Link {
+            org_id: org,
+            tenant_seq,
+            aggregate_type: &event.aggregate_type,
+            aggregate_id: &event.aggregate_id,
+            sequence: to_i64(event.sequence)?,
+            event_type: &event.event_type,
+            event_version: &event.event_version,
+            payload: &event.payload,
+            metadata: &event.metadata,
+            recorded_at,
+        };
+        let hash = link.hash(&prev_hash);
+        let previous = std::mem::replace(&mut prev_hash, hash.to_vec());
+        appended.push(Appended { event: event.clone(), tenant_seq, recorded_at, prev_hash: previous, hash });
+    }
+
+    let column = |f: fn(&Appended) -> String| appended.iter().map(f).collect::<Vec<_>>();
+    let sequences: Vec<i64> = appended.iter().map(|a| to_i64(a.event.sequence)).collect::<Result<_, _>>()?;
+    let tenant_seqs: Vec<i64> = appended.iter().map(|a| a.tenant_seq).collect();
+    let payloads: Vec<Value> = appended.iter().map(|a| a.event.payload.clone()).collect();
+    let metadata: Vec<Value> = appended.iter().map(|a| a.event.metadata.clone()).collect();
+    let hashes: Vec<Vec<u8>> = appended.iter().map(|a| a.hash.to_vec()).collect();
+    let prev_hashes: Vec<Vec<u8>> = appended.iter().map(|a| a.prev_hash.clone()).collect();
+
+    sqlx::query(
+        "insert into events (org_id, aggregate_type, aggregate_id, sequence, tenant_seq, event_type,
+                             event_version, payload, metadata, recorded_at, prev_hash, hash)
+         select $1, t.a, t.b, t.c, t.d, t.e, t.f, t.g, t.h, $10, p.prev_hash, p.hash
+           from unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::text[],
+                       $8::jsonb[], $9::jsonb[]) with ordinality as t(a, b, c, d, e, f, g, h, n)
+           join unnest($11::bytea[], $12::bytea[]) with ordinality as p(prev_hash, hash, n) using (n)",
+    )
+    .bind(org.uuid())
+    .bind(column(|a| a.event.aggregate_type.clone()))
+    .bind(column(|a| a.event.aggregate_id.clone()))
+    .bind(&sequences)
+    .bind(&tenant_seqs)
+    .bind(column(|a| a.event.event_type.clone()))
+    .bind(column(|a| a.event.event_version.clone()))
+    .bind(&payloads)
+    .bind(&metadata)
+    .bind(recorded_at)
+    .bind(&prev_hashes)
+    .bind(&hashes)
+    .execute(&mut *conn)
+    .await?;
+
+    sqlx::query("update org_heads set last_hash = $2 where org_id = $1").bind(org.uuid()).bind(prev_hash).execute(&mut *conn).await?;
+
+    for stored in &appended {
+        registry::apply(conn, org, stored).await?;
+    }
+    Ok(appended)
+}
+
+/// The events of one organisation, for cqrs-es: one repository per tenant, cheap to build.
+#[derive(Clone, Debug)]
+pub struct TenantEventRepository {
+    pool: PgPool,
+    org: OrgId,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: Value,
+    metadata: Value,
+}
+
+impl EventRow {
+    /// cqrs-es types metadata as string → string; nested envelope values are given to it
+    /// as their JSON text (aggregates never read metadata).
+    fn into_serialized(self) -> Result<SerializedEvent, StoreError> {
+        let metadata = match self.metadata {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| match v {
+                        Value::String(s) => (k, Value::String(s)),
+                        other => (k, Value::String(other.to_string())),
+                    })
+                    .collect(),
+            ),
+            _ => return Err(StoreError::Corrupt("event metadata is not an object".into())),
+        };
+        Ok(SerializedEvent {
+            aggregate_id: self.aggregate_id,
+            sequence: usize::try_from(self.sequence).map_err(|_| StoreError::Corrupt("negative sequence".into()))?,
+            aggregate_type: self.aggregate_type,
+            event_type: self.event_type,
+            event_version: self.event_version,
+            payload: self.payload,
+            metadata,
+        })
+    }
+}
+
+const SELECT_EVENTS: &str = "select aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
+                               from events where org_id = $1 and aggregate_type = $2";
+
+impl TenantEventRepository {
+    /// The repository of `org`'s events.
+    pub fn new(pool: PgPool, org: OrgId) -> Self {
+        Self { pool, org }
+    }
+
+    /// The organisation this repository is scoped to.
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+
+    async fn load(&self, aggregate_type: &str, aggregate_id: &str, after: i64) -> Result<Vec<SerializedEvent>, StoreError> {
+        let mut tx = begin_tenant(&self.pool, self.org).await?;
+        let rows: Vec<EventRow> = sqlx::query_as(&format!("{SELECT_EVENTS} and aggregate_id = $3 and sequence > $4 order by sequence"))
+            .bind(self.org.uuid())
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(after)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.into_iter().map(EventRow::into_serialized).collect()
+    }
+
+    fn stream(&self, aggregate_type: String, aggregate_id: Option<String>) -> ReplayStream {
+        let (mut feed, stream) = ReplayStream::new(256);
+        let (pool, org) = (self.pool.clone(), self.org);
+        tokio::spawn(async move {
+            let result: Result<(), StoreError> = async {
+                let mut tx = begin_tenant(&pool, org).await?;
+                let sql = match aggregate_id {
+                    Some(_) => format!("{SELECT_EVENTS} and aggregate_id = $3 order by sequence"),
+                    None => format!("{SELECT_EVENTS} order by tenant_seq"),
+                };
+                let mut query = sqlx::query_as::<_, EventRow>(&sql).bind(org.uuid()).bind(&aggregate_type);
+                if let Some(id) = &aggregate_id {
+                    query = query.bind(id);
+                }
+                let mut rows = query.fetch(&mut *tx);
+                while let Some(row) = rows.try_next().await? {
+                    if feed.push(row.into_serialized().map_err(Into::into)).await.is_err() {
+                        return Ok(()); // the reader went away
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(error) = result {
+                // Never a silent end of stream: the reader sees the failure.
+                let _ = feed.push(Err(error.into())).await;
+            }
+        });
+        stream
+    }
+}
+
+impl PersistedEventRepository for TenantEventRepository {
+    async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        Ok(self.load(A::TYPE, aggregate_id, 0).await?)
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let after = i64::try_from(last_sequence).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
+        Ok(self.load(A::TYPE, aggregate_id, after).await?)
+    }
+
+    async fn get_snapshot<A: Aggregate>(&self, _aggregate_id: &str) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        // Aggregates are loaded from their events; this store keeps no snapshots.
+        Ok(None)
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        if snapshot_update.is_some() {
+            return Err(PersistenceError::UnknownError("this store keeps no snapshots: use an event store".into()));
+        }
+        let mut tx = begin_tenant(&self.pool, self.org).await.map_err(StoreError::from)?;
+        append(&mut tx, self.org, events).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
+        Ok(self.stream(A::TYPE.to_owned(), Some(aggregate_id.to_owned())))
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        Ok(self.stream(A::TYPE.to_owned(), None))
+    }
+}

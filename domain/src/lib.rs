@@ -1,0 +1,26 @@
+//! Gemba's domain: aggregates, commands, events and value objects.
+//!
+//! Architecture invariant: this crate knows no database, HTTP, GraphQL, clock or
+//! randomness. Everything a command handler needs to decide is in the command
+//! (ids, timestamps and looked-up facts are put there by the write side), so
+//! `handle` decides and `apply` only evolves state.
+//!
+//! Every event implements [`Audited`]: it states the `changes` it makes
+//! (`path`, `before`, `after`) and the reason it carries, so the event stream
+//! can be rendered as a who/what/when/before/after audit log.
+
+pub mod actor;
+pub mod audit;
+pub mod error;
+pub mod ids;
+pub mod member;
+pub mod organization;
+pub mod site;
+pub mod values;
+pub mod zone;
+
+pub use actor::Actor;
+pub use audit::{Audited, Change};
+pub use error::{DomainError, ValidationError};
+pub use ids::{AccountId, InvitationId, MemberId, OrgId, SiteId, ZoneId};
+pub use values::{Code, DisplayName, Email, Name, Reason, ReasonCode, Role, Sealed, Timezone};

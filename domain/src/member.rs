@@ -1,0 +1,524 @@
+//! The Member aggregate: one person's membership of one organisation.
+//!
+//! Invariants: at least one active Owner (the write side supplies the current count of
+//! active Owners, and re-checks it in the same transaction as the append); only an Owner
+//! grants, revokes or removes the Owner role; nobody changes their own role; Auditors never
+//! mutate; a member who owns zones cannot be removed until the zones are reassigned.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Actor;
+use crate::audit::{Audited, Change};
+use crate::error::{DomainError, Outcome};
+use crate::ids::{AccountId, InvitationId, MemberId};
+use crate::values::{Reason, Role, Sealed};
+
+/// Where a membership stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberStatus {
+    /// Nothing happened yet.
+    #[default]
+    New,
+    /// Invited, not yet joined.
+    Invited,
+    /// Joined and active.
+    Active,
+    /// Removed (logically; history is kept).
+    Removed,
+}
+
+/// State of a membership.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Member {
+    id: Option<MemberId>,
+    status: MemberStatus,
+    role: Option<Role>,
+    email: Option<Sealed>,
+    invitation_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Member {
+    /// The member's current status.
+    pub fn status(&self) -> MemberStatus {
+        self.status
+    }
+    /// The member's current role.
+    pub fn role(&self) -> Option<Role> {
+        self.role
+    }
+}
+
+/// Commands on a membership.
+#[derive(Clone, Debug)]
+pub enum MemberCommand {
+    /// The founder of a new organisation joins as its first Owner.
+    Found { member_id: MemberId, account_id: AccountId, email: Sealed, display_name: Sealed },
+    /// An Owner or Admin invites someone (only an Owner may invite an Owner).
+    Invite { actor: Actor, member_id: MemberId, invitation_id: InvitationId, email: Sealed, role: Role, expires_at: DateTime<Utc> },
+    /// The invitee accepts before the invitation expires.
+    AcceptInvitation { account_id: AccountId, display_name: Sealed, now: DateTime<Utc> },
+    /// Change the member's role, with a reason.
+    ChangeRole { actor: Actor, role: Role, reason: Reason, active_owners: u32 },
+    /// Remove the member (or revoke a pending invitation), with a reason.
+    Remove { actor: Actor, reason: Reason, active_owners: u32, owned_zones: u32 },
+}
+
+/// Events of a membership.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum MemberEvent {
+    /// Someone was invited in a role.
+    MemberInvited {
+        member_id: MemberId,
+        invitation_id: InvitationId,
+        email: Sealed,
+        role: Role,
+        invited_by: MemberId,
+        expires_at: DateTime<Utc>,
+    },
+    /// The person joined (founder, or invitee accepting).
+    MemberJoined { member_id: MemberId, account_id: AccountId, email: Sealed, display_name: Sealed, role: Role },
+    /// The role changed.
+    MemberRoleChanged { before: Role, after: Role, reason: Reason },
+    /// The member was removed.
+    MemberRemoved { role: Role, reason: Reason },
+}
+
+impl DomainEvent for MemberEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::MemberInvited { .. } => "MemberInvited",
+            Self::MemberJoined { .. } => "MemberJoined",
+            Self::MemberRoleChanged { .. } => "MemberRoleChanged",
+            Self::MemberRemoved { .. } => "MemberRemoved",
+        }
+        .to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+impl Audited for MemberEvent {
+    fn changes(&self) -> Vec<Change> {
+        match self {
+            Self::MemberInvited { email, role, .. } => {
+                vec![Change::created("email", email), Change::created("role", role), Change::created("status", MemberStatus::Invited)]
+            }
+            Self::MemberJoined { display_name, role, .. } => vec![
+                Change::created("displayName", display_name),
+                Change::new("role", serde_json::Value::Null, role),
+                Change::new("status", serde_json::Value::Null, MemberStatus::Active),
+            ],
+            Self::MemberRoleChanged { before, after, .. } => vec![Change::new("role", before, after)],
+            Self::MemberRemoved { .. } => vec![Change::new("status", MemberStatus::Active, MemberStatus::Removed)],
+        }
+    }
+    fn reason(&self) -> Option<&Reason> {
+        match self {
+            Self::MemberRoleChanged { reason, .. } | Self::MemberRemoved { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+const LAST_OWNER: &str = "an organisation needs at least one owner";
+
+/// Refuses to let the last active Owner stop being one.
+fn keep_an_owner(leaving_owner: bool, active_owners: u32) -> Outcome {
+    if leaving_owner && active_owners <= 1 {
+        return Err(DomainError::Rule(LAST_OWNER));
+    }
+    Ok(())
+}
+
+impl Aggregate for Member {
+    const TYPE: &'static str = "Member";
+    type Command = MemberCommand;
+    type Event = MemberEvent;
+    type Error = DomainError;
+    type Services = ();
+
+    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Outcome {
+        match command {
+            MemberCommand::Found { member_id, account_id, email, display_name } => {
+                if self.status != MemberStatus::New {
+                    return Err(DomainError::Rule("the member already exists"));
+                }
+                let event = MemberEvent::MemberJoined { member_id, account_id, email, display_name, role: Role::Owner };
+                sink.write(event, self).await;
+            }
+            MemberCommand::Invite { actor, member_id, invitation_id, email, role, expires_at } => {
+                actor.require_admin()?;
+                if role == Role::Owner {
+                    actor.require_owner()?;
+                }
+                if self.status != MemberStatus::New {
+                    return Err(DomainError::Rule("the member already exists"));
+                }
+                let event = MemberEvent::MemberInvited { member_id, invitation_id, email, role, invited_by: actor.member_id, expires_at };
+                sink.write(event, self).await;
+            }
+            MemberCommand::AcceptInvitation { account_id, display_name, now } => {
+                let (Some(member_id), Some(role), Some(email)) = (self.id, self.role, self.email.clone()) else {
+                    return Err(DomainError::NotFound);
+                };
+                if self.status != MemberStatus::Invited {
+                    return Err(DomainError::Rule("the invitation is no longer valid"));
+                }
+                if self.invitation_expires_at.is_none_or(|expiry| now >= expiry) {
+                    return Err(DomainError::Rule("the invitation has expired"));
+                }
+                let event = MemberEvent::MemberJoined { member_id, account_id, email, display_name, role };
+                sink.write(event, self).await;
+            }
+            MemberCommand::ChangeRole { actor, role, reason, active_owners } => {
+                actor.require_admin()?;
+                let before = self.active_role()?;
+                if Some(actor.member_id) == self.id {
+                    return Err(DomainError::Forbidden("nobody changes their own role"));
+                }
+                if before == Role::Owner || role == Role::Owner {
+                    actor.require_owner()?;
+                }
+                if before == role {
+                    return Err(DomainError::Rule("the member already has this role"));
+                }
+                keep_an_owner(before == Role::Owner, active_owners)?;
+                sink.write(MemberEvent::MemberRoleChanged { before, after: role, reason }, self).await;
+            }
+            MemberCommand::Remove { actor, reason, active_owners, owned_zones } => {
+                actor.require_admin()?;
+                let role = match self.status {
+                    MemberStatus::Active | MemberStatus::Invited => self.role.ok_or(DomainError::NotFound)?,
+                    MemberStatus::New | MemberStatus::Removed => return Err(DomainError::NotFound),
+                };
+                if Some(actor.member_id) == self.id {
+                    return Err(DomainError::Forbidden("members cannot remove themselves"));
+                }
+                if role == Role::Owner {
+                    actor.require_owner()?;
+                }
+                let active_owner = role == Role::Owner && self.status == MemberStatus::Active;
+                keep_an_owner(active_owner, active_owners)?;
+                if owned_zones > 0 {
+                    return Err(DomainError::Rule("reassign the zones this member owns before removing them"));
+                }
+                sink.write(MemberEvent::MemberRemoved { role, reason }, self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            MemberEvent::MemberInvited { member_id, email, role, expires_at, .. } => {
+                self.id = Some(member_id);
+                self.status = MemberStatus::Invited;
+                self.role = Some(role);
+                self.email = Some(email);
+                self.invitation_expires_at = Some(expires_at);
+            }
+            MemberEvent::MemberJoined { member_id, email, role, .. } => {
+                self.id = Some(member_id);
+                self.status = MemberStatus::Active;
+                self.role = Some(role);
+                self.email = Some(email);
+            }
+            MemberEvent::MemberRoleChanged { after, .. } => self.role = Some(after),
+            MemberEvent::MemberRemoved { .. } => self.status = MemberStatus::Removed,
+        }
+    }
+}
+
+impl Member {
+    fn active_role(&self) -> Result<Role, DomainError> {
+        match (self.status, self.role) {
+            (MemberStatus::Active, Some(role)) => Ok(role),
+            (MemberStatus::Invited, _) => Err(DomainError::Rule("the member has not joined yet")),
+            _ => Err(DomainError::NotFound),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::values::ReasonCode;
+    use chrono::TimeZone;
+    use cqrs_es::test::TestFramework;
+    use uuid::Uuid;
+
+    type Given = TestFramework<Member>;
+
+    const ME: MemberId = MemberId(Uuid::from_u128(1));
+    const OTHER: MemberId = MemberId(Uuid::from_u128(2));
+
+    fn sealed(text: &str) -> Sealed {
+        Sealed { key: OTHER, ct: text.to_owned() }
+    }
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).single().unwrap_or_default()
+    }
+    fn reason() -> Reason {
+        Reason { code: ReasonCode::Other, text: "reorganisation".into() }
+    }
+    fn actor(role: Role) -> Actor {
+        Actor { member_id: ME, role }
+    }
+    fn invited(role: Role) -> MemberEvent {
+        MemberEvent::MemberInvited {
+            member_id: OTHER,
+            invitation_id: InvitationId(Uuid::from_u128(9)),
+            email: sealed("e"),
+            role,
+            invited_by: ME,
+            expires_at: at(8),
+        }
+    }
+    fn joined(role: Role) -> MemberEvent {
+        MemberEvent::MemberJoined {
+            member_id: OTHER,
+            account_id: AccountId(Uuid::from_u128(3)),
+            email: sealed("e"),
+            display_name: sealed("n"),
+            role,
+        }
+    }
+    fn invite(actor: Actor, role: Role) -> MemberCommand {
+        MemberCommand::Invite {
+            actor,
+            member_id: OTHER,
+            invitation_id: InvitationId(Uuid::from_u128(9)),
+            email: sealed("e"),
+            role,
+            expires_at: at(8),
+        }
+    }
+    fn accept(now: DateTime<Utc>) -> MemberCommand {
+        MemberCommand::AcceptInvitation { account_id: AccountId(Uuid::from_u128(3)), display_name: sealed("n"), now }
+    }
+    fn change_role(actor: Actor, role: Role, active_owners: u32) -> MemberCommand {
+        MemberCommand::ChangeRole { actor, role, reason: reason(), active_owners }
+    }
+    fn remove(actor: Actor, active_owners: u32, owned_zones: u32) -> MemberCommand {
+        MemberCommand::Remove { actor, reason: reason(), active_owners, owned_zones }
+    }
+    fn forbidden(result: Result<Vec<MemberEvent>, DomainError>) -> bool {
+        matches!(result, Err(DomainError::Forbidden(_)))
+    }
+
+    #[test]
+    fn the_founder_joins_as_owner() {
+        Given::with(())
+            .given_no_previous_events()
+            .when(MemberCommand::Found {
+                member_id: OTHER,
+                account_id: AccountId(Uuid::from_u128(3)),
+                email: sealed("e"),
+                display_name: sealed("n"),
+            })
+            .then_expect_events(vec![joined(Role::Owner)]);
+    }
+
+    #[test]
+    fn an_existing_member_cannot_be_founded_again() {
+        Given::with(())
+            .given(vec![joined(Role::Owner)])
+            .when(MemberCommand::Found {
+                member_id: OTHER,
+                account_id: AccountId(Uuid::from_u128(3)),
+                email: sealed("e"),
+                display_name: sealed("n"),
+            })
+            .then_expect_error(DomainError::Rule("the member already exists"));
+    }
+
+    #[test]
+    fn an_admin_invites_a_member() {
+        Given::with(())
+            .given_no_previous_events()
+            .when(invite(actor(Role::Admin), Role::Member))
+            .then_expect_events(vec![invited(Role::Member)]);
+    }
+
+    #[test]
+    fn only_an_owner_invites_an_owner() {
+        assert!(forbidden(Given::with(()).given_no_previous_events().when(invite(actor(Role::Admin), Role::Owner)).inspect_result()));
+        Given::with(())
+            .given_no_previous_events()
+            .when(invite(actor(Role::Owner), Role::Owner))
+            .then_expect_events(vec![invited(Role::Owner)]);
+    }
+
+    #[test]
+    fn members_and_auditors_cannot_invite() {
+        for role in [Role::Member, Role::Auditor] {
+            assert!(forbidden(Given::with(()).given_no_previous_events().when(invite(actor(role), Role::Member)).inspect_result()));
+        }
+    }
+
+    #[test]
+    fn an_invitation_is_accepted_before_it_expires() {
+        Given::with(()).given(vec![invited(Role::Auditor)]).when(accept(at(7))).then_expect_events(vec![joined(Role::Auditor)]);
+    }
+
+    #[test]
+    fn an_expired_invitation_is_refused() {
+        Given::with(())
+            .given(vec![invited(Role::Member)])
+            .when(accept(at(8)))
+            .then_expect_error(DomainError::Rule("the invitation has expired"));
+    }
+
+    #[test]
+    fn an_invitation_is_single_use() {
+        Given::with(())
+            .given(vec![invited(Role::Member), joined(Role::Member)])
+            .when(accept(at(7)))
+            .then_expect_error(DomainError::Rule("the invitation is no longer valid"));
+    }
+
+    #[test]
+    fn accepting_an_unknown_invitation_is_not_found() {
+        Given::with(()).given_no_previous_events().when(accept(at(7))).then_expect_error(DomainError::NotFound);
+    }
+
+    #[test]
+    fn an_admin_changes_a_members_role_with_a_reason() {
+        Given::with(())
+            .given(vec![joined(Role::Member)])
+            .when(change_role(actor(Role::Admin), Role::Auditor, 1))
+            .then_expect_events(vec![MemberEvent::MemberRoleChanged { before: Role::Member, after: Role::Auditor, reason: reason() }]);
+    }
+
+    #[test]
+    fn nobody_changes_their_own_role() {
+        let me = Actor { member_id: OTHER, role: Role::Owner };
+        Given::with(())
+            .given(vec![joined(Role::Owner)])
+            .when(change_role(me, Role::Admin, 2))
+            .then_expect_error(DomainError::Forbidden("nobody changes their own role"));
+    }
+
+    #[test]
+    fn only_an_owner_grants_or_revokes_owner() {
+        assert!(forbidden(
+            Given::with(()).given(vec![joined(Role::Member)]).when(change_role(actor(Role::Admin), Role::Owner, 1)).inspect_result()
+        ));
+        assert!(forbidden(
+            Given::with(()).given(vec![joined(Role::Owner)]).when(change_role(actor(Role::Admin), Role::Member, 2)).inspect_result()
+        ));
+        Given::with(())
+            .given(vec![joined(Role::Member)])
+            .when(change_role(actor(Role::Owner), Role::Owner, 1))
+            .then_expect_events(vec![MemberEvent::MemberRoleChanged { before: Role::Member, after: Role::Owner, reason: reason() }]);
+    }
+
+    #[test]
+    fn the_last_owner_cannot_be_demoted() {
+        Given::with(())
+            .given(vec![joined(Role::Owner)])
+            .when(change_role(actor(Role::Owner), Role::Admin, 1))
+            .then_expect_error(DomainError::Rule(LAST_OWNER));
+    }
+
+    #[test]
+    fn an_owner_is_demoted_while_another_remains() {
+        Given::with(())
+            .given(vec![joined(Role::Owner)])
+            .when(change_role(actor(Role::Owner), Role::Admin, 2))
+            .then_expect_events(vec![MemberEvent::MemberRoleChanged { before: Role::Owner, after: Role::Admin, reason: reason() }]);
+    }
+
+    #[test]
+    fn auditors_and_members_never_change_roles() {
+        for role in [Role::Auditor, Role::Member] {
+            assert!(forbidden(
+                Given::with(()).given(vec![joined(Role::Member)]).when(change_role(actor(role), Role::Admin, 1)).inspect_result()
+            ));
+        }
+    }
+
+    #[test]
+    fn the_same_role_again_is_refused() {
+        Given::with(())
+            .given(vec![joined(Role::Member)])
+            .when(change_role(actor(Role::Admin), Role::Member, 1))
+            .then_expect_error(DomainError::Rule("the member already has this role"));
+    }
+
+    #[test]
+    fn an_invited_member_has_no_role_to_change_yet() {
+        Given::with(())
+            .given(vec![invited(Role::Member)])
+            .when(change_role(actor(Role::Admin), Role::Admin, 1))
+            .then_expect_error(DomainError::Rule("the member has not joined yet"));
+    }
+
+    #[test]
+    fn a_removed_member_is_not_found() {
+        let removed = MemberEvent::MemberRemoved { role: Role::Member, reason: reason() };
+        Given::with(())
+            .given(vec![joined(Role::Member), removed.clone()])
+            .when(change_role(actor(Role::Admin), Role::Admin, 1))
+            .then_expect_error(DomainError::NotFound);
+        Given::with(())
+            .given(vec![joined(Role::Member), removed])
+            .when(remove(actor(Role::Admin), 1, 0))
+            .then_expect_error(DomainError::NotFound);
+    }
+
+    #[test]
+    fn an_admin_removes_a_member() {
+        Given::with(())
+            .given(vec![joined(Role::Member)])
+            .when(remove(actor(Role::Admin), 1, 0))
+            .then_expect_events(vec![MemberEvent::MemberRemoved { role: Role::Member, reason: reason() }]);
+    }
+
+    #[test]
+    fn removing_a_pending_invitation_revokes_it() {
+        Given::with(())
+            .given(vec![invited(Role::Member)])
+            .when(remove(actor(Role::Admin), 1, 0))
+            .then_expect_events(vec![MemberEvent::MemberRemoved { role: Role::Member, reason: reason() }]);
+    }
+
+    #[test]
+    fn the_last_owner_cannot_be_removed() {
+        Given::with(())
+            .given(vec![joined(Role::Owner)])
+            .when(remove(actor(Role::Owner), 1, 0))
+            .then_expect_error(DomainError::Rule(LAST_OWNER));
+    }
+
+    #[test]
+    fn only_an_owner_removes_an_owner() {
+        assert!(forbidden(Given::with(()).given(vec![joined(Role::Owner)]).when(remove(actor(Role::Admin), 3, 0)).inspect_result()));
+    }
+
+    #[test]
+    fn members_cannot_remove_themselves() {
+        let me = Actor { member_id: OTHER, role: Role::Admin };
+        Given::with(())
+            .given(vec![joined(Role::Admin)])
+            .when(remove(me, 1, 0))
+            .then_expect_error(DomainError::Forbidden("members cannot remove themselves"));
+    }
+
+    #[test]
+    fn a_zone_owner_cannot_be_removed_before_their_zones_are_reassigned() {
+        Given::with(())
+            .given(vec![joined(Role::Member)])
+            .when(remove(actor(Role::Admin), 1, 2))
+            .then_expect_error(DomainError::Rule("reassign the zones this member owns before removing them"));
+    }
+
+    #[test]
+    fn auditors_never_remove_members() {
+        assert!(forbidden(Given::with(()).given(vec![joined(Role::Member)]).when(remove(actor(Role::Auditor), 1, 0)).inspect_result()));
+    }
+}

@@ -1,0 +1,130 @@
+//! Reads of organisations, members, sites and zones.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// An organisation.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OrganizationRow {
+    pub org_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A member; `email` and `display_name` are sealed personal data.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct MemberRow {
+    pub member_id: Uuid,
+    pub role: String,
+    pub status: String,
+    pub email: Value,
+    pub display_name: Option<Value>,
+    pub joined_at: Option<DateTime<Utc>>,
+}
+
+/// A site.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SiteRow {
+    pub site_id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub timezone: String,
+}
+
+/// A zone.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ZoneRow {
+    pub zone_id: Uuid,
+    pub site_id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub owner_member_id: Option<Uuid>,
+    pub status: String,
+}
+
+/// A page of a keyset-paginated list, in id order (ids are time-ordered UUIDv7).
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    /// Only rows whose id is greater than this.
+    pub after: Option<Uuid>,
+    /// At most this many rows (one more is fetched to know whether there is a next page).
+    pub first: i64,
+}
+
+/// The organisation of the current tenant transaction.
+pub async fn organization(conn: &mut PgConnection, org: Uuid) -> Result<Option<OrganizationRow>, sqlx::Error> {
+    sqlx::query_as("select org_id, name, created_at from organizations where org_id = $1").bind(org).fetch_optional(conn).await
+}
+
+const MEMBER_COLUMNS: &str = "member_id, role, status, email, display_name, joined_at";
+
+/// One member.
+pub async fn member(conn: &mut PgConnection, org: Uuid, member: Uuid) -> Result<Option<MemberRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {MEMBER_COLUMNS} from members where org_id = $1 and member_id = $2"))
+        .bind(org)
+        .bind(member)
+        .fetch_optional(conn)
+        .await
+}
+
+/// A page of members (removed ones included, marked by status).
+pub async fn members(conn: &mut PgConnection, org: Uuid, page: Page) -> Result<Vec<MemberRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {MEMBER_COLUMNS} from members where org_id = $1 and ($2::uuid is null or member_id > $2) order by member_id limit $3"
+    ))
+    .bind(org)
+    .bind(page.after)
+    .bind(page.first + 1)
+    .fetch_all(conn)
+    .await
+}
+
+/// One site.
+pub async fn site(conn: &mut PgConnection, org: Uuid, site: Uuid) -> Result<Option<SiteRow>, sqlx::Error> {
+    sqlx::query_as("select site_id, code, name, timezone from sites where org_id = $1 and site_id = $2")
+        .bind(org)
+        .bind(site)
+        .fetch_optional(conn)
+        .await
+}
+
+/// A page of sites.
+pub async fn sites(conn: &mut PgConnection, org: Uuid, page: Page) -> Result<Vec<SiteRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select site_id, code, name, timezone from sites where org_id = $1 and ($2::uuid is null or site_id > $2)
+          order by site_id limit $3",
+    )
+    .bind(org)
+    .bind(page.after)
+    .bind(page.first + 1)
+    .fetch_all(conn)
+    .await
+}
+
+const ZONE_COLUMNS: &str = "zone_id, site_id, code, name, owner_member_id, status";
+
+/// One zone.
+pub async fn zone(conn: &mut PgConnection, org: Uuid, zone: Uuid) -> Result<Option<ZoneRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {ZONE_COLUMNS} from zones where org_id = $1 and zone_id = $2"))
+        .bind(org)
+        .bind(zone)
+        .fetch_optional(conn)
+        .await
+}
+
+/// A page of zones, optionally of one site.
+pub async fn zones(conn: &mut PgConnection, org: Uuid, site: Option<Uuid>, page: Page) -> Result<Vec<ZoneRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {ZONE_COLUMNS} from zones
+          where org_id = $1 and ($2::uuid is null or site_id = $2) and ($3::uuid is null or zone_id > $3)
+          order by zone_id limit $4"
+    ))
+    .bind(org)
+    .bind(site)
+    .bind(page.after)
+    .bind(page.first + 1)
+    .fetch_all(conn)
+    .await
+}
