@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLResponse;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -130,12 +131,7 @@ fn error_response(status: StatusCode, error: &ApiError) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn graphql(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> Response {
+async fn graphql(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Bytes) -> Response {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -144,6 +140,13 @@ async fn graphql(
         let error = ApiError::Validation { field: "Content-Type".into(), message: "must be application/json".into() };
         return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &error);
     }
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(_) => {
+            let error = ApiError::Validation { field: "body".into(), message: "is not a GraphQL request in JSON".into() };
+            return error_response(StatusCode::BAD_REQUEST, &error);
+        }
+    };
     let idempotency_key = match headers.get("idempotency-key").map(|v| v.to_str().ok().and_then(|s| Uuid::parse_str(s.trim()).ok())) {
         None => None,
         Some(Some(key)) => Some(key),
@@ -163,7 +166,7 @@ async fn graphql(
     let request_id = Uuid::now_v7();
     let context = RequestContext { principal, request_id, idempotency_key, client_ip: peer.ip(), token };
     let span = tracing::info_span!("graphql", request.id = %request_id);
-    let mut response = state.schema.execute(request.into_inner().data(context)).instrument(span).await;
+    let mut response = state.schema.execute(request.data(context)).instrument(span).await;
     // Errors raised by the GraphQL layer itself (syntax, unknown fields or enum values,
     // wrong types, limits) are the client's bad input.
     for error in &mut response.errors {

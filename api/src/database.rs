@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgPool};
 
 use crate::embedded::{APP_ROLE, DATABASE, Embedded, EmbeddedError, PROJECTOR_ROLE};
 
@@ -107,6 +107,9 @@ impl Database {
                     migrate(&owner).await?;
                     owner.close().await;
                 }
+                // One direct attempt first, so an unreachable server fails at once with its
+                // own error instead of after the pool's acquire timeout.
+                sqlx::PgConnection::connect(url).await?.close().await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(config.max_connections)
                     .acquire_timeout(Duration::from_secs(30))

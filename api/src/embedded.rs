@@ -259,11 +259,17 @@ impl Embedded {
             .is_ok_and(|s| s.success())
     }
 
-    /// Stops the server when this process is gone (even if it is killed).
+    /// Stops the server when this process is gone (even if it is killed), unless the server
+    /// was stopped meanwhile and another process started a new one in the same folder.
     fn watchdog(&self) -> Result<(), EmbeddedError> {
+        let pid_file = self.pg_dir().join("postmaster.pid");
+        let postmaster = std::fs::read_to_string(&pid_file).map_err(io("reading postmaster.pid"))?;
+        let postmaster = postmaster.lines().next().unwrap_or_default().trim().to_owned();
         let script = format!(
-            "while [ -d /proc/{pid} ]; do sleep 1; done; '{pg_ctl}' stop -D '{dir}' -m fast >/dev/null 2>&1",
+            "while [ -d /proc/{pid} ]; do sleep 1; done; \
+             if [ \"$(head -n 1 '{pid_file}' 2>/dev/null)\" = '{postmaster}' ]; then '{pg_ctl}' stop -D '{dir}' -m fast >/dev/null 2>&1; fi",
             pid = std::process::id(),
+            pid_file = pid_file.display(),
             pg_ctl = self.bin.join("pg_ctl").display(),
             dir = self.pg_dir().display(),
         );
@@ -310,6 +316,11 @@ impl Embedded {
     /// Connection URL of `database` for the owner role (migrations).
     pub fn owner_url(&self, database: &str) -> String {
         format!("postgres://{OWNER_ROLE}:{}@127.0.0.1:{}/{database}", self.credentials.owner_password, self.credentials.port)
+    }
+
+    /// Connection URL of `database` for the superuser (tests of the start-up refusal only).
+    pub fn superuser_url(&self, database: &str) -> String {
+        format!("postgres://postgres:{}@127.0.0.1:{}/{database}", self.credentials.superuser_password, self.credentials.port)
     }
 
     /// A superuser connection (provisioning and tests' fault injection only).

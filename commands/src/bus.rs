@@ -139,6 +139,19 @@ impl CommandBus {
         }))
     }
 
+    /// A concurrent retry of the same command may have won between our idempotency check and
+    /// our decision (which then sees its effect and refuses): report the original result.
+    async fn unless_executed_meanwhile(&self, ctx: &CommandContext, refused: CommandError) -> Result<Position, CommandError> {
+        let meanwhile = async {
+            let mut tx = begin_tenant(&self.pool, ctx.org).await?;
+            self.executed_before(&mut tx, ctx).await
+        };
+        match meanwhile.await {
+            Ok(Some(position)) => Ok(position),
+            _ => Err(refused),
+        }
+    }
+
     /// Executes one command on one aggregate: idempotent per `ctx.command_id`, re-decided
     /// on fresh state when another command won the race for the same version.
     pub async fn execute<A>(&self, ctx: &CommandContext, aggregate_id: &str, command: A::Command) -> Result<Position, CommandError>
@@ -159,7 +172,10 @@ impl CommandBus {
             }
             // Decide before opening the write transaction: a command never holds two
             // pooled connections at once.
-            let events = self.decide::<A>(ctx, aggregate_id, command.clone()).await?;
+            let events = match self.decide::<A>(ctx, aggregate_id, command.clone()).await {
+                Ok(events) => events,
+                Err(refused) => return self.unless_executed_meanwhile(ctx, refused).await,
+            };
             let mut tx = begin_tenant(&self.pool, ctx.org).await?;
             let outcome = match self.append(&mut tx, ctx, &events).await {
                 Ok(Some(position)) => tx.commit().await.map(|()| position).map_err(StoreError::from),

@@ -1,1 +1,250 @@
-//! placeholder
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! Test harness: one private PostgreSQL per test binary (started from the installed
+//! binaries, as an unprivileged user when run as root), a fresh database per test, and
+//! the real HTTP server on an ephemeral port.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use anyhow::{Context as _, anyhow};
+use chrono::{DateTime, Duration, Utc};
+use gemba_api::app::{AppConfig, router, serve};
+use gemba_api::embedded::{DATABASE, Embedded};
+use gemba_commands::crypto::Keyring;
+use gemba_commands::service::Clock;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+struct Cluster {
+    embedded: Embedded,
+    _dir: tempfile::TempDir,
+}
+
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        // Started on its own runtime: tests each have theirs, the cluster outlives them.
+        std::thread::spawn(|| {
+            let dir = tempfile::Builder::new().prefix("gemba-test-pg").tempdir().expect("temporary folder");
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let embedded =
+                runtime.block_on(Embedded::start(dir.path())).unwrap_or_else(|e| panic!("starting PostgreSQL for the tests: {e}"));
+            Cluster { embedded, _dir: dir }
+        })
+        .join()
+        .expect("PostgreSQL start-up thread")
+    })
+}
+
+/// A clock tests can move forward.
+#[derive(Debug, Default)]
+pub struct TestClock {
+    offset: Mutex<Duration>,
+}
+
+impl TestClock {
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        if let Ok(mut offset) = self.offset.lock() {
+            *offset += by;
+        }
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset.lock().map(|o| *o).unwrap_or_default()
+    }
+}
+
+/// A signed-in member.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub org: String,
+    pub member: String,
+}
+
+/// A running server on a fresh database.
+pub struct TestApp {
+    pub url: String,
+    pub database: String,
+    pub pool: PgPool,
+    pub clock: Arc<TestClock>,
+    pub client: reqwest::Client,
+    pub app_key: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `gemba` binary built by `cargo test --workspace` (next to the test binaries).
+pub fn gemba_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.ancestors()
+        .map(|dir| dir.join("gemba"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("the gemba binary was not built next to {}: run `cargo test --workspace`", exe.display()))
+}
+
+impl TestApp {
+    /// Starts the server on a new, migrated database.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(AppConfig { auth_attempts_per_minute: 10_000 }).await.expect("test app")
+    }
+
+    /// Starts the server with `config`.
+    pub async fn spawn_with(config: AppConfig) -> anyhow::Result<Self> {
+        let cluster = cluster();
+        let database = format!("t_{}", Uuid::new_v4().simple());
+        let mut superuser = cluster.embedded.superuser(DATABASE).await?;
+        cluster.embedded.create_database(&mut superuser, &database).await?;
+        superuser.close().await?;
+        cluster.embedded.migrate(&database).await?;
+        let pool = cluster.embedded.app_pool(&database, 16).await?;
+        gemba_api::database::check_app_role(&pool).await?;
+        let app_key = Keyring::generate_base64();
+        let clock = Arc::new(TestClock::default());
+        let app = router(pool.clone(), Keyring::from_base64(&app_key).map_err(|e| anyhow!("{e}"))?, clock.clone(), &config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self { url, database, pool, clock, client: reqwest::Client::new(), app_key, shutdown: Some(shutdown) })
+    }
+
+    /// `DATABASE_URL` of this test's database for the application role.
+    pub fn app_url(&self) -> String {
+        cluster().embedded.app_url(&self.database)
+    }
+
+    /// URL of this test's database for the owner role (migrations, fault injection).
+    pub fn owner_url(&self) -> String {
+        cluster().embedded.owner_url(&self.database)
+    }
+
+    /// URL of this test's database for the superuser.
+    pub fn superuser_url(&self) -> String {
+        cluster().embedded.superuser_url(&self.database)
+    }
+
+    /// A superuser connection to this test's database.
+    pub async fn superuser(&self) -> PgConnection {
+        cluster().embedded.superuser(&self.database).await.expect("superuser connection")
+    }
+
+    /// A connection as the owner role.
+    pub async fn owner(&self) -> PgConnection {
+        PgConnection::connect(&self.owner_url()).await.expect("owner connection")
+    }
+
+    /// Posts a GraphQL request; returns the JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.gql_with(token, query, variables, None).await
+    }
+
+    /// Posts a GraphQL request with an optional `Idempotency-Key`.
+    pub async fn gql_with(&self, token: Option<&str>, query: &str, variables: Value, key: Option<Uuid>) -> Value {
+        let mut request = self.client.post(format!("{}/graphql", self.url)).json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key.to_string());
+        }
+        let response = request.send().await.expect("HTTP request");
+        response.json().await.expect("JSON response")
+    }
+
+    /// Signs up a new organisation; returns its Owner's session.
+    pub async fn sign_up(&self, email: &str, organization: &str) -> Session {
+        let response = self
+            .gql(
+                None,
+                "mutation($input: SignUpInput!) { signUp(input: $input) { token organization { id } member { id } } }",
+                json!({"input": {"email": email, "password": "correct horse battery", "displayName": email.split('@').next().unwrap_or(email), "organizationName": organization}}),
+            )
+            .await;
+        session(&response, "signUp").unwrap_or_else(|e| panic!("sign-up failed: {e}: {response}"))
+    }
+
+    /// Invites `email` in `role` and accepts the invitation; returns the new member's session.
+    pub async fn join(&self, inviter: &Session, email: &str, role: &str) -> Session {
+        let invited = self
+            .gql(
+                Some(&inviter.token),
+                "mutation($input: InviteMemberInput!) { inviteMember(input: $input) { token } }",
+                json!({"input": {"email": email, "role": role}}),
+            )
+            .await;
+        let token = invited["data"]["inviteMember"]["token"].as_str().unwrap_or_else(|| panic!("invite failed: {invited}")).to_owned();
+        let accepted = self
+            .gql(
+                None,
+                "mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { token organization { id } member { id } } }",
+                json!({"input": {"token": token, "password": "another good password", "displayName": email}}),
+            )
+            .await;
+        session(&accepted, "acceptInvitation").unwrap_or_else(|e| panic!("accept failed: {e}: {accepted}"))
+    }
+
+    /// Creates a site and returns its id.
+    pub async fn create_site(&self, session: &Session, code: &str) -> String {
+        let r = self
+            .gql(
+                Some(&session.token),
+                "mutation($input: CreateSiteInput!) { createSite(input: $input) { id } }",
+                json!({"input": {"code": code, "name": format!("Site {code}"), "timezone": "Europe/Berlin"}}),
+            )
+            .await;
+        r["data"]["createSite"]["id"].as_str().unwrap_or_else(|| panic!("createSite failed: {r}")).to_owned()
+    }
+
+    /// Creates a zone and returns its id.
+    pub async fn create_zone(&self, session: &Session, site: &str, code: &str, name: &str) -> String {
+        let r = self
+            .gql(
+                Some(&session.token),
+                "mutation($input: CreateZoneInput!) { createZone(input: $input) { id } }",
+                json!({"input": {"siteId": site, "code": code, "name": name}}),
+            )
+            .await;
+        r["data"]["createZone"]["id"].as_str().unwrap_or_else(|| panic!("createZone failed: {r}")).to_owned()
+    }
+
+    /// Number of events of an organisation, counted as the superuser (sees everything).
+    pub async fn event_count(&self, org: &str) -> i64 {
+        let mut conn = self.superuser().await;
+        sqlx::query_scalar("select count(*) from events where org_id = $1::uuid")
+            .bind(org)
+            .fetch_one(&mut conn)
+            .await
+            .expect("count events")
+    }
+
+    /// Number of events in the whole database.
+    pub async fn total_events(&self) -> i64 {
+        let mut conn = self.superuser().await;
+        sqlx::query_scalar("select count(*) from events").fetch_one(&mut conn).await.expect("count events")
+    }
+}
+
+fn session(response: &Value, field: &str) -> anyhow::Result<Session> {
+    let payload = &response["data"][field];
+    let text = |v: &Value| v.as_str().map(str::to_owned).context("missing field");
+    Ok(Session { token: text(&payload["token"])?, org: text(&payload["organization"]["id"])?, member: text(&payload["member"]["id"])? })
+}
+
+/// The `extensions.code` of the first error of a response.
+pub fn error_code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}

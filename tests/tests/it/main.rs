@@ -1,0 +1,13 @@
+//! The integration suite: one binary driving the real server and CLI against a private
+//! PostgreSQL (one cluster per run, one database per test).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod auth;
+mod cli;
+mod concurrency;
+mod database;
+mod idempotency;
+mod schema;
+mod tenancy;
+mod validation;
+mod verify;
