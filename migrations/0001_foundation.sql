@@ -54,6 +54,7 @@ create table events (
 );
 
 create index events_by_aggregate_id on events (org_id, aggregate_id, tenant_seq);
+create index events_by_aggregate_type on events (org_id, aggregate_type, tenant_seq);
 
 create trigger events_append_only before update or delete on events
     for each row execute function gemba_refuse_change();
@@ -139,10 +140,11 @@ create table credentials (
     constraint credentials_email_key unique (org_id, email)
 );
 
--- Sessions: opaque random tokens, stored as sha256.
+-- Sessions: opaque random tokens, stored as sha256. `id` names the session in the audit log.
 create table sessions (
     org_id     uuid        not null,
     token_hash bytea       not null,
+    id         uuid        not null,
     member_id  uuid        not null,
     created_at timestamptz not null default now(),
     expires_at timestamptz not null,
@@ -189,6 +191,38 @@ create table zones (
 
 create index zones_by_owner on zones (org_id, owner_member_id) where owner_member_id is not null;
 
+-- At commit, the owner of every active zone is an active member, whichever of two
+-- concurrent commands (assign an owner, remove a member) committed last.
+create function zones_owned_by_active_members() returns trigger
+    language plpgsql
+    as $$
+begin
+    if tg_table_name = 'zones' then
+        if new.status = 'ACTIVE' and new.owner_member_id is not null
+           and not exists (select 1 from members m
+                            where m.org_id = new.org_id and m.member_id = new.owner_member_id
+                              and m.status = 'ACTIVE') then
+            raise exception 'zone % would be owned by an inactive member', new.zone_id
+                using errcode = 'check_violation', constraint = 'zones_owned_by_active_members';
+        end if;
+    elsif exists (select 1 from zones z
+                   where z.org_id = new.org_id and z.owner_member_id = new.member_id and z.status = 'ACTIVE') then
+        raise exception 'member % still owns active zones', new.member_id
+            using errcode = 'check_violation', constraint = 'zones_owned_by_active_members';
+    end if;
+    return null;
+end
+$$;
+
+create constraint trigger zones_owned_by_active_members after insert or update on zones
+    deferrable initially deferred
+    for each row execute function zones_owned_by_active_members();
+
+create constraint trigger members_own_no_zone_when_inactive after update on members
+    deferrable initially deferred
+    for each row when (new.status <> 'ACTIVE')
+    execute function zones_owned_by_active_members();
+
 -- Row-level security on every tenant table.
 do $$
 declare
@@ -212,6 +246,7 @@ grant execute on function gemba_current_org() to gemba_app, gemba_projector;
 grant select, insert on events, command_log, org_keys to gemba_app;
 grant select, insert, update on org_heads to gemba_app;
 grant select, insert, delete on person_keys to gemba_app;
-grant select, insert, update on organizations, members, sites, zones, invitations, sessions to gemba_app;
+grant select, insert, update on organizations, members, sites, zones, sessions to gemba_app;
+grant select, insert, update, delete on invitations to gemba_app;
 grant select, insert, update, delete on credentials to gemba_app;
 grant select on events, org_heads to gemba_projector;

@@ -52,7 +52,11 @@ pub struct AppState {
 /// Builds the router over a pool of the application role.
 pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &AppConfig) -> Router {
     let gemba = Gemba::new(pool, keyring, clock);
-    let services = Services { gemba: gemba.clone(), limiter: RateLimiter::per_minute(config.auth_attempts_per_minute) };
+    let services = Services {
+        gemba: gemba.clone(),
+        limiter: RateLimiter::per_minute(config.auth_attempts_per_minute),
+        address_limiter: RateLimiter::per_minute(config.auth_attempts_per_minute.saturating_mul(5)),
+    };
     let state = AppState { schema: schema(services), gemba };
     Router::new()
         .route("/graphql", post(graphql))
@@ -61,7 +65,10 @@ pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &Ap
         .route("/readyz", get(readyz))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(CatchPanicLayer::new())
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, &ApiError::Internal)
+        }))
         .layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),

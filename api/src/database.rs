@@ -46,28 +46,45 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DatabaseError> {
 }
 
 /// Refuses a service role that could bypass row-level security: a superuser, a role with
-/// BYPASSRLS, or one that owns (or can become the owner of) a tenant table.
+/// BYPASSRLS (or one that can become such a role), or one that owns (or can become the
+/// owner of) a tenant table; and refuses a schema where a tenant table (any table with an
+/// `org_id` column) does not have row-level security enabled and forced.
 pub async fn check_app_role(pool: &PgPool) -> Result<(), DatabaseError> {
-    let (role, superuser, bypass): (String, bool, bool) =
-        sqlx::query_as("select rolname::text, rolsuper, rolbypassrls from pg_roles where rolname = current_user").fetch_one(pool).await?;
-    if superuser || bypass {
-        return Err(DatabaseError::UnsafeRole(format!(
-            "the database role `{role}` is a superuser or has BYPASSRLS, so row-level security would not isolate tenants; \
-             connect as the application role ({APP_ROLE})"
-        )));
-    }
-    let owned: Option<String> = sqlx::query_scalar(
-        "select c.relname::text from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = current_schema() and c.relkind in ('r', 'p') and c.relrowsecurity
-            and pg_has_role(current_user, c.relowner, 'MEMBER')
+    let role: String = sqlx::query_scalar("select current_user::text").fetch_one(pool).await?;
+    let privileged: Option<String> = sqlx::query_scalar(
+        "select rolname::text from pg_roles
+          where (rolsuper or rolbypassrls) and pg_has_role(current_user, oid, 'MEMBER')
           limit 1",
     )
     .fetch_optional(pool)
     .await?;
+    if let Some(privileged) = privileged {
+        return Err(DatabaseError::UnsafeRole(format!(
+            "the database role `{role}` is (or can become) `{privileged}`, a superuser or BYPASSRLS role, so row-level \
+             security would not isolate tenants; connect as the application role ({APP_ROLE})"
+        )));
+    }
+    let tenant_tables = "from pg_class c
+          join pg_namespace n on n.oid = c.relnamespace
+          join pg_attribute a on a.attrelid = c.oid and a.attname = 'org_id' and not a.attisdropped
+         where n.nspname = current_schema() and c.relkind in ('r', 'p')";
+    let owned: Option<String> =
+        sqlx::query_scalar(&format!("select c.relname::text {tenant_tables} and pg_has_role(current_user, c.relowner, 'MEMBER') limit 1"))
+            .fetch_optional(pool)
+            .await?;
     if let Some(table) = owned {
         return Err(DatabaseError::UnsafeRole(format!(
             "the database role `{role}` owns (or can act as the owner of) the tenant table `{table}`; \
              table owners can switch row-level security off. Connect as the application role ({APP_ROLE})"
+        )));
+    }
+    let unprotected: Option<String> =
+        sqlx::query_scalar(&format!("select c.relname::text {tenant_tables} and not (c.relrowsecurity and c.relforcerowsecurity) limit 1"))
+            .fetch_optional(pool)
+            .await?;
+    if let Some(table) = unprotected {
+        return Err(DatabaseError::UnsafeRole(format!(
+            "the tenant table `{table}` does not have row-level security enabled and forced; run the migrations"
         )));
     }
     Ok(())

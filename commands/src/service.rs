@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use gemba_domain::access::{Access, AccessCommand};
 use gemba_domain::member::{Member, MemberCommand};
 use gemba_domain::organization::{Organization, OrganizationCommand};
 use gemba_domain::site::{Site, SiteCommand};
@@ -84,7 +85,12 @@ pub struct Gemba {
     clock: Arc<dyn Clock>,
 }
 
+/// At most this many argon2 computations run at once (each takes 19 MiB and a core for
+/// tens of milliseconds); further sign-ins wait their turn instead of exhausting the host.
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 async fn hash_password(password: Password) -> Result<String, CommandError> {
+    let _slot = ARGON2_SLOTS.acquire().await.map_err(|e| CommandError::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await
         .map_err(|e| CommandError::Internal(e.to_string()))?
@@ -92,6 +98,7 @@ async fn hash_password(password: Password) -> Result<String, CommandError> {
 }
 
 async fn verify_password(stored: Option<String>, candidate: String) -> Result<bool, CommandError> {
+    let _slot = ARGON2_SLOTS.acquire().await.map_err(|e| CommandError::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || auth::verify_password(stored.as_deref(), &candidate))
         .await
         .map_err(|e| CommandError::Internal(e.to_string()))
@@ -122,15 +129,24 @@ impl Gemba {
         self.clock.now()
     }
 
-    async fn session(&self, conn: &mut sqlx::PgConnection, org: OrgId, member: MemberId) -> Result<String, CommandError> {
+    /// Starts a session for `member` inside `tx` and records it in the audit log.
+    async fn start_session(&self, tx: &mut sqlx::PgConnection, org: OrgId, actor: Actor, channel: Channel) -> Result<String, CommandError> {
+        let session = Uuid::now_v7();
+        let ctx = CommandContext::new(org, Some(actor), channel);
+        let events = self
+            .bus
+            .decide::<Access>(&ctx, &session.to_string(), AccessCommand::SignIn { member: actor.member_id, role: actor.role })
+            .await?;
         let IssuedToken { token, hash } = auth::issue(TokenKind::Session, org);
-        sqlx::query("insert into sessions (org_id, token_hash, member_id, expires_at) values ($1, $2, $3, $4)")
+        sqlx::query("insert into sessions (org_id, token_hash, id, member_id, expires_at) values ($1, $2, $3, $4, $5)")
             .bind(org.uuid())
             .bind(hash)
-            .bind(member.uuid())
+            .bind(session)
+            .bind(actor.member_id.uuid())
             .bind(self.now() + SESSION_TTL)
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await?;
+        self.bus.append(tx, &ctx, &events).await?;
         Ok(token)
     }
 
@@ -147,7 +163,8 @@ impl Gemba {
         let password_hash = hash_password(password).await?;
         let key = self.keyring.new_person_key(org, member);
         let name = key.seal(display_name.as_str());
-        let mut ctx = CommandContext::new(org, Some(Actor { member_id: member, role: Role::Owner }), channel);
+        let founder = Actor { member_id: member, role: Role::Owner };
+        let mut ctx = CommandContext::new(org, Some(founder), channel);
         ctx.actor_name = Some(name.clone());
         let mut events = self
             .bus
@@ -162,7 +179,6 @@ impl Gemba {
 
         let mut tx = begin_tenant(self.pool(), org).await?;
         key.store(&self.keyring, &mut tx).await?;
-        self.bus.append(&mut tx, &ctx, &events).await?;
         sqlx::query("insert into credentials (org_id, member_id, email, password_hash) values ($1, $2, $3, $4)")
             .bind(org.uuid())
             .bind(member.uuid())
@@ -171,51 +187,107 @@ impl Gemba {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        let token = self.session(&mut tx, org, member).await?;
+        self.bus.append(&mut tx, &ctx, &events).await?;
+        let token = self.start_session(&mut tx, org, founder, channel).await?;
         tx.commit().await.map_err(StoreError::from)?;
         tracing::info!(org.id = %org, member.id = %member, "organisation signed up");
         Ok(SignedIn { org, member, token })
     }
 
-    /// Signs a member in to one organisation.
-    pub async fn log_in(&self, org: OrgId, email: &str, password: String) -> Result<SignedIn, CommandError> {
+    /// Signs a member in to one organisation. Refused attempts on an existing
+    /// organisation are recorded in its audit log.
+    pub async fn log_in(&self, org: OrgId, email: &str, password: String, channel: Channel) -> Result<SignedIn, CommandError> {
         let email = email.trim().to_lowercase();
-        let mut tx = begin_tenant(self.pool(), org).await?;
-        let found: Option<(Uuid, String)> = sqlx::query_as(
-            "select c.member_id, c.password_hash from credentials c
-               join members m on m.org_id = c.org_id and m.member_id = c.member_id and m.status = 'ACTIVE'
-              where c.org_id = $1 and c.email = $2",
-        )
-        .bind(org.uuid())
-        .bind(&email)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (member, stored) = match found {
-            Some((member, hash)) => (Some(MemberId(member)), Some(hash)),
-            None => (None, None),
+        let (exists, found) = {
+            let mut tx = begin_tenant(self.pool(), org).await?;
+            let exists: bool = sqlx::query_scalar("select exists(select 1 from organizations where org_id = $1)")
+                .bind(org.uuid())
+                .fetch_one(&mut *tx)
+                .await?;
+            let found: Option<(Uuid, String, String, String)> = sqlx::query_as(
+                "select c.member_id, c.password_hash, m.role, m.status from credentials c
+                   join members m on m.org_id = c.org_id and m.member_id = c.member_id
+                  where c.org_id = $1 and c.email = $2",
+            )
+            .bind(org.uuid())
+            .bind(&email)
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            (exists, found)
+        };
+        let named = found.as_ref().map(|(member, ..)| MemberId(*member));
+        let (stored, actor) = match found {
+            Some((member, hash, role, status)) if status == "ACTIVE" => {
+                (Some(hash), crate::registry::parse_role(&role).map(|role| Actor { member_id: MemberId(member), role }))
+            }
+            _ => (None, None),
         };
         let verified = verify_password(stored, password).await?;
-        let Some(member) = member.filter(|_| verified) else {
-            tracing::info!(org.id = %org, "sign-in refused");
-            return Err(CommandError::Unauthenticated);
-        };
-        let token = self.session(&mut tx, org, member).await?;
-        tx.commit().await?;
-        Ok(SignedIn { org, member, token })
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        match actor.filter(|_| verified) {
+            Some(actor) => {
+                let token = self.start_session(&mut tx, org, actor, channel).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(SignedIn { org, member: actor.member_id, token })
+            }
+            None => {
+                tracing::info!(org.id = %org, "sign-in refused");
+                if exists {
+                    let ctx = CommandContext::new(org, None, channel);
+                    let attempt = Uuid::now_v7().to_string();
+                    let events = self.bus.decide::<Access>(&ctx, &attempt, AccessCommand::RefuseSignIn { member: named }).await?;
+                    self.bus.append(&mut tx, &ctx, &events).await?;
+                    tx.commit().await.map_err(StoreError::from)?;
+                }
+                Err(CommandError::Unauthenticated)
+            }
+        }
     }
 
-    /// Ends a session.
-    pub async fn log_out(&self, token: &str) -> Result<(), CommandError> {
+    /// Ends a session (a no-op for a session that already ended).
+    pub async fn log_out(&self, token: &str, channel: Channel) -> Result<(), CommandError> {
         let (org, hash) = auth::parse(TokenKind::Session, token).ok_or(CommandError::Unauthenticated)?;
+        let session: Option<(Uuid, Uuid)> = {
+            let mut tx = begin_tenant(self.pool(), org).await?;
+            let row = sqlx::query_as("select id, member_id from sessions where org_id = $1 and token_hash = $2 and revoked_at is null")
+                .bind(org.uuid())
+                .bind(&hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            row
+        };
+        let Some((session, member)) = session else {
+            return Ok(());
+        };
+        let role = self.role_of(org, MemberId(member)).await?;
+        let ctx = CommandContext::new(org, role.map(|role| Actor { member_id: MemberId(member), role }), channel);
+        let events = self.bus.decide::<Access>(&ctx, &session.to_string(), AccessCommand::SignOut).await?;
         let mut tx = begin_tenant(self.pool(), org).await?;
-        sqlx::query("update sessions set revoked_at = $3 where org_id = $1 and token_hash = $2 and revoked_at is null")
+        let ended = sqlx::query("update sessions set revoked_at = $3 where org_id = $1 and token_hash = $2 and revoked_at is null")
             .bind(org.uuid())
             .bind(hash)
             .bind(self.now())
             .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if ended == 1 {
+            self.bus.append(&mut tx, &ctx, &events).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+        }
+        Ok(())
+    }
+
+    async fn role_of(&self, org: OrgId, member: MemberId) -> Result<Option<Role>, CommandError> {
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        let role: Option<String> = sqlx::query_scalar("select role from members where org_id = $1 and member_id = $2")
+            .bind(org.uuid())
+            .bind(member.uuid())
+            .fetch_optional(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(role.as_deref().and_then(crate::registry::parse_role))
     }
 
     /// The organisation and member a session token acts for, if it is valid.
@@ -275,34 +347,42 @@ impl Gemba {
     }
 
     /// Accepts an invitation: creates the login and signs in.
-    pub async fn accept_invitation(&self, token: &str, password: Password, display_name: DisplayName) -> Result<SignedIn, CommandError> {
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        password: Password,
+        display_name: DisplayName,
+        channel: Channel,
+    ) -> Result<SignedIn, CommandError> {
         let (org, hash) = auth::parse(TokenKind::Invitation, token).ok_or(CommandError::Unauthenticated)?;
-        let (invitation, member, email, name) = {
+        let (invitation, member, email, role, name) = {
             let mut tx = begin_tenant(self.pool(), org).await?;
-            let row: Option<(Uuid, Uuid, String)> =
-                sqlx::query_as("select id, member_id, email from invitations where org_id = $1 and token_hash = $2")
+            let row: Option<(Uuid, Uuid, String, String)> =
+                sqlx::query_as("select id, member_id, email, role from invitations where org_id = $1 and token_hash = $2")
                     .bind(org.uuid())
                     .bind(hash)
                     .fetch_optional(&mut *tx)
                     .await?;
-            let (invitation, member, email) = row.ok_or(CommandError::Unauthenticated)?;
+            let (invitation, member, email, role) = row.ok_or(CommandError::Unauthenticated)?;
             let member = MemberId(member);
+            let role = crate::registry::parse_role(&role).ok_or_else(|| CommandError::Internal(format!("invitation with role {role}")))?;
             let name = self
                 .keyring
                 .seal_for(&mut tx, org, member, display_name.as_str())
                 .await?
                 .ok_or(DomainError::Rule("the invitation is no longer valid"))?;
             tx.commit().await?;
-            (invitation, member, email, name)
+            (invitation, member, email, role, name)
         };
         let password_hash = hash_password(password).await?;
-        let mut ctx = CommandContext::new(org, None, Channel::Web);
+        // The invitee acts for themself, in the role they were invited to.
+        let actor = Actor { member_id: member, role };
+        let mut ctx = CommandContext::new(org, Some(actor), channel);
         ctx.actor_name = Some(name.clone());
         let command = MemberCommand::AcceptInvitation { account_id: AccountId(new_id()), display_name: name, now: self.now() };
         let events = self.bus.decide::<Member>(&ctx, &member.to_string(), command).await?;
 
         let mut tx = begin_tenant(self.pool(), org).await?;
-        self.bus.append(&mut tx, &ctx, &events).await?;
         let claimed = sqlx::query("update invitations set accepted_at = $3 where org_id = $1 and id = $2 and accepted_at is null")
             .bind(org.uuid())
             .bind(invitation)
@@ -321,7 +401,8 @@ impl Gemba {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        let token = self.session(&mut tx, org, member).await?;
+        self.bus.append(&mut tx, &ctx, &events).await?;
+        let token = self.start_session(&mut tx, org, actor, channel).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(SignedIn { org, member, token })
     }

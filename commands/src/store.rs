@@ -50,6 +50,7 @@ impl From<sqlx::Error> for StoreError {
                 ("23505", "zones_code_key") => Self::Constraint("a zone with this code already exists in this site"),
                 ("23505", "credentials_email_key") => Self::Constraint("this e-mail address is already a member"),
                 ("23514", "members_keep_an_owner") => Self::Rule("an organisation needs at least one owner"),
+                ("23514", "zones_owned_by_active_members") => Self::Rule("zones must be owned by active members"),
                 _ => Self::Database(error),
             },
             None => Self::Database(error),
@@ -133,13 +134,17 @@ pub async fn append(conn: &mut PgConnection, org: OrgId, events: &[SerializedEve
     let hashes: Vec<Vec<u8>> = appended.iter().map(|a| a.hash.to_vec()).collect();
     let prev_hashes: Vec<Vec<u8>> = appended.iter().map(|a| a.prev_hash.clone()).collect();
 
+    // One statement inserts the events and moves the head, to keep the head lock short.
     sqlx::query(
-        "insert into events (org_id, aggregate_type, aggregate_id, sequence, tenant_seq, event_type,
-                             event_version, payload, metadata, recorded_at, prev_hash, hash)
-         select $1, t.a, t.b, t.c, t.d, t.e, t.f, t.g, t.h, $10, p.prev_hash, p.hash
-           from unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::text[],
-                       $8::jsonb[], $9::jsonb[]) with ordinality as t(a, b, c, d, e, f, g, h, n)
-           join unnest($11::bytea[], $12::bytea[]) with ordinality as p(prev_hash, hash, n) using (n)",
+        "with inserted as (
+             insert into events (org_id, aggregate_type, aggregate_id, sequence, tenant_seq, event_type,
+                                 event_version, payload, metadata, recorded_at, prev_hash, hash)
+             select $1, t.a, t.b, t.c, t.d, t.e, t.f, t.g, t.h, $10, p.prev_hash, p.hash
+               from unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::text[],
+                           $8::jsonb[], $9::jsonb[]) with ordinality as t(a, b, c, d, e, f, g, h, n)
+               join unnest($11::bytea[], $12::bytea[]) with ordinality as p(prev_hash, hash, n) using (n)
+         )
+         update org_heads set last_hash = $13 where org_id = $1",
     )
     .bind(org.uuid())
     .bind(column(|a| a.event.aggregate_type.clone()))
@@ -153,10 +158,9 @@ pub async fn append(conn: &mut PgConnection, org: OrgId, events: &[SerializedEve
     .bind(recorded_at)
     .bind(&prev_hashes)
     .bind(&hashes)
+    .bind(prev_hash)
     .execute(&mut *conn)
     .await?;
-
-    sqlx::query("update org_heads set last_hash = $2 where org_id = $1").bind(org.uuid()).bind(prev_hash).execute(&mut *conn).await?;
 
     for stored in &appended {
         registry::apply(conn, org, stored).await?;

@@ -6,10 +6,11 @@ use sqlx::{PgPool, Postgres, Transaction};
 /// Begins a transaction whose first statement sets the organisation for row-level
 /// security. The setting is transaction-local (`set_config(.., true)`), so a pooled
 /// connection never carries one tenant's context into another's work.
+///
+/// `BEGIN` and `set_config` travel in one round trip. Formatting the id into the SQL is
+/// safe: an `OrgId` is a UUID and prints only hex digits and hyphens.
 pub async fn begin_tenant(pool: &PgPool, org: OrgId) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("select set_config('app.org_id', $1, true)").bind(org.to_string()).execute(&mut *tx).await?;
-    Ok(tx)
+    pool.begin_with(format!("begin; select set_config('app.org_id', '{}', true)", org.uuid().hyphenated())).await
 }
 
 /// The SQLSTATE and constraint name of a database error, for classifying it without

@@ -18,6 +18,7 @@ use crate::values::{Reason, Role, Sealed};
 
 /// Where a membership stands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MemberStatus {
     /// Nothing happened yet.
     #[default]
@@ -78,12 +79,12 @@ pub enum MemberEvent {
         invited_by: MemberId,
         expires_at: DateTime<Utc>,
     },
-    /// The person joined (founder, or invitee accepting).
-    MemberJoined { member_id: MemberId, account_id: AccountId, email: Sealed, display_name: Sealed, role: Role },
+    /// The person joined: the founder (`invited: false`), or an invitee accepting.
+    MemberJoined { member_id: MemberId, account_id: AccountId, email: Sealed, display_name: Sealed, role: Role, invited: bool },
     /// The role changed.
     MemberRoleChanged { before: Role, after: Role, reason: Reason },
-    /// The member was removed.
-    MemberRemoved { role: Role, reason: Reason },
+    /// The member was removed (`previous` is `Invited` when a pending invitation is revoked).
+    MemberRemoved { role: Role, previous: MemberStatus, reason: Reason },
 }
 
 impl DomainEvent for MemberEvent {
@@ -107,13 +108,17 @@ impl Audited for MemberEvent {
             Self::MemberInvited { email, role, .. } => {
                 vec![Change::created("email", email), Change::created("role", role), Change::created("status", MemberStatus::Invited)]
             }
-            Self::MemberJoined { display_name, role, .. } => vec![
+            Self::MemberJoined { display_name, invited: true, .. } => {
+                vec![Change::created("displayName", display_name), Change::new("status", MemberStatus::Invited, MemberStatus::Active)]
+            }
+            Self::MemberJoined { email, display_name, role, invited: false, .. } => vec![
+                Change::created("email", email),
                 Change::created("displayName", display_name),
-                Change::new("role", serde_json::Value::Null, role),
-                Change::new("status", serde_json::Value::Null, MemberStatus::Active),
+                Change::created("role", role),
+                Change::created("status", MemberStatus::Active),
             ],
             Self::MemberRoleChanged { before, after, .. } => vec![Change::new("role", before, after)],
-            Self::MemberRemoved { .. } => vec![Change::new("status", MemberStatus::Active, MemberStatus::Removed)],
+            Self::MemberRemoved { previous, .. } => vec![Change::new("status", previous, MemberStatus::Removed)],
         }
     }
     fn reason(&self) -> Option<&Reason> {
@@ -147,7 +152,7 @@ impl Aggregate for Member {
                 if self.status != MemberStatus::New {
                     return Err(DomainError::Rule("the member already exists"));
                 }
-                let event = MemberEvent::MemberJoined { member_id, account_id, email, display_name, role: Role::Owner };
+                let event = MemberEvent::MemberJoined { member_id, account_id, email, display_name, role: Role::Owner, invited: false };
                 sink.write(event, self).await;
             }
             MemberCommand::Invite { actor, member_id, invitation_id, email, role, expires_at } => {
@@ -171,7 +176,7 @@ impl Aggregate for Member {
                 if self.invitation_expires_at.is_none_or(|expiry| now >= expiry) {
                     return Err(DomainError::Rule("the invitation has expired"));
                 }
-                let event = MemberEvent::MemberJoined { member_id, account_id, email, display_name, role };
+                let event = MemberEvent::MemberJoined { member_id, account_id, email, display_name, role, invited: true };
                 sink.write(event, self).await;
             }
             MemberCommand::ChangeRole { actor, role, reason, active_owners } => {
@@ -191,8 +196,8 @@ impl Aggregate for Member {
             }
             MemberCommand::Remove { actor, reason, active_owners, owned_zones } => {
                 actor.require_admin()?;
-                let role = match self.status {
-                    MemberStatus::Active | MemberStatus::Invited => self.role.ok_or(DomainError::NotFound)?,
+                let (role, previous) = match self.status {
+                    MemberStatus::Active | MemberStatus::Invited => (self.role.ok_or(DomainError::NotFound)?, self.status),
                     MemberStatus::New | MemberStatus::Removed => return Err(DomainError::NotFound),
                 };
                 if Some(actor.member_id) == self.id {
@@ -206,7 +211,7 @@ impl Aggregate for Member {
                 if owned_zones > 0 {
                     return Err(DomainError::Rule("reassign the zones this member owns before removing them"));
                 }
-                sink.write(MemberEvent::MemberRemoved { role, reason }, self).await;
+                sink.write(MemberEvent::MemberRemoved { role, previous, reason }, self).await;
             }
         }
         Ok(())
@@ -285,7 +290,19 @@ mod tests {
             email: sealed("e"),
             display_name: sealed("n"),
             role,
+            invited: true,
         }
+    }
+    fn founded() -> MemberEvent {
+        match joined(Role::Owner) {
+            MemberEvent::MemberJoined { member_id, account_id, email, display_name, role, .. } => {
+                MemberEvent::MemberJoined { member_id, account_id, email, display_name, role, invited: false }
+            }
+            other => other,
+        }
+    }
+    fn removed(role: Role, previous: MemberStatus) -> MemberEvent {
+        MemberEvent::MemberRemoved { role, previous, reason: reason() }
     }
     fn invite(actor: Actor, role: Role) -> MemberCommand {
         MemberCommand::Invite {
@@ -320,7 +337,7 @@ mod tests {
                 email: sealed("e"),
                 display_name: sealed("n"),
             })
-            .then_expect_events(vec![joined(Role::Owner)]);
+            .then_expect_events(vec![founded()]);
     }
 
     #[test]
@@ -460,7 +477,7 @@ mod tests {
 
     #[test]
     fn a_removed_member_is_not_found() {
-        let removed = MemberEvent::MemberRemoved { role: Role::Member, reason: reason() };
+        let removed = removed(Role::Member, MemberStatus::Active);
         Given::with(())
             .given(vec![joined(Role::Member), removed.clone()])
             .when(change_role(actor(Role::Admin), Role::Admin, 1))
@@ -476,7 +493,7 @@ mod tests {
         Given::with(())
             .given(vec![joined(Role::Member)])
             .when(remove(actor(Role::Admin), 1, 0))
-            .then_expect_events(vec![MemberEvent::MemberRemoved { role: Role::Member, reason: reason() }]);
+            .then_expect_events(vec![removed(Role::Member, MemberStatus::Active)]);
     }
 
     #[test]
@@ -484,7 +501,7 @@ mod tests {
         Given::with(())
             .given(vec![invited(Role::Member)])
             .when(remove(actor(Role::Admin), 1, 0))
-            .then_expect_events(vec![MemberEvent::MemberRemoved { role: Role::Member, reason: reason() }]);
+            .then_expect_events(vec![removed(Role::Member, MemberStatus::Invited)]);
     }
 
     #[test]
@@ -520,5 +537,39 @@ mod tests {
     #[test]
     fn auditors_never_remove_members() {
         assert!(forbidden(Given::with(()).given(vec![joined(Role::Member)]).when(remove(actor(Role::Auditor), 1, 0)).inspect_result()));
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn sealed() -> Sealed {
+        Sealed { key: MemberId(Uuid::nil()), ct: "x".into() }
+    }
+
+    #[test]
+    fn joining_from_an_invitation_changes_the_status_from_invited() {
+        let joined = MemberEvent::MemberJoined {
+            member_id: MemberId(Uuid::nil()),
+            account_id: AccountId(Uuid::nil()),
+            email: sealed(),
+            display_name: sealed(),
+            role: Role::Member,
+            invited: true,
+        };
+        let status = joined.changes().into_iter().find(|c| c.path == "status").map(|c| (c.before, c.after));
+        assert_eq!(status, Some((serde_json::json!("INVITED"), serde_json::json!("ACTIVE"))));
+    }
+
+    #[test]
+    fn revoking_an_invitation_records_the_invited_status_as_before() {
+        let removed = MemberEvent::MemberRemoved {
+            role: Role::Member,
+            previous: MemberStatus::Invited,
+            reason: Reason { code: crate::ReasonCode::Other, text: "x".into() },
+        };
+        assert_eq!(removed.changes()[0].before, serde_json::json!("INVITED"));
     }
 }

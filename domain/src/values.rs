@@ -109,8 +109,8 @@ impl Email {
     }
 }
 
-/// An IANA time-zone name such as `Europe/Berlin` or `UTC` (syntax checked here; the
-/// write side checks the name against the time-zone database).
+/// An IANA time-zone name such as `Europe/Berlin` or `UTC` (syntax checked here; the API
+/// also checks the name against the time-zone database).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Timezone(String);

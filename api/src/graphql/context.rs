@@ -36,7 +36,10 @@ pub struct RequestContext {
 #[derive(Clone, Debug)]
 pub struct Services {
     pub gemba: Gemba,
+    /// Per client address and account.
     pub limiter: RateLimiter,
+    /// Per client address, whatever the account (a higher limit).
+    pub address_limiter: RateLimiter,
 }
 
 pub fn services<'a>(ctx: &Context<'a>) -> ApiResult<&'a Services> {
@@ -61,7 +64,14 @@ pub async fn tenant_tx(ctx: &Context<'_>) -> ApiResult<Transaction<'static, Post
 /// The command context of a mutation. With an `Idempotency-Key` header, each mutation field
 /// of the request gets a command id derived from the key and its response key, so a retried
 /// request repeats nothing.
-pub fn command_context(ctx: &Context<'_>, org: OrgId, actor: Option<&Principal>) -> ApiResult<CommandContext> {
+/// The command id also covers the input, so a key reused for a different input is a
+/// different command rather than a silent no-op.
+pub fn command_context(
+    ctx: &Context<'_>,
+    org: OrgId,
+    actor: Option<&Principal>,
+    input: &impl std::fmt::Debug,
+) -> ApiResult<CommandContext> {
     let request = request(ctx)?;
     let mut command = CommandContext::new(org, actor.map(|p| Actor { member_id: p.member, role: p.role }), Channel::Web);
     command.actor_name = actor.and_then(|p| p.display_name.clone());
@@ -69,7 +79,7 @@ pub fn command_context(ctx: &Context<'_>, org: OrgId, actor: Option<&Principal>)
     command.correlation_id = request.request_id;
     if let Some(key) = request.idempotency_key {
         let field = ctx.path_node.map(|p| p.to_string()).unwrap_or_default();
-        command.command_id = Uuid::new_v5(&key, field.as_bytes());
+        command.command_id = Uuid::new_v5(&key, format!("{field}\n{input:?}").as_bytes());
     }
     Ok(command)
 }

@@ -222,15 +222,17 @@ impl Mutation {
             return Err(ApiError::Unauthenticated);
         }
         let s = services(ctx)?;
-        s.limiter.check(&format!("log-in:{}:{}", request(ctx)?.client_ip, input.email.trim().to_lowercase()))?;
-        let signed = s.gemba.log_in(org, &input.email, input.password).await?;
+        let ip = request(ctx)?.client_ip;
+        s.address_limiter.check(&format!("log-in:{ip}"))?;
+        s.limiter.check(&format!("log-in:{ip}:{}", input.email.trim().to_lowercase()))?;
+        let signed = s.gemba.log_in(org, &input.email, input.password, Channel::Web).await?;
         session_payload(ctx, signed).await
     }
 
     /// Ends the current session.
     async fn log_out(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         let token = request(ctx)?.token.clone().ok_or(ApiError::Unauthenticated)?;
-        services(ctx)?.gemba.log_out(&token).await?;
+        services(ctx)?.gemba.log_out(&token, Channel::Web).await?;
         ctx.append_http_header(SET_COOKIE, "gemba_session=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0");
         Ok(true)
     }
@@ -239,7 +241,7 @@ impl Mutation {
     async fn invite_member(&self, ctx: &Context<'_>, input: InviteMemberInput) -> ApiResult<InvitePayload> {
         let p = principal(ctx)?;
         let email = Email::parse("email", &input.email)?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         let invited = services(ctx)?.gemba.invite_member(&command, email.clone(), input.role.into()).await?;
         Ok(InvitePayload {
             invitation: Invitation {
@@ -259,7 +261,7 @@ impl Mutation {
         let display_name = DisplayName::parse("displayName", &input.display_name)?;
         let s = services(ctx)?;
         s.limiter.check(&format!("accept:{}", request(ctx)?.client_ip))?;
-        let signed = s.gemba.accept_invitation(input.token.trim(), password, display_name).await?;
+        let signed = s.gemba.accept_invitation(input.token.trim(), password, display_name, Channel::Web).await?;
         session_payload(ctx, signed).await
     }
 
@@ -269,7 +271,7 @@ impl Mutation {
         let p = principal(ctx)?;
         let member = MemberId::parse(&input.member_id)?;
         let reason = reason(input.reason_code, &input.reason)?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.change_member_role(&command, member, input.role.into(), reason).await?;
         member_payload(ctx, member).await
     }
@@ -279,7 +281,7 @@ impl Mutation {
         let p = principal(ctx)?;
         let member = MemberId::parse(&input.member_id)?;
         let reason = reason(input.reason_code, &input.reason)?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.remove_member(&command, member, reason).await?;
         member_payload(ctx, member).await
     }
@@ -288,7 +290,7 @@ impl Mutation {
     async fn rename_organization(&self, ctx: &Context<'_>, input: RenameOrganizationInput) -> ApiResult<Organization> {
         let p = principal(ctx)?;
         let name = Name::parse("name", &input.name)?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.rename_organization(&command, name).await?;
         let mut tx = tenant_tx(ctx).await?;
         reads::organization(&mut tx, p.org.uuid()).await?.map(Organization).ok_or(ApiError::NotFound)
@@ -300,7 +302,10 @@ impl Mutation {
         let code = Code::parse("code", &input.code)?;
         let name = Name::parse("name", &input.name)?;
         let timezone = Timezone::parse("timezone", &input.timezone)?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        if input.timezone.trim().parse::<chrono_tz::Tz>().is_err() {
+            return Err(ApiError::Validation { field: "timezone".into(), message: "is not a time zone of the IANA database".into() });
+        }
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         let site = services(ctx)?.gemba.create_site(&command, code, name, timezone).await?;
         site_payload(ctx, site).await
     }
@@ -310,7 +315,7 @@ impl Mutation {
         let p = principal(ctx)?;
         let site = SiteId::parse(&input.site_id)?;
         let name = Name::parse("name", &input.name)?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.rename_site(&command, site, name).await?;
         site_payload(ctx, site).await
     }
@@ -321,7 +326,7 @@ impl Mutation {
         let site = SiteId::parse(&input.site_id)?;
         let code = Code::parse("code", &input.code)?;
         let name = Name::parse("name", &input.name)?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         let zone = services(ctx)?.gemba.create_zone(&command, site, code, name).await?;
         zone_payload(ctx, zone).await
     }
@@ -332,7 +337,7 @@ impl Mutation {
         let zone = ZoneId::parse(&input.zone_id)?;
         let name = Name::parse("name", &input.name)?;
         let reason = optional_reason(input.reason_code, input.reason.as_deref())?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.rename_zone(&command, zone, name, reason).await?;
         zone_payload(ctx, zone).await
     }
@@ -343,7 +348,7 @@ impl Mutation {
         let zone = ZoneId::parse(&input.zone_id)?;
         let member = MemberId::parse(&input.member_id)?;
         let reason = optional_reason(input.reason_code, input.reason.as_deref())?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.assign_zone_owner(&command, zone, member, reason).await?;
         zone_payload(ctx, zone).await
     }
@@ -353,7 +358,7 @@ impl Mutation {
         let p = principal(ctx)?;
         let zone = ZoneId::parse(&input.zone_id)?;
         let reason = reason(input.reason_code, &input.reason)?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.archive_zone(&command, zone, reason).await?;
         zone_payload(ctx, zone).await
     }
@@ -363,7 +368,7 @@ impl Mutation {
         let p = principal(ctx)?;
         let zone = ZoneId::parse(&input.zone_id)?;
         let reason = reason(input.reason_code, &input.reason)?;
-        let command = command_context(ctx, p.org, Some(p))?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.restore_zone(&command, zone, reason).await?;
         zone_payload(ctx, zone).await
     }

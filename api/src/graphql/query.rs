@@ -11,12 +11,16 @@ use uuid::Uuid;
 use super::context::{principal, services, tenant_tx};
 use super::errors::{ApiError, ApiResult};
 use super::types::{
-    ERASED, FieldChange, HistoryActor, HistoryEntry, Member, Organization, Site, Zone, connection, member_for, members_view, page,
+    ERASED, FieldChange, HistoryActor, HistoryEntry, Member, Organization, PAGE_DEFAULT, Site, Zone, connection, member_for, members_view,
+    page,
 };
 
 /// Read operations.
 #[derive(Debug, Default)]
 pub struct Query;
+
+/// Shown instead of personal data the reader may not see.
+const REDACTED: &str = "[redacted]";
 
 fn sealed_value(value: &serde_json::Value) -> Option<Sealed> {
     match value {
@@ -48,6 +52,7 @@ impl Query {
     }
 
     /// The organisation's members (invited, active and removed), in joining order.
+    #[graphql(complexity = "usize::try_from(first.unwrap_or(PAGE_DEFAULT)).unwrap_or(0) * child_complexity + 1")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -71,6 +76,7 @@ impl Query {
     }
 
     /// The organisation's sites, in creation order.
+    #[graphql(complexity = "usize::try_from(first.unwrap_or(PAGE_DEFAULT)).unwrap_or(0) * child_complexity + 1")]
     async fn sites(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> ApiResult<Connection<OpaqueCursor<Uuid>, Site>> {
         let p = principal(ctx)?;
         let page = page(first, after)?;
@@ -88,6 +94,7 @@ impl Query {
     }
 
     /// The organisation's zones (optionally of one site), in creation order.
+    #[graphql(complexity = "usize::try_from(first.unwrap_or(PAGE_DEFAULT)).unwrap_or(0) * child_complexity + 1")]
     async fn zones(
         &self,
         ctx: &Context<'_>,
@@ -131,9 +138,15 @@ impl Query {
         let refs: Vec<&Sealed> = sealed.iter().collect();
         let opened = services(ctx)?.gemba.keyring().open_all(&mut tx, p.org, &refs).await?;
         let mut opened = opened.into_iter();
-        let mut open = |value: &serde_json::Value| -> Option<Json<serde_json::Value>> {
+        // E-mail addresses are shown to Owners and Admins only, as in `members`.
+        let sees_emails = matches!(p.role, DomainRole::Owner | DomainRole::Admin);
+        let mut open = |path: &str, value: &serde_json::Value| -> Option<Json<serde_json::Value>> {
             match sealed_value(value) {
-                Some(_) => Some(Json(serde_json::Value::String(opened.next().flatten().unwrap_or_else(|| ERASED.into())))),
+                Some(_) => {
+                    let plain = opened.next().flatten().unwrap_or_else(|| ERASED.into());
+                    let shown = if path == "email" && !sees_emails { REDACTED.to_owned() } else { plain };
+                    Some(Json(serde_json::Value::String(shown)))
+                }
                 None if value.is_null() => None,
                 None => Some(Json(value.clone())),
             }
@@ -143,11 +156,8 @@ impl Query {
             .into_iter()
             .zip(envelopes)
             .map(|(row, envelope)| {
-                let display_name = envelope
-                    .actor
-                    .display_name
-                    .as_ref()
-                    .map(|_| open(&serde_json::to_value(&envelope.actor.display_name).unwrap_or_default()));
+                let display_name =
+                    envelope.actor.display_name.as_ref().map(|name| open("displayName", &serde_json::to_value(name).unwrap_or_default()));
                 HistoryEntry {
                     seq: row.sequence,
                     tenant_seq: row.tenant_seq,
@@ -162,7 +172,7 @@ impl Query {
                     changes: envelope
                         .changes
                         .iter()
-                        .map(|c| FieldChange { path: c.path.clone(), before: open(&c.before), after: open(&c.after) })
+                        .map(|c| FieldChange { path: c.path.clone(), before: open(&c.path, &c.before), after: open(&c.path, &c.after) })
                         .collect(),
                     reason: envelope.reason.as_ref().map(|r| r.text.clone()),
                     reason_code: envelope

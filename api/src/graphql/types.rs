@@ -194,6 +194,7 @@ impl Site {
         &self.0.timezone
     }
     /// The site's zones, in creation order.
+    #[graphql(complexity = "usize::try_from(first.unwrap_or(PAGE_DEFAULT)).unwrap_or(0) * child_complexity + 1")]
     async fn zones(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> ApiResult<Connection<OpaqueCursor<Uuid>, Zone>> {
         let page = page(first, after)?;
         let mut tx = tenant_tx(ctx).await?;

@@ -52,6 +52,27 @@ async fn log_in_needs_the_right_password_and_organisation_and_log_out_ends_the_s
     assert_eq!(out["data"]["logOut"], true, "{out}");
     let after = app.gql(Some(&token), "{ me { id } }", json!({})).await;
     assert_eq!(error_code(&after), Some("UNAUTHENTICATED"), "{after}");
+
+    // Sign-ins, refused sign-ins and sign-outs are in the organisation's audit log.
+    let mut db = app.superuser().await;
+    let audited: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select event_type, payload->event_type->>'member_id' from events
+          where org_id = $1::uuid and aggregate_type = 'Access' order by tenant_seq",
+    )
+    .bind(&ann.org)
+    .fetch_all(&mut db)
+    .await
+    .expect("access events");
+    let ann_id = Some(ann.member.clone());
+    assert_eq!(
+        audited,
+        [
+            ("MemberSignedIn".to_owned(), ann_id.clone()),
+            ("SignInRefused".to_owned(), ann_id.clone()),
+            ("MemberSignedIn".to_owned(), ann_id.clone()),
+            ("MemberSignedOut".to_owned(), ann_id),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -213,6 +234,36 @@ async fn the_last_owner_can_be_neither_demoted_nor_removed_even_by_racing_owners
         let n = owners["data"]["members"]["edges"].as_array().expect("members").iter().filter(|e| e["node"]["role"] == "OWNER").count();
         assert_eq!(n, 1, "{owners}");
     }
+}
+
+#[tokio::test]
+async fn a_zone_owner_cannot_be_removed_until_the_zone_is_reassigned() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let leader = app.join(&owner, "lea@a.example", "MEMBER").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "Z1", "Press").await;
+    let assign = "mutation($input: AssignZoneOwnerInput!) { assignZoneOwner(input: $input) { owner { id displayName } } }";
+    let assigned = app.gql(Some(&owner.token), assign, json!({"input": {"zoneId": zone, "memberId": leader.member}})).await;
+    assert_eq!(assigned["data"]["assignZoneOwner"]["owner"]["id"], leader.member.as_str(), "{assigned}");
+
+    let remove = "mutation($input: RemoveMemberInput!) { removeMember(input: $input) { status } }";
+    let refused = app.gql(Some(&owner.token), remove, json!({"input": {"memberId": leader.member, "reason": "left"}})).await;
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "{refused}");
+
+    let archive = "mutation($input: ArchiveZoneInput!) { archiveZone(input: $input) { status } }";
+    let archived = app.gql(Some(&owner.token), archive, json!({"input": {"zoneId": zone, "reason": "line closed"}})).await;
+    assert_eq!(archived["data"]["archiveZone"]["status"], "ARCHIVED", "{archived}");
+    let removed = app.gql(Some(&owner.token), remove, json!({"input": {"memberId": leader.member, "reason": "left"}})).await;
+    assert_eq!(removed["data"]["removeMember"]["status"], "REMOVED", "{removed}");
+
+    // A removed member cannot become a zone owner.
+    let restore = "mutation($input: RestoreZoneInput!) { restoreZone(input: $input) { status } }";
+    let restored = app.gql(Some(&owner.token), restore, json!({"input": {"zoneId": zone, "reason": "line reopened"}})).await;
+    assert_eq!(error_code(&restored), Some("CONFLICT"), "a restored zone may not be owned by a removed member: {restored}");
+    let other = app.create_zone(&owner, &site, "Z2", "Weld").await;
+    let reassigned = app.gql(Some(&owner.token), assign, json!({"input": {"zoneId": other, "memberId": leader.member}})).await;
+    assert_eq!(error_code(&reassigned), Some("VALIDATION"), "{reassigned}");
 }
 
 #[tokio::test]

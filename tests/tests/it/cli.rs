@@ -25,6 +25,23 @@ async fn serve_refuses_a_role_that_can_bypass_row_level_security() {
 }
 
 #[tokio::test]
+async fn serve_refuses_a_schema_where_a_tenant_table_lacks_forced_row_level_security() {
+    let app = TestApp::spawn().await;
+    let mut owner = app.owner().await;
+    sqlx::query("alter table sites no force row level security").execute(&mut owner).await.expect("weaken");
+    let output = Command::new(gemba_bin())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", app.app_url())
+        .env_remove("GEMBA_MIGRATION_DATABASE_URL")
+        .env("GEMBA_DATA_DIR", std::env::temp_dir().join("gemba-refusal"))
+        .output()
+        .expect("run gemba serve");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("`sites` does not have row-level security enabled and forced"), "{stderr}");
+}
+
+#[tokio::test]
 async fn serve_runs_on_the_embedded_default_and_keeps_its_data_between_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
@@ -76,5 +93,5 @@ async fn serve_runs_on_the_embedded_default_and_keeps_its_data_between_runs() {
         .expect("run gemba verify");
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(text.contains("chain intact: 2 events checked"), "{text}");
+    assert!(text.contains("chain intact: 3 events checked"), "{text}");
 }

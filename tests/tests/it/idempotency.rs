@@ -30,6 +30,11 @@ async fn a_retried_create_returns_the_original_zone_and_writes_nothing_new() {
     assert!(results.iter().all(|r| r["data"]["renameZone"]["name"] == "Press line"), "{results:?}");
     assert_eq!(app.event_count(&owner.org).await, events + 1);
 
+    // The same key with a different input is a different command, not a silent no-op.
+    let changed = app.gql_with(Some(&owner.token), rename, json!({"input": {"zoneId": zone, "name": "Press hall"}}), Some(key)).await;
+    assert_eq!(changed["data"]["renameZone"]["name"], "Press hall", "{changed}");
+    assert_eq!(app.event_count(&owner.org).await, events + 2);
+
     // A different key is a different command.
     let other = app
         .gql_with(Some(&owner.token), create, json!({"input": {"siteId": site, "code": "Z2", "name": "Weld"}}), Some(Uuid::new_v4()))

@@ -29,6 +29,10 @@ async fn malformed_ids_empty_names_huge_strings_and_unknown_enums_are_validation
         ),
         ("mutation($i: CreateSiteInput!) { createSite(input: $i) { id } }", json!({"i": {"code": "", "name": "x", "timezone": "UTC"}})),
         (
+            "mutation($i: CreateSiteInput!) { createSite(input: $i) { id } }",
+            json!({"i": {"code": "S3", "name": "x", "timezone": "Mars/Olympus"}}),
+        ),
+        (
             "mutation($i: InviteMemberInput!) { inviteMember(input: $i) { token } }",
             json!({"i": {"email": "not-an-email", "role": "MEMBER"}}),
         ),
@@ -81,6 +85,19 @@ async fn responses_carry_security_headers() {
     assert!(r.headers().get("strict-transport-security").is_some());
     let ready = app.client.get(format!("{}/readyz", app.url)).send().await.expect("readyz");
     assert_eq!(ready.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn queries_whose_cost_multiplies_through_nested_lists_are_refused() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let wide = "{ zones(first: 200) { edges { node { site { zones(first: 200) { edges { node { owner { id } } } } } } } } }";
+    let r = app.gql(Some(&owner.token), wide, json!({})).await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+    let normal = app
+        .gql(Some(&owner.token), "{ zones(first: 50) { edges { node { name site { name } owner { displayName } } } } }", json!({}))
+        .await;
+    assert!(normal["errors"].is_null(), "{normal}");
 }
 
 #[tokio::test]

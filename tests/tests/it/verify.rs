@@ -49,7 +49,7 @@ async fn verify_passes_on_an_untouched_chain() {
     let owner = busy_org(&app, "ann@a.example").await;
     let (code, output) = verify(&app, &owner.org);
     assert_eq!(code, 0, "{output}");
-    assert!(output.contains("chain intact: 8 events checked"), "{output}");
+    assert!(output.contains("chain intact: 9 events checked"), "{output}");
 }
 
 #[tokio::test]
@@ -81,8 +81,8 @@ async fn verify_detects_a_cut_tail() {
     let app = TestApp::spawn().await;
     let owner = busy_org(&app, "ann@a.example").await;
     // Removing the last event leaves a consistent prefix, but the head remembers more.
-    tamper(&app, &owner.org, "delete from events where tenant_seq = 8").await;
+    tamper(&app, &owner.org, "delete from events where tenant_seq = 9").await;
     let (code, output) = verify(&app, &owner.org);
     assert_eq!(code, 1, "{output}");
-    assert!(output.contains("tenant_seq 8"), "{output}");
+    assert!(output.contains("tenant_seq 9"), "{output}");
 }
