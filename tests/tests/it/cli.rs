@@ -7,19 +7,24 @@ use std::time::Duration;
 use gemba_tests::{TestApp, gemba_bin};
 use serde_json::{Value, json};
 
+/// Runs `gemba serve` against `database_url`; returns whether it failed and its stderr.
+fn serve_refusal(database_url: &str) -> (bool, String) {
+    let output = Command::new(gemba_bin())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .env_remove("GEMBA_MIGRATION_DATABASE_URL")
+        .env("GEMBA_DATA_DIR", std::env::temp_dir().join("gemba-refusal"))
+        .output()
+        .expect("run gemba serve");
+    (!output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
 #[tokio::test]
 async fn serve_refuses_a_role_that_can_bypass_row_level_security() {
     let app = TestApp::spawn().await;
     for (url, why) in [(app.superuser_url(), "superuser"), (app.owner_url(), "owns")] {
-        let output = Command::new(gemba_bin())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("DATABASE_URL", &url)
-            .env_remove("GEMBA_MIGRATION_DATABASE_URL")
-            .env("GEMBA_DATA_DIR", std::env::temp_dir().join("gemba-refusal"))
-            .output()
-            .expect("run gemba serve");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "must refuse to start: {stderr}");
+        let (refused, stderr) = serve_refusal(&url);
+        assert!(refused, "must refuse to start: {stderr}");
         assert!(stderr.contains("refusing to start") && stderr.contains(why), "{stderr}");
     }
 }
@@ -29,15 +34,8 @@ async fn serve_refuses_a_schema_where_a_tenant_table_lacks_forced_row_level_secu
     let app = TestApp::spawn().await;
     let mut owner = app.owner().await;
     sqlx::query("alter table sites no force row level security").execute(&mut owner).await.expect("weaken");
-    let output = Command::new(gemba_bin())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", app.app_url())
-        .env_remove("GEMBA_MIGRATION_DATABASE_URL")
-        .env("GEMBA_DATA_DIR", std::env::temp_dir().join("gemba-refusal"))
-        .output()
-        .expect("run gemba serve");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
+    let (refused, stderr) = serve_refusal(&app.app_url());
+    assert!(refused, "{stderr}");
     assert!(stderr.contains("`sites` does not have row-level security enabled and forced"), "{stderr}");
 }
 
