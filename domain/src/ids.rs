@@ -64,3 +64,6 @@ typed_id!(
 typed_id!(
     /// A zone of a site.
     ZoneId, "zoneId");
+typed_id!(
+    /// An abnormality tag (defect).
+    DefectId, "defectId");

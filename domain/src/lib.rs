@@ -12,6 +12,7 @@
 pub mod access;
 pub mod actor;
 pub mod audit;
+pub mod defect;
 pub mod error;
 pub mod ids;
 pub mod member;
@@ -23,5 +24,5 @@ pub mod zone;
 pub use actor::Actor;
 pub use audit::{Audited, Change};
 pub use error::{DomainError, ValidationError};
-pub use ids::{AccountId, InvitationId, MemberId, OrgId, SiteId, ZoneId};
-pub use values::{Code, DisplayName, Email, Name, Reason, ReasonCode, Role, Sealed, Timezone};
+pub use ids::{AccountId, DefectId, InvitationId, MemberId, OrgId, SiteId, ZoneId};
+pub use values::{Code, DisplayName, Email, EvidenceRef, LongText, Name, Reason, ReasonCode, Role, Sealed, Timezone};

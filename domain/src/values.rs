@@ -53,6 +53,9 @@ text_value!(
     /// The name of an organisation, site or zone.
     Name, 200);
 text_value!(
+    /// A longer free text: descriptions, countermeasures, notes.
+    LongText, 10_000);
+text_value!(
     /// How a person is shown to others. Personal data: stored in events only sealed.
     DisplayName, 100);
 
@@ -180,6 +183,26 @@ impl Reason {
     /// Checks the reason text.
     pub fn parse(code: ReasonCode, text: &str) -> Result<Self, ValidationError> {
         Ok(Self { code, text: clean_text("reason", text, Self::MAX_CHARS)? })
+    }
+}
+
+/// A reference to an evidence file: the sha256 of its content, lower-case hex.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EvidenceRef(String);
+
+impl EvidenceRef {
+    /// Checks that `raw` is 64 hexadecimal digits.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, ValidationError> {
+        let text = raw.trim().to_ascii_lowercase();
+        if text.len() != 64 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(ValidationError::new(field, "is not the sha256 of an evidence file"));
+        }
+        Ok(Self(text))
+    }
+    /// The hex digest.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

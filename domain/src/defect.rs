@@ -1,0 +1,791 @@
+//! The Defect aggregate: an abnormality tag (TPM autonomous maintenance) from raising to
+//! verified closure (reference/domain.md §4.6).
+//!
+//! Invariants: the original due date is set once and never moves; due dates, classification
+//! and reopening need a reason; resolving needs a countermeasure (and after-evidence for
+//! maintenance and safety tags); the verifier is never the resolver; unsafe places are
+//! priority A or B when raised; Auditors never mutate.
+
+use chrono::{DateTime, Duration, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Actor;
+use crate::audit::{Audited, Change};
+use crate::error::{DomainError, Outcome, ValidationError};
+use crate::ids::{DefectId, MemberId, ZoneId};
+use crate::values::{EvidenceRef, LongText, Name, Reason, Role};
+
+/// The seven TPM abnormality types, and other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbnormalityType {
+    MinorFlaw,
+    UnfulfilledBasicCondition,
+    InaccessiblePlace,
+    ContaminationSource,
+    QualityDefectSource,
+    UnnecessaryNonUrgentItem,
+    UnsafePlace,
+    Other,
+}
+
+/// Who the tag is for (its colour comes from organisation settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TagClass {
+    Operator,
+    Maintenance,
+    Safety,
+}
+
+/// How urgent: A (24 h by default), B (7 days), C (30 days).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Priority {
+    A,
+    B,
+    C,
+}
+
+/// Where the defect was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    AutonomousMaintenance,
+    FiveSAudit,
+    GembaWalk,
+    Lpa,
+    OperatorReport,
+    Other,
+}
+
+/// Why work waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldReason {
+    WaitingParts,
+    PlannedShutdown,
+    AwaitingEngineering,
+    Other,
+}
+
+/// Why a defect is cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    Duplicate,
+    NotADefect,
+    OutOfScope,
+}
+
+/// Where a defect stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DefectStatus {
+    /// Not raised yet.
+    #[default]
+    None,
+    Open,
+    Assigned,
+    InProgress,
+    OnHold,
+    Resolved,
+    Closed,
+    Cancelled,
+}
+
+/// Service levels per priority, from the organisation's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrioritySlas {
+    pub a: Duration,
+    pub b: Duration,
+    pub c: Duration,
+}
+
+impl Default for PrioritySlas {
+    fn default() -> Self {
+        Self { a: Duration::hours(24), b: Duration::days(7), c: Duration::days(30) }
+    }
+}
+
+impl PrioritySlas {
+    /// The service level of `priority`.
+    pub fn of(&self, priority: Priority) -> Duration {
+        match priority {
+            Priority::A => self.a,
+            Priority::B => self.b,
+            Priority::C => self.c,
+        }
+    }
+}
+
+/// What a new defect says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewDefect {
+    pub defect_id: DefectId,
+    pub zone_id: ZoneId,
+    pub abnormality_type: AbnormalityType,
+    pub tag_class: TagClass,
+    pub priority: Priority,
+    pub title: Name,
+    pub description: LongText,
+    pub origin: Origin,
+    pub evidence_before: Vec<EvidenceRef>,
+}
+
+/// Facts about the actor and the zone, looked up by the write side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZoneFacts {
+    /// The zone exists and is active.
+    pub zone_active: bool,
+    /// The actor is the zone's owner or a deputy.
+    pub actor_leads_zone: bool,
+    /// The actor holds the `defect_verifier` capability.
+    pub actor_is_defect_verifier: bool,
+}
+
+/// Commands on a defect.
+#[derive(Clone, Debug)]
+pub enum DefectCommand {
+    Raise {
+        actor: Actor,
+        facts: ZoneFacts,
+        defect: NewDefect,
+        now: DateTime<Utc>,
+    },
+    RaiseFixedOnSpot {
+        actor: Actor,
+        facts: ZoneFacts,
+        defect: NewDefect,
+        countermeasure: LongText,
+        evidence_after: Vec<EvidenceRef>,
+        now: DateTime<Utc>,
+    },
+    Assign {
+        actor: Actor,
+        facts: ZoneFacts,
+        assignee: MemberId,
+        assignee_active: bool,
+        due_at: Option<DateTime<Utc>>,
+        slas: PrioritySlas,
+        now: DateTime<Utc>,
+    },
+    Reassign {
+        actor: Actor,
+        facts: ZoneFacts,
+        assignee: MemberId,
+        assignee_active: bool,
+        reason: Reason,
+    },
+    ChangeDueDate {
+        actor: Actor,
+        facts: ZoneFacts,
+        due_at: DateTime<Utc>,
+        reason: Reason,
+        now: DateTime<Utc>,
+    },
+    StartWork {
+        actor: Actor,
+        facts: ZoneFacts,
+    },
+    RecordContainment {
+        actor: Actor,
+        text: LongText,
+    },
+    PutOnHold {
+        actor: Actor,
+        facts: ZoneFacts,
+        hold_reason: HoldReason,
+        text: LongText,
+    },
+    Resume {
+        actor: Actor,
+        facts: ZoneFacts,
+    },
+    RecordCountermeasure {
+        actor: Actor,
+        countermeasure: LongText,
+        root_cause: Option<LongText>,
+    },
+    Resolve {
+        actor: Actor,
+        countermeasure: LongText,
+        evidence_after: Vec<EvidenceRef>,
+        now: DateTime<Utc>,
+    },
+    Verify {
+        actor: Actor,
+        facts: ZoneFacts,
+        note: Option<LongText>,
+        now: DateTime<Utc>,
+    },
+    FailVerification {
+        actor: Actor,
+        facts: ZoneFacts,
+        reason: Reason,
+    },
+    Reopen {
+        actor: Actor,
+        facts: ZoneFacts,
+        reason: Reason,
+        recurrence_window: Duration,
+        now: DateTime<Utc>,
+    },
+    Cancel {
+        actor: Actor,
+        facts: ZoneFacts,
+        cancel_reason: CancelReason,
+        duplicate_of: Option<DefectId>,
+        text: LongText,
+    },
+    Reclassify {
+        actor: Actor,
+        facts: ZoneFacts,
+        abnormality_type: AbnormalityType,
+        tag_class: TagClass,
+        priority: Priority,
+        reason: Reason,
+    },
+}
+
+/// Events of a defect.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DefectEvent {
+    DefectRaised {
+        defect_id: DefectId,
+        zone_id: ZoneId,
+        abnormality_type: AbnormalityType,
+        tag_class: TagClass,
+        priority: Priority,
+        title: Name,
+        description: LongText,
+        origin: Origin,
+        evidence_before: Vec<EvidenceRef>,
+        found_by: MemberId,
+        found_at: DateTime<Utc>,
+    },
+    DefectAssigned {
+        assignee: MemberId,
+        due_at: DateTime<Utc>,
+        original_due_at: Option<DateTime<Utc>>,
+    },
+    DefectReassigned {
+        before: MemberId,
+        after: MemberId,
+        reason: Reason,
+    },
+    DefectDueDateChanged {
+        before: Option<DateTime<Utc>>,
+        after: DateTime<Utc>,
+        reason: Reason,
+    },
+    DefectWorkStarted,
+    DefectContainmentRecorded {
+        before: Option<LongText>,
+        after: LongText,
+    },
+    DefectPutOnHold {
+        from: DefectStatus,
+        hold_reason: HoldReason,
+        text: LongText,
+    },
+    DefectResumed {
+        to: DefectStatus,
+    },
+    DefectCountermeasureRecorded {
+        before: Option<LongText>,
+        after: LongText,
+        root_cause: Option<LongText>,
+    },
+    DefectResolved {
+        from: DefectStatus,
+        countermeasure: LongText,
+        evidence_after: Vec<EvidenceRef>,
+        resolved_by: MemberId,
+        resolved_at: DateTime<Utc>,
+        fixed_on_spot: bool,
+    },
+    /// Verified and closed; the signature meaning is `verified`.
+    DefectClosed {
+        verified_by: MemberId,
+        verified_at: DateTime<Utc>,
+        note: Option<LongText>,
+        signature_meaning: String,
+    },
+    DefectVerificationFailed {
+        reason: Reason,
+    },
+    DefectReopened {
+        reason: Reason,
+        recurrence: bool,
+    },
+    DefectCancelled {
+        from: DefectStatus,
+        cancel_reason: CancelReason,
+        duplicate_of: Option<DefectId>,
+        text: LongText,
+    },
+    DefectReclassified {
+        abnormality_type: (AbnormalityType, AbnormalityType),
+        tag_class: (TagClass, TagClass),
+        priority: (Priority, Priority),
+        reason: Reason,
+    },
+}
+
+impl DomainEvent for DefectEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::DefectRaised { .. } => "DefectRaised",
+            Self::DefectAssigned { .. } => "DefectAssigned",
+            Self::DefectReassigned { .. } => "DefectReassigned",
+            Self::DefectDueDateChanged { .. } => "DefectDueDateChanged",
+            Self::DefectWorkStarted => "DefectWorkStarted",
+            Self::DefectContainmentRecorded { .. } => "DefectContainmentRecorded",
+            Self::DefectPutOnHold { .. } => "DefectPutOnHold",
+            Self::DefectResumed { .. } => "DefectResumed",
+            Self::DefectCountermeasureRecorded { .. } => "DefectCountermeasureRecorded",
+            Self::DefectResolved { .. } => "DefectResolved",
+            Self::DefectClosed { .. } => "DefectClosed",
+            Self::DefectVerificationFailed { .. } => "DefectVerificationFailed",
+            Self::DefectReopened { .. } => "DefectReopened",
+            Self::DefectCancelled { .. } => "DefectCancelled",
+            Self::DefectReclassified { .. } => "DefectReclassified",
+        }
+        .to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+fn status(before: DefectStatus, after: DefectStatus) -> Change {
+    Change::new("status", before, after)
+}
+
+impl Audited for DefectEvent {
+    fn changes(&self) -> Vec<Change> {
+        use DefectStatus as S;
+        match self {
+            Self::DefectRaised {
+                zone_id,
+                abnormality_type,
+                tag_class,
+                priority,
+                title,
+                description,
+                origin,
+                evidence_before,
+                found_by,
+                found_at,
+                ..
+            } => {
+                vec![
+                    Change::created("zoneId", zone_id),
+                    Change::created("abnormalityType", abnormality_type),
+                    Change::created("tagClass", tag_class),
+                    Change::created("priority", priority),
+                    Change::created("title", title),
+                    Change::created("description", description),
+                    Change::created("origin", origin),
+                    Change::created("evidenceBefore", evidence_before),
+                    Change::created("foundBy", found_by),
+                    Change::created("foundAt", found_at),
+                    Change::created("status", S::Open),
+                ]
+            }
+            Self::DefectAssigned { assignee, due_at, original_due_at } => {
+                let mut changes =
+                    vec![status(S::Open, S::Assigned), Change::created("assigneeId", assignee), Change::created("dueAt", due_at)];
+                if let Some(original) = original_due_at {
+                    changes.push(Change::created("originalDueAt", original));
+                }
+                changes
+            }
+            Self::DefectReassigned { before, after, .. } => vec![Change::new("assigneeId", before, after)],
+            Self::DefectDueDateChanged { before, after, .. } => vec![Change::new("dueAt", before, after)],
+            Self::DefectWorkStarted => vec![status(S::Assigned, S::InProgress)],
+            Self::DefectContainmentRecorded { before, after } => vec![Change::new("containment", before, after)],
+            Self::DefectPutOnHold { from, hold_reason, text } => {
+                vec![status(*from, S::OnHold), Change::created("holdReason", hold_reason), Change::created("holdText", text)]
+            }
+            Self::DefectResumed { to } => vec![status(S::OnHold, *to)],
+            Self::DefectCountermeasureRecorded { before, after, root_cause } => {
+                vec![Change::new("countermeasure", before, after), Change::created("rootCause", root_cause)]
+            }
+            Self::DefectResolved { from, countermeasure, evidence_after, resolved_by, resolved_at, fixed_on_spot } => vec![
+                status(*from, S::Resolved),
+                Change::created("countermeasure", countermeasure),
+                Change::created("evidenceAfter", evidence_after),
+                Change::created("resolvedBy", resolved_by),
+                Change::created("resolvedAt", resolved_at),
+                Change::created("fixedOnSpot", fixed_on_spot),
+            ],
+            Self::DefectClosed { verified_by, verified_at, .. } => {
+                vec![status(S::Resolved, S::Closed), Change::created("verifiedBy", verified_by), Change::created("verifiedAt", verified_at)]
+            }
+            Self::DefectVerificationFailed { .. } => vec![status(S::Resolved, S::Assigned)],
+            Self::DefectReopened { recurrence, .. } => vec![status(S::Closed, S::Assigned), Change::created("recurrence", recurrence)],
+            Self::DefectCancelled { from, cancel_reason, duplicate_of, .. } => vec![
+                status(*from, S::Cancelled),
+                Change::created("cancelReason", cancel_reason),
+                Change::created("duplicateOf", duplicate_of),
+            ],
+            Self::DefectReclassified { abnormality_type, tag_class, priority, .. } => [
+                Change::new("abnormalityType", abnormality_type.0, abnormality_type.1),
+                Change::new("tagClass", tag_class.0, tag_class.1),
+                Change::new("priority", priority.0, priority.1),
+            ]
+            .into_iter()
+            .filter(|c| c.before != c.after)
+            .collect(),
+        }
+    }
+    fn reason(&self) -> Option<&Reason> {
+        match self {
+            Self::DefectReassigned { reason, .. }
+            | Self::DefectDueDateChanged { reason, .. }
+            | Self::DefectVerificationFailed { reason }
+            | Self::DefectReopened { reason, .. }
+            | Self::DefectReclassified { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// State of a defect.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Defect {
+    id: Option<DefectId>,
+    status: DefectStatus,
+    abnormality_type: Option<AbnormalityType>,
+    tag_class: Option<TagClass>,
+    priority: Option<Priority>,
+    found_by: Option<MemberId>,
+    assignee: Option<MemberId>,
+    due_at: Option<DateTime<Utc>>,
+    original_due_at: Option<DateTime<Utc>>,
+    containment: Option<LongText>,
+    countermeasure: Option<LongText>,
+    resolved_by: Option<MemberId>,
+    verified_by: Option<MemberId>,
+    closed_at: Option<DateTime<Utc>>,
+    held_from: Option<DefectStatus>,
+    reopen_count: u32,
+}
+
+impl Defect {
+    /// The current status.
+    pub fn status(&self) -> DefectStatus {
+        self.status
+    }
+    /// Who resolved it last.
+    pub fn resolved_by(&self) -> Option<MemberId> {
+        self.resolved_by
+    }
+    /// Who verified (closed) it last.
+    pub fn verified_by(&self) -> Option<MemberId> {
+        self.verified_by
+    }
+    /// The first due date ever set.
+    pub fn original_due_at(&self) -> Option<DateTime<Utc>> {
+        self.original_due_at
+    }
+    /// The current due date.
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.due_at
+    }
+
+    fn require_status(&self, allowed: &[DefectStatus], what: &'static str) -> Outcome {
+        match self.status {
+            DefectStatus::None => Err(DomainError::NotFound),
+            s if allowed.contains(&s) => Ok(()),
+            _ => Err(DomainError::Rule(what)),
+        }
+    }
+
+    fn require_lead(actor: &Actor, facts: &ZoneFacts) -> Outcome {
+        actor.require_mutator()?;
+        if matches!(actor.role, Role::Owner | Role::Admin) || facts.actor_leads_zone {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden("only the zone's owner or deputies, owners and admins may do this"))
+        }
+    }
+
+    fn require_worker(&self, actor: &Actor, facts: &ZoneFacts) -> Outcome {
+        if self.assignee == Some(actor.member_id) {
+            return actor.require_mutator();
+        }
+        Self::require_lead(actor, facts)
+    }
+
+    fn require_verifier(&self, actor: &Actor, facts: &ZoneFacts) -> Outcome {
+        actor.require_mutator()?;
+        if self.resolved_by == Some(actor.member_id) {
+            return Err(DomainError::Forbidden("the verifier must not be the person who resolved the defect"));
+        }
+        if facts.actor_leads_zone || facts.actor_is_defect_verifier || self.found_by == Some(actor.member_id) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden("only the zone's owner or deputies, the finder or a defect verifier may verify"))
+        }
+    }
+
+    fn raised(actor: &Actor, facts: &ZoneFacts, defect: NewDefect, now: DateTime<Utc>) -> Result<DefectEvent, DomainError> {
+        actor.require_mutator()?;
+        if !facts.zone_active {
+            return Err(ValidationError::new("zoneId", "does not name an active zone").into());
+        }
+        if defect.abnormality_type == AbnormalityType::UnsafePlace && defect.priority == Priority::C {
+            return Err(
+                ValidationError::new("priority", "an unsafe place is priority A or B (reclassify with a reason to lower it)").into()
+            );
+        }
+        Ok(DefectEvent::DefectRaised {
+            defect_id: defect.defect_id,
+            zone_id: defect.zone_id,
+            abnormality_type: defect.abnormality_type,
+            tag_class: defect.tag_class,
+            priority: defect.priority,
+            title: defect.title,
+            description: defect.description,
+            origin: defect.origin,
+            evidence_before: defect.evidence_before,
+            found_by: actor.member_id,
+            found_at: now,
+        })
+    }
+
+    fn resolved(
+        from: DefectStatus,
+        actor: &Actor,
+        countermeasure: LongText,
+        evidence_after: Vec<EvidenceRef>,
+        now: DateTime<Utc>,
+        fixed_on_spot: bool,
+        tag_class: Option<TagClass>,
+    ) -> Result<DefectEvent, DomainError> {
+        if matches!(tag_class, Some(TagClass::Maintenance | TagClass::Safety)) && evidence_after.is_empty() {
+            return Err(ValidationError::new("evidenceAfter", "is required for maintenance and safety tags").into());
+        }
+        Ok(DefectEvent::DefectResolved {
+            from,
+            countermeasure,
+            evidence_after,
+            resolved_by: actor.member_id,
+            resolved_at: now,
+            fixed_on_spot,
+        })
+    }
+}
+
+const LIVE: &[DefectStatus] = &[DefectStatus::Open, DefectStatus::Assigned, DefectStatus::InProgress, DefectStatus::OnHold];
+
+impl Aggregate for Defect {
+    const TYPE: &'static str = "Defect";
+    type Command = DefectCommand;
+    type Event = DefectEvent;
+    type Error = DomainError;
+    type Services = ();
+
+    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Outcome {
+        use DefectStatus as S;
+        if let DefectCommand::Raise { .. } | DefectCommand::RaiseFixedOnSpot { .. } = &command
+            && self.status != S::None
+        {
+            return Err(DomainError::Rule("the defect already exists"));
+        }
+        match command {
+            DefectCommand::Raise { actor, facts, defect, now } => {
+                sink.write(Self::raised(&actor, &facts, defect, now)?, self).await;
+            }
+            DefectCommand::RaiseFixedOnSpot { actor, facts, defect, countermeasure, evidence_after, now } => {
+                let tag_class = Some(defect.tag_class);
+                let raised = Self::raised(&actor, &facts, defect, now)?;
+                let resolved = Self::resolved(S::Open, &actor, countermeasure, evidence_after, now, true, tag_class)?;
+                sink.write(raised, self).await;
+                sink.write(resolved, self).await;
+            }
+            DefectCommand::Assign { actor, facts, assignee, assignee_active, due_at, slas, now } => {
+                Self::require_lead(&actor, &facts)?;
+                self.require_status(&[S::Open], "only an open defect is assigned; reassign it instead")?;
+                if !assignee_active {
+                    return Err(ValidationError::new("assigneeId", "is not an active member").into());
+                }
+                let priority = self.priority.ok_or(DomainError::NotFound)?;
+                let due_at = due_at.unwrap_or(now + slas.of(priority));
+                if due_at <= now {
+                    return Err(ValidationError::new("dueAt", "must be in the future").into());
+                }
+                let original_due_at = self.original_due_at.is_none().then_some(due_at);
+                sink.write(DefectEvent::DefectAssigned { assignee, due_at, original_due_at }, self).await;
+            }
+            DefectCommand::Reassign { actor, facts, assignee, assignee_active, reason } => {
+                Self::require_lead(&actor, &facts)?;
+                self.require_status(&[S::Assigned, S::InProgress, S::OnHold], "only an assigned defect is reassigned")?;
+                if !assignee_active {
+                    return Err(ValidationError::new("assigneeId", "is not an active member").into());
+                }
+                let before = self.assignee.ok_or(DomainError::NotFound)?;
+                if before == assignee {
+                    return Err(DomainError::Rule("the defect is already assigned to this member"));
+                }
+                sink.write(DefectEvent::DefectReassigned { before, after: assignee, reason }, self).await;
+            }
+            DefectCommand::ChangeDueDate { actor, facts, due_at, reason, now } => {
+                Self::require_lead(&actor, &facts)?;
+                self.require_status(&[S::Assigned, S::InProgress, S::OnHold], "the due date of a finished or unassigned defect is fixed")?;
+                if due_at <= now {
+                    return Err(ValidationError::new("dueAt", "must be in the future").into());
+                }
+                if self.due_at == Some(due_at) {
+                    return Err(DomainError::Rule("the defect already has this due date"));
+                }
+                sink.write(DefectEvent::DefectDueDateChanged { before: self.due_at, after: due_at, reason }, self).await;
+            }
+            DefectCommand::StartWork { actor, facts } => {
+                self.require_worker(&actor, &facts)?;
+                self.require_status(&[S::Assigned], "work starts on an assigned defect")?;
+                sink.write(DefectEvent::DefectWorkStarted, self).await;
+            }
+            DefectCommand::RecordContainment { actor, text } => {
+                actor.require_mutator()?;
+                self.require_status(LIVE, "containment is recorded while the defect is open")?;
+                sink.write(DefectEvent::DefectContainmentRecorded { before: self.containment.clone(), after: text }, self).await;
+            }
+            DefectCommand::PutOnHold { actor, facts, hold_reason, text } => {
+                self.require_worker(&actor, &facts)?;
+                self.require_status(&[S::Assigned, S::InProgress], "only assigned or in-progress work is put on hold")?;
+                sink.write(DefectEvent::DefectPutOnHold { from: self.status, hold_reason, text }, self).await;
+            }
+            DefectCommand::Resume { actor, facts } => {
+                self.require_worker(&actor, &facts)?;
+                self.require_status(&[S::OnHold], "only a defect on hold is resumed")?;
+                let to = self.held_from.unwrap_or(S::InProgress);
+                sink.write(DefectEvent::DefectResumed { to }, self).await;
+            }
+            DefectCommand::RecordCountermeasure { actor, countermeasure, root_cause } => {
+                actor.require_mutator()?;
+                self.require_status(LIVE, "the countermeasure is recorded while the defect is open")?;
+                let before = self.countermeasure.clone();
+                sink.write(DefectEvent::DefectCountermeasureRecorded { before, after: countermeasure, root_cause }, self).await;
+            }
+            DefectCommand::Resolve { actor, countermeasure, evidence_after, now } => {
+                actor.require_mutator()?;
+                self.require_status(&[S::Assigned, S::InProgress], "only assigned or in-progress work is resolved")?;
+                let event = Self::resolved(self.status, &actor, countermeasure, evidence_after, now, false, self.tag_class)?;
+                sink.write(event, self).await;
+            }
+            DefectCommand::Verify { actor, facts, note, now } => {
+                self.require_status(&[S::Resolved], "only a resolved defect is verified")?;
+                self.require_verifier(&actor, &facts)?;
+                let event = DefectEvent::DefectClosed {
+                    verified_by: actor.member_id,
+                    verified_at: now,
+                    note,
+                    signature_meaning: "verified".into(),
+                };
+                sink.write(event, self).await;
+            }
+            DefectCommand::FailVerification { actor, facts, reason } => {
+                self.require_status(&[S::Resolved], "only a resolved defect fails verification")?;
+                self.require_verifier(&actor, &facts)?;
+                sink.write(DefectEvent::DefectVerificationFailed { reason }, self).await;
+            }
+            DefectCommand::Reopen { actor, facts, reason, recurrence_window, now } => {
+                Self::require_lead(&actor, &facts)?;
+                self.require_status(&[S::Closed], "only a closed defect is reopened")?;
+                let recurrence = self.closed_at.is_some_and(|closed| now - closed <= recurrence_window);
+                sink.write(DefectEvent::DefectReopened { reason, recurrence }, self).await;
+            }
+            DefectCommand::Cancel { actor, facts, cancel_reason, duplicate_of, text } => {
+                Self::require_lead(&actor, &facts)?;
+                self.require_status(LIVE, "only an open defect is cancelled")?;
+                if (cancel_reason == CancelReason::Duplicate) != duplicate_of.is_some() {
+                    return Err(ValidationError::new("duplicateOf", "is given exactly when the reason is duplicate").into());
+                }
+                if duplicate_of.is_some() && duplicate_of == self.id {
+                    return Err(ValidationError::new("duplicateOf", "cannot be the defect itself").into());
+                }
+                sink.write(DefectEvent::DefectCancelled { from: self.status, cancel_reason, duplicate_of, text }, self).await;
+            }
+            DefectCommand::Reclassify { actor, facts, abnormality_type, tag_class, priority, reason } => {
+                Self::require_lead(&actor, &facts)?;
+                self.require_status(LIVE, "only an open defect is reclassified")?;
+                let (Some(t), Some(c), Some(p)) = (self.abnormality_type, self.tag_class, self.priority) else {
+                    return Err(DomainError::NotFound);
+                };
+                if (t, c, p) == (abnormality_type, tag_class, priority) {
+                    return Err(DomainError::Rule("the defect already has this classification"));
+                }
+                let event = DefectEvent::DefectReclassified {
+                    abnormality_type: (t, abnormality_type),
+                    tag_class: (c, tag_class),
+                    priority: (p, priority),
+                    reason,
+                };
+                sink.write(event, self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        use DefectStatus as S;
+        match event {
+            DefectEvent::DefectRaised { defect_id, abnormality_type, tag_class, priority, found_by, .. } => {
+                self.id = Some(defect_id);
+                self.status = S::Open;
+                self.abnormality_type = Some(abnormality_type);
+                self.tag_class = Some(tag_class);
+                self.priority = Some(priority);
+                self.found_by = Some(found_by);
+            }
+            DefectEvent::DefectAssigned { assignee, due_at, original_due_at } => {
+                self.status = S::Assigned;
+                self.assignee = Some(assignee);
+                self.due_at = Some(due_at);
+                if self.original_due_at.is_none() {
+                    self.original_due_at = original_due_at;
+                }
+            }
+            DefectEvent::DefectReassigned { after, .. } => self.assignee = Some(after),
+            DefectEvent::DefectDueDateChanged { after, .. } => self.due_at = Some(after),
+            DefectEvent::DefectWorkStarted => self.status = S::InProgress,
+            DefectEvent::DefectContainmentRecorded { after, .. } => self.containment = Some(after),
+            DefectEvent::DefectPutOnHold { from, .. } => {
+                self.held_from = Some(from);
+                self.status = S::OnHold;
+            }
+            DefectEvent::DefectResumed { to } => self.status = to,
+            DefectEvent::DefectCountermeasureRecorded { after, .. } => self.countermeasure = Some(after),
+            DefectEvent::DefectResolved { countermeasure, resolved_by, .. } => {
+                self.status = S::Resolved;
+                self.countermeasure = Some(countermeasure);
+                self.resolved_by = Some(resolved_by);
+            }
+            DefectEvent::DefectClosed { verified_by, verified_at, .. } => {
+                self.status = S::Closed;
+                self.verified_by = Some(verified_by);
+                self.closed_at = Some(verified_at);
+            }
+            DefectEvent::DefectVerificationFailed { .. } => self.status = S::Assigned,
+            DefectEvent::DefectReopened { .. } => {
+                self.status = S::Assigned;
+                self.reopen_count += 1;
+            }
+            DefectEvent::DefectCancelled { .. } => self.status = S::Cancelled,
+            DefectEvent::DefectReclassified { abnormality_type, tag_class, priority, .. } => {
+                self.abnormality_type = Some(abnormality_type.1);
+                self.tag_class = Some(tag_class.1);
+                self.priority = Some(priority.1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "defect_tests.rs"]
+mod tests;
