@@ -107,6 +107,7 @@ create table members (
     email        jsonb       not null,  -- sealed
     display_name jsonb,                 -- sealed; null until joined
     joined_at    timestamptz,
+    capabilities text[]      not null default '{}',
     primary key (org_id, member_id)
 );
 

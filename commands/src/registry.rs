@@ -3,7 +3,7 @@
 //! sign-in) and for the simple reads of the first slice. Every row is derived from events;
 //! `gemba projections rebuild` (issue 6) will be able to rebuild it from them.
 
-use gemba_domain::member::MemberEvent;
+use gemba_domain::member::{Capability, MemberEvent};
 use gemba_domain::organization::OrganizationEvent;
 use gemba_domain::site::SiteEvent;
 use gemba_domain::zone::ZoneEvent;
@@ -45,6 +45,17 @@ pub fn parse_role(text: &str) -> Option<Role> {
 
 fn sealed_json(value: &gemba_domain::Sealed) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+async fn set_capability(conn: &mut PgConnection, org: Uuid, member: Uuid, capability: Capability, held: bool) -> Result<(), StoreError> {
+    let name = serde_json::to_value(capability).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let sql = if held {
+        "update members set capabilities = array_append(array_remove(capabilities, $3), $3) where org_id = $1 and member_id = $2"
+    } else {
+        "update members set capabilities = array_remove(capabilities, $3) where org_id = $1 and member_id = $2"
+    };
+    sqlx::query(sql).bind(org).bind(member).bind(name.as_str().unwrap_or_default()).execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Applies one stored event to the registry.
@@ -105,6 +116,8 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                         .execute(&mut *conn)
                         .await?;
                 }
+                MemberEvent::MemberCapabilityGranted { capability, .. } => set_capability(conn, org, member, capability, true).await?,
+                MemberEvent::MemberCapabilityRevoked { capability, .. } => set_capability(conn, org, member, capability, false).await?,
                 MemberEvent::MemberRemoved { .. } => {
                     sqlx::query("update members set status = 'REMOVED' where org_id = $1 and member_id = $2")
                         .bind(org)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use gemba_domain::access::{Access, AccessCommand};
-use gemba_domain::member::{Member, MemberCommand};
+use gemba_domain::member::{Capability, Member, MemberCommand};
 use gemba_domain::organization::{Organization, OrganizationCommand};
 use gemba_domain::site::{Site, SiteCommand};
 use gemba_domain::zone::{Zone, ZoneCommand};
@@ -449,6 +449,24 @@ impl Gemba {
             )
             .await?;
         let command = MemberCommand::Remove { actor, reason, active_owners, owned_zones };
+        self.bus.execute::<Member>(ctx, &member.to_string(), command).await
+    }
+
+    /// Grants (`held = true`) or revokes a member's capability, with a reason.
+    pub async fn set_capability(
+        &self,
+        ctx: &CommandContext,
+        member: MemberId,
+        capability: Capability,
+        held: bool,
+        reason: Reason,
+    ) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        let command = if held {
+            MemberCommand::GrantCapability { actor, capability, reason }
+        } else {
+            MemberCommand::RevokeCapability { actor, capability, reason }
+        };
         self.bus.execute::<Member>(ctx, &member.to_string(), command).await
     }
 

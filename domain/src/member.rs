@@ -5,6 +5,8 @@
 //! grants, revokes or removes the Owner role; nobody changes their own role; Auditors never
 //! mutate; a member who owns zones cannot be removed until the zones are reassigned.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -39,6 +41,28 @@ pub struct Member {
     role: Option<Role>,
     email: Option<Sealed>,
     invitation_expires_at: Option<DateTime<Utc>>,
+    capabilities: BTreeSet<Capability>,
+}
+
+/// Capabilities a member may hold besides their role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Conducts 5S audits.
+    FiveSAuditor,
+    /// Verifies kaizen savings.
+    SavingsVerifier,
+    /// Coaches A3 cases.
+    A3Coach,
+    /// Verifies resolved defects.
+    DefectVerifier,
+}
+
+impl Capability {
+    fn path(self) -> String {
+        let name = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        format!("capabilities.{name}")
+    }
 }
 
 impl Member {
@@ -63,6 +87,10 @@ pub enum MemberCommand {
     AcceptInvitation { account_id: AccountId, display_name: Sealed, now: DateTime<Utc> },
     /// Change the member's role, with a reason.
     ChangeRole { actor: Actor, role: Role, reason: Reason, active_owners: u32 },
+    /// Grant a capability, with a reason.
+    GrantCapability { actor: Actor, capability: Capability, reason: Reason },
+    /// Revoke a capability, with a reason.
+    RevokeCapability { actor: Actor, capability: Capability, reason: Reason },
     /// Remove the member (or revoke a pending invitation), with a reason.
     Remove { actor: Actor, reason: Reason, active_owners: u32, owned_zones: u32 },
 }
@@ -83,6 +111,10 @@ pub enum MemberEvent {
     MemberJoined { member_id: MemberId, account_id: AccountId, email: Sealed, display_name: Sealed, role: Role, invited: bool },
     /// The role changed.
     MemberRoleChanged { before: Role, after: Role, reason: Reason },
+    /// A capability was granted.
+    MemberCapabilityGranted { capability: Capability, reason: Reason },
+    /// A capability was revoked.
+    MemberCapabilityRevoked { capability: Capability, reason: Reason },
     /// The member was removed (`previous` is `Invited` when a pending invitation is revoked).
     MemberRemoved { role: Role, previous: MemberStatus, reason: Reason },
 }
@@ -94,6 +126,8 @@ impl DomainEvent for MemberEvent {
             Self::MemberJoined { .. } => "MemberJoined",
             Self::MemberRoleChanged { .. } => "MemberRoleChanged",
             Self::MemberRemoved { .. } => "MemberRemoved",
+            Self::MemberCapabilityGranted { .. } => "MemberCapabilityGranted",
+            Self::MemberCapabilityRevoked { .. } => "MemberCapabilityRevoked",
         }
         .to_owned()
     }
@@ -119,11 +153,16 @@ impl Audited for MemberEvent {
             ],
             Self::MemberRoleChanged { before, after, .. } => vec![Change::new("role", before, after)],
             Self::MemberRemoved { previous, .. } => vec![Change::new("status", previous, MemberStatus::Removed)],
+            Self::MemberCapabilityGranted { capability, .. } => vec![Change::new(&capability.path(), false, true)],
+            Self::MemberCapabilityRevoked { capability, .. } => vec![Change::new(&capability.path(), true, false)],
         }
     }
     fn reason(&self) -> Option<&Reason> {
         match self {
-            Self::MemberRoleChanged { reason, .. } | Self::MemberRemoved { reason, .. } => Some(reason),
+            Self::MemberRoleChanged { reason, .. }
+            | Self::MemberRemoved { reason, .. }
+            | Self::MemberCapabilityGranted { reason, .. }
+            | Self::MemberCapabilityRevoked { reason, .. } => Some(reason),
             _ => None,
         }
     }
@@ -194,6 +233,23 @@ impl Aggregate for Member {
                 keep_an_owner(before == Role::Owner, active_owners)?;
                 sink.write(MemberEvent::MemberRoleChanged { before, after: role, reason }, self).await;
             }
+            MemberCommand::GrantCapability { actor, capability, reason } => {
+                let role = self.capability_change(&actor)?;
+                if role == Role::Auditor {
+                    return Err(DomainError::Rule("auditors are read-only and hold no capabilities"));
+                }
+                if self.capabilities.contains(&capability) {
+                    return Err(DomainError::Rule("the member already holds this capability"));
+                }
+                sink.write(MemberEvent::MemberCapabilityGranted { capability, reason }, self).await;
+            }
+            MemberCommand::RevokeCapability { actor, capability, reason } => {
+                self.capability_change(&actor)?;
+                if !self.capabilities.contains(&capability) {
+                    return Err(DomainError::Rule("the member does not hold this capability"));
+                }
+                sink.write(MemberEvent::MemberCapabilityRevoked { capability, reason }, self).await;
+            }
             MemberCommand::Remove { actor, reason, active_owners, owned_zones } => {
                 actor.require_admin()?;
                 let (role, previous) = match self.status {
@@ -234,11 +290,32 @@ impl Aggregate for Member {
             }
             MemberEvent::MemberRoleChanged { after, .. } => self.role = Some(after),
             MemberEvent::MemberRemoved { .. } => self.status = MemberStatus::Removed,
+            MemberEvent::MemberCapabilityGranted { capability, .. } => {
+                self.capabilities.insert(capability);
+            }
+            MemberEvent::MemberCapabilityRevoked { capability, .. } => {
+                self.capabilities.remove(&capability);
+            }
         }
     }
 }
 
 impl Member {
+    /// Owners and Admins grant and revoke capabilities of other active members.
+    fn capability_change(&self, actor: &Actor) -> Result<Role, DomainError> {
+        actor.require_admin()?;
+        let role = self.active_role()?;
+        if Some(actor.member_id) == self.id {
+            return Err(DomainError::Forbidden("nobody changes their own capabilities"));
+        }
+        Ok(role)
+    }
+
+    /// The capabilities the member holds.
+    pub fn capabilities(&self) -> &BTreeSet<Capability> {
+        &self.capabilities
+    }
+
     fn active_role(&self) -> Result<Role, DomainError> {
         match (self.status, self.role) {
             (MemberStatus::Active, Some(role)) => Ok(role),
@@ -571,5 +648,92 @@ mod change_tests {
             reason: Reason { code: crate::ReasonCode::Other, text: "x".into() },
         };
         assert_eq!(removed.changes()[0].before, serde_json::json!("INVITED"));
+    }
+}
+
+#[cfg(test)]
+mod capability_tests {
+    use super::*;
+    use crate::values::ReasonCode;
+    use cqrs_es::test::TestFramework;
+    use uuid::Uuid;
+
+    type Given = TestFramework<Member>;
+    const ME: MemberId = MemberId(Uuid::from_u128(1));
+    const OTHER: MemberId = MemberId(Uuid::from_u128(2));
+
+    fn sealed() -> Sealed {
+        Sealed { key: OTHER, ct: "x".into() }
+    }
+    fn joined(role: Role) -> MemberEvent {
+        MemberEvent::MemberJoined {
+            member_id: OTHER,
+            account_id: AccountId(Uuid::nil()),
+            email: sealed(),
+            display_name: sealed(),
+            role,
+            invited: true,
+        }
+    }
+    fn reason() -> Reason {
+        Reason { code: ReasonCode::Other, text: "trained".into() }
+    }
+    fn grant(role: Role, member_id: MemberId) -> MemberCommand {
+        MemberCommand::GrantCapability { actor: Actor { member_id, role }, capability: Capability::DefectVerifier, reason: reason() }
+    }
+    fn granted() -> MemberEvent {
+        MemberEvent::MemberCapabilityGranted { capability: Capability::DefectVerifier, reason: reason() }
+    }
+
+    #[test]
+    fn an_admin_grants_a_capability_with_a_reason() {
+        Given::with(()).given(vec![joined(Role::Member)]).when(grant(Role::Admin, ME)).then_expect_events(vec![granted()]);
+        assert_eq!(granted().changes()[0].path, "capabilities.defect_verifier");
+    }
+
+    #[test]
+    fn capabilities_are_granted_once_revoked_once_and_never_to_oneself_or_auditors() {
+        Given::with(())
+            .given(vec![joined(Role::Member), granted()])
+            .when(grant(Role::Admin, ME))
+            .then_expect_error(DomainError::Rule("the member already holds this capability"));
+        Given::with(())
+            .given(vec![joined(Role::Member)])
+            .when(grant(Role::Owner, OTHER))
+            .then_expect_error(DomainError::Forbidden("nobody changes their own capabilities"));
+        Given::with(())
+            .given(vec![joined(Role::Auditor)])
+            .when(grant(Role::Owner, ME))
+            .then_expect_error(DomainError::Rule("auditors are read-only and hold no capabilities"));
+        let revoke = MemberCommand::RevokeCapability {
+            actor: Actor { member_id: ME, role: Role::Admin },
+            capability: Capability::DefectVerifier,
+            reason: reason(),
+        };
+        Given::with(())
+            .given(vec![joined(Role::Member)])
+            .when(revoke)
+            .then_expect_error(DomainError::Rule("the member does not hold this capability"));
+    }
+
+    #[test]
+    fn members_and_auditors_grant_nothing() {
+        for role in [Role::Member, Role::Auditor] {
+            let result = Given::with(()).given(vec![joined(Role::Member)]).when(grant(role, ME)).inspect_result();
+            assert!(matches!(result, Err(DomainError::Forbidden(_))));
+        }
+    }
+
+    #[test]
+    fn a_revoked_capability_is_gone() {
+        let revoke = MemberCommand::RevokeCapability {
+            actor: Actor { member_id: ME, role: Role::Admin },
+            capability: Capability::DefectVerifier,
+            reason: reason(),
+        };
+        Given::with(())
+            .given(vec![joined(Role::Member), granted()])
+            .when(revoke)
+            .then_expect_events(vec![MemberEvent::MemberCapabilityRevoked { capability: Capability::DefectVerifier, reason: reason() }]);
     }
 }

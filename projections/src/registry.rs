@@ -22,6 +22,7 @@ pub struct MemberRow {
     pub email: Value,
     pub display_name: Option<Value>,
     pub joined_at: Option<DateTime<Utc>>,
+    pub capabilities: Vec<String>,
 }
 
 /// A site.
@@ -58,7 +59,7 @@ pub async fn organization(conn: &mut PgConnection, org: Uuid) -> Result<Option<O
     sqlx::query_as("select org_id, name, created_at from organizations where org_id = $1").bind(org).fetch_optional(conn).await
 }
 
-const MEMBER_COLUMNS: &str = "member_id, role, status, email, display_name, joined_at";
+const MEMBER_COLUMNS: &str = "member_id, role, status, email, display_name, joined_at, capabilities";
 
 /// One member.
 pub async fn member(conn: &mut PgConnection, org: Uuid, member: Uuid) -> Result<Option<MemberRow>, sqlx::Error> {

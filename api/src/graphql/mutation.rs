@@ -13,7 +13,7 @@ use gemba_projections::registry as reads;
 
 use super::context::{Principal, command_context, principal, request, services, tenant_tx};
 use super::errors::{ApiError, ApiResult};
-use super::types::{Member, Organization, ReasonCode, Role, Site, Zone, member_for, members_view};
+use super::types::{Capability, Member, Organization, ReasonCode, Role, Site, Zone, member_for, members_view};
 
 /// Write operations.
 #[derive(Debug, Default)]
@@ -52,6 +52,15 @@ pub struct ChangeMemberRoleInput {
     pub member_id: ID,
     pub role: Role,
     /// Required: why the role changes.
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct CapabilityInput {
+    pub member_id: ID,
+    pub capability: Capability,
+    /// Required.
     pub reason: String,
     pub reason_code: Option<ReasonCode>,
 }
@@ -201,6 +210,15 @@ async fn member_payload(ctx: &Context<'_>, member: MemberId) -> ApiResult<Member
     member_for(ctx, member.uuid()).await?.ok_or(ApiError::NotFound)
 }
 
+async fn set_capability(ctx: &Context<'_>, input: CapabilityInput, held: bool) -> ApiResult<Member> {
+    let p = principal(ctx)?;
+    let member = MemberId::parse(&input.member_id)?;
+    let reason = reason(input.reason_code, &input.reason)?;
+    let command = command_context(ctx, p.org, Some(p), &input)?;
+    services(ctx)?.gemba.set_capability(&command, member, input.capability.into(), held, reason).await?;
+    member_payload(ctx, member).await
+}
+
 #[Object]
 impl Mutation {
     /// Creates an account and a new organisation whose first member is its Owner.
@@ -274,6 +292,17 @@ impl Mutation {
         let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.change_member_role(&command, member, input.role.into(), reason).await?;
         member_payload(ctx, member).await
+    }
+
+    /// Grants a capability (five_s_auditor, savings_verifier, a3_coach, defect_verifier) to
+    /// another active member, with a reason. Owners and Admins only.
+    async fn grant_capability(&self, ctx: &Context<'_>, input: CapabilityInput) -> ApiResult<Member> {
+        set_capability(ctx, input, true).await
+    }
+
+    /// Revokes a capability, with a reason. Owners and Admins only.
+    async fn revoke_capability(&self, ctx: &Context<'_>, input: CapabilityInput) -> ApiResult<Member> {
+        set_capability(ctx, input, false).await
     }
 
     /// Removes a member (or revokes a pending invitation), with a reason.

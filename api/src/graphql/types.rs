@@ -73,6 +73,42 @@ impl From<ReasonCode> for gemba_domain::ReasonCode {
     }
 }
 
+/// Capabilities a member may hold besides their role.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum Capability {
+    /// Conducts 5S audits.
+    FiveSAuditor,
+    /// Verifies kaizen savings.
+    SavingsVerifier,
+    /// Coaches A3 cases.
+    A3Coach,
+    /// Verifies resolved defects.
+    DefectVerifier,
+}
+
+impl From<Capability> for gemba_domain::member::Capability {
+    fn from(capability: Capability) -> Self {
+        match capability {
+            Capability::FiveSAuditor => Self::FiveSAuditor,
+            Capability::SavingsVerifier => Self::SavingsVerifier,
+            Capability::A3Coach => Self::A3Coach,
+            Capability::DefectVerifier => Self::DefectVerifier,
+        }
+    }
+}
+
+impl Capability {
+    fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "five_s_auditor" => Some(Self::FiveSAuditor),
+            "savings_verifier" => Some(Self::SavingsVerifier),
+            "a3_coach" => Some(Self::A3Coach),
+            "defect_verifier" => Some(Self::DefectVerifier),
+            _ => None,
+        }
+    }
+}
+
 /// Where a membership stands.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum MemberStatus {
@@ -119,6 +155,7 @@ pub struct Member {
     pub role: Role,
     pub status: MemberStatus,
     pub joined_at: Option<DateTime<Utc>>,
+    pub capabilities: Vec<Capability>,
 }
 
 fn sealed(value: &serde_json::Value) -> Option<Sealed> {
@@ -153,6 +190,7 @@ pub async fn members_view(keyring: &Keyring, viewer: &Principal, conn: &mut PgCo
                 role: role.into(),
                 status,
                 joined_at: row.joined_at,
+                capabilities: row.capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
             })
         })
         .collect()

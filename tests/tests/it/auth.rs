@@ -284,3 +284,40 @@ async fn removing_a_member_signs_them_out_and_the_last_owner_cannot_be_removed()
     let after = app.gql(Some(&member.token), "{ me { id } }", json!({})).await;
     assert_eq!(error_code(&after), Some("UNAUTHENTICATED"), "{after}");
 }
+
+#[tokio::test]
+async fn capabilities_are_granted_and_revoked_by_admins_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let admin = app.join(&owner, "adam@a.example", "ADMIN").await;
+    let member = app.join(&owner, "bob@a.example", "MEMBER").await;
+    let grant = "mutation($input: CapabilityInput!) { grantCapability(input: $input) { capabilities } }";
+    let revoke = "mutation($input: CapabilityInput!) { revokeCapability(input: $input) { capabilities } }";
+    let input = |who: &str| json!({"input": {"memberId": who, "capability": "DEFECT_VERIFIER", "reason": "trained on TPM"}});
+
+    let by_member = app.gql(Some(&member.token), grant, input(&admin.member)).await;
+    assert_eq!(error_code(&by_member), Some("FORBIDDEN"), "{by_member}");
+    let to_self = app.gql(Some(&admin.token), grant, input(&admin.member)).await;
+    assert_eq!(error_code(&to_self), Some("FORBIDDEN"), "{to_self}");
+
+    let granted = app.gql(Some(&admin.token), grant, input(&member.member)).await;
+    assert_eq!(granted["data"]["grantCapability"]["capabilities"], json!(["DEFECT_VERIFIER"]), "{granted}");
+    let again = app.gql(Some(&admin.token), grant, input(&member.member)).await;
+    assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");
+    let revoked = app.gql(Some(&owner.token), revoke, input(&member.member)).await;
+    assert_eq!(revoked["data"]["revokeCapability"]["capabilities"], json!([]), "{revoked}");
+
+    let history = app
+        .gql(
+            Some(&owner.token),
+            "query($id: ID!) { history(entityId: $id) { eventType changes { path before after } reason } }",
+            json!({"id": member.member}),
+        )
+        .await;
+    let entries = history["data"]["history"].as_array().expect("history");
+    let last_two: Vec<_> = entries.iter().rev().take(2).rev().collect();
+    assert_eq!(last_two[0]["eventType"], "MemberCapabilityGranted");
+    assert_eq!(last_two[0]["changes"], json!([{"path": "capabilities.defect_verifier", "before": false, "after": true}]));
+    assert_eq!(last_two[0]["reason"], "trained on TPM");
+    assert_eq!(last_two[1]["eventType"], "MemberCapabilityRevoked");
+}
