@@ -59,6 +59,16 @@ impl CommandBus {
         &self.pool
     }
 
+    /// Loads the current state of aggregate `A` `aggregate_id` of `org` (for queries and
+    /// for finding the facts a command needs).
+    pub async fn load<A>(&self, org: gemba_domain::OrgId, aggregate_id: &str) -> Result<A, CommandError>
+    where
+        A: Aggregate<Error = DomainError>,
+    {
+        let store = PersistedEventStore::<_, A>::new_event_store(TenantEventRepository::new(self.pool.clone(), org));
+        Ok(store.load_aggregate(aggregate_id).await.map_err(aggregate_error)?.aggregate)
+    }
+
     /// Loads aggregate `A` `aggregate_id` of `ctx.org` and lets it decide `command`.
     /// Writes nothing; returns the events with their envelopes, ready to append.
     pub async fn decide<A>(

@@ -11,6 +11,7 @@
 //! - [`bus`]: loads an aggregate, lets it decide, appends its events idempotently.
 //! - [`auth`]: passwords (argon2id), session and invitation tokens.
 //! - [`service`]: the commands of the product, with the facts they need looked up.
+//! - [`defects`]: the commands of abnormality tags (defects).
 //!
 //! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
 //! ([`CommandError`]) and are mapped to API codes once, in `gemba-api`.
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod bus;
 pub mod chain;
 pub mod crypto;
+pub mod defects;
 pub mod envelope;
 pub mod error;
 pub mod registry;

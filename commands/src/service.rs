@@ -80,7 +80,7 @@ pub struct Invited {
 /// The write side of Gemba.
 #[derive(Clone, Debug)]
 pub struct Gemba {
-    bus: CommandBus,
+    pub(crate) bus: CommandBus,
     keyring: Keyring,
     clock: Arc<dyn Clock>,
 }
@@ -407,7 +407,7 @@ impl Gemba {
         Ok(SignedIn { org, member, token })
     }
 
-    async fn count(&self, org: OrgId, sql: &str, id: Option<Uuid>) -> Result<u32, CommandError> {
+    pub(crate) async fn count(&self, org: OrgId, sql: &str, id: Option<Uuid>) -> Result<u32, CommandError> {
         let mut tx = begin_tenant(self.pool(), org).await?;
         let n: i64 = sqlx::query_scalar(sql).bind(org.uuid()).bind(id).fetch_one(&mut *tx).await?;
         tx.commit().await?;

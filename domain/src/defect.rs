@@ -454,51 +454,68 @@ impl Audited for DefectEvent {
     }
 }
 
-/// State of a defect.
+/// What is known about a defect: the aggregate's state, readable by queries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DefectState {
+    pub id: Option<DefectId>,
+    pub zone_id: Option<ZoneId>,
+    pub status: DefectStatus,
+    pub abnormality_type: Option<AbnormalityType>,
+    pub tag_class: Option<TagClass>,
+    pub priority: Option<Priority>,
+    pub title: Option<Name>,
+    pub description: Option<LongText>,
+    pub origin: Option<Origin>,
+    pub found_by: Option<MemberId>,
+    pub found_at: Option<DateTime<Utc>>,
+    pub assignee: Option<MemberId>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub original_due_at: Option<DateTime<Utc>>,
+    pub containment: Option<LongText>,
+    pub countermeasure: Option<LongText>,
+    pub fixed_on_spot: bool,
+    pub resolved_by: Option<MemberId>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub verified_by: Option<MemberId>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub held_from: Option<DefectStatus>,
+    pub reopen_count: u32,
+}
+
+/// The Defect aggregate. Its state changes only through `apply`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Defect {
-    id: Option<DefectId>,
-    status: DefectStatus,
-    abnormality_type: Option<AbnormalityType>,
-    tag_class: Option<TagClass>,
-    priority: Option<Priority>,
-    found_by: Option<MemberId>,
-    assignee: Option<MemberId>,
-    due_at: Option<DateTime<Utc>>,
-    original_due_at: Option<DateTime<Utc>>,
-    containment: Option<LongText>,
-    countermeasure: Option<LongText>,
-    resolved_by: Option<MemberId>,
-    verified_by: Option<MemberId>,
-    closed_at: Option<DateTime<Utc>>,
-    held_from: Option<DefectStatus>,
-    reopen_count: u32,
+    s: DefectState,
 }
 
 impl Defect {
+    /// Everything known about the defect.
+    pub fn state(&self) -> &DefectState {
+        &self.s
+    }
     /// The current status.
     pub fn status(&self) -> DefectStatus {
-        self.status
+        self.s.status
     }
     /// Who resolved it last.
     pub fn resolved_by(&self) -> Option<MemberId> {
-        self.resolved_by
+        self.s.resolved_by
     }
     /// Who verified (closed) it last.
     pub fn verified_by(&self) -> Option<MemberId> {
-        self.verified_by
+        self.s.verified_by
     }
     /// The first due date ever set.
     pub fn original_due_at(&self) -> Option<DateTime<Utc>> {
-        self.original_due_at
+        self.s.original_due_at
     }
     /// The current due date.
     pub fn due_at(&self) -> Option<DateTime<Utc>> {
-        self.due_at
+        self.s.due_at
     }
 
     fn require_status(&self, allowed: &[DefectStatus], what: &'static str) -> Outcome {
-        match self.status {
+        match self.s.status {
             DefectStatus::None => Err(DomainError::NotFound),
             s if allowed.contains(&s) => Ok(()),
             _ => Err(DomainError::Rule(what)),
@@ -515,7 +532,7 @@ impl Defect {
     }
 
     fn require_worker(&self, actor: &Actor, facts: &ZoneFacts) -> Outcome {
-        if self.assignee == Some(actor.member_id) {
+        if self.s.assignee == Some(actor.member_id) {
             return actor.require_mutator();
         }
         Self::require_lead(actor, facts)
@@ -523,10 +540,10 @@ impl Defect {
 
     fn require_verifier(&self, actor: &Actor, facts: &ZoneFacts) -> Outcome {
         actor.require_mutator()?;
-        if self.resolved_by == Some(actor.member_id) {
+        if self.s.resolved_by == Some(actor.member_id) {
             return Err(DomainError::Forbidden("the verifier must not be the person who resolved the defect"));
         }
-        if facts.actor_leads_zone || facts.actor_is_defect_verifier || self.found_by == Some(actor.member_id) {
+        if facts.actor_leads_zone || facts.actor_is_defect_verifier || self.s.found_by == Some(actor.member_id) {
             Ok(())
         } else {
             Err(DomainError::Forbidden("only the zone's owner or deputies, the finder or a defect verifier may verify"))
@@ -593,7 +610,7 @@ impl Aggregate for Defect {
     async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Outcome {
         use DefectStatus as S;
         if let DefectCommand::Raise { .. } | DefectCommand::RaiseFixedOnSpot { .. } = &command
-            && self.status != S::None
+            && self.s.status != S::None
         {
             return Err(DomainError::Rule("the defect already exists"));
         }
@@ -614,12 +631,12 @@ impl Aggregate for Defect {
                 if !assignee_active {
                     return Err(ValidationError::new("assigneeId", "is not an active member").into());
                 }
-                let priority = self.priority.ok_or(DomainError::NotFound)?;
+                let priority = self.s.priority.ok_or(DomainError::NotFound)?;
                 let due_at = due_at.unwrap_or(now + slas.of(priority));
                 if due_at <= now {
                     return Err(ValidationError::new("dueAt", "must be in the future").into());
                 }
-                let original_due_at = self.original_due_at.is_none().then_some(due_at);
+                let original_due_at = self.s.original_due_at.is_none().then_some(due_at);
                 sink.write(DefectEvent::DefectAssigned { assignee, due_at, original_due_at }, self).await;
             }
             DefectCommand::Reassign { actor, facts, assignee, assignee_active, reason } => {
@@ -628,7 +645,7 @@ impl Aggregate for Defect {
                 if !assignee_active {
                     return Err(ValidationError::new("assigneeId", "is not an active member").into());
                 }
-                let before = self.assignee.ok_or(DomainError::NotFound)?;
+                let before = self.s.assignee.ok_or(DomainError::NotFound)?;
                 if before == assignee {
                     return Err(DomainError::Rule("the defect is already assigned to this member"));
                 }
@@ -640,10 +657,10 @@ impl Aggregate for Defect {
                 if due_at <= now {
                     return Err(ValidationError::new("dueAt", "must be in the future").into());
                 }
-                if self.due_at == Some(due_at) {
+                if self.s.due_at == Some(due_at) {
                     return Err(DomainError::Rule("the defect already has this due date"));
                 }
-                sink.write(DefectEvent::DefectDueDateChanged { before: self.due_at, after: due_at, reason }, self).await;
+                sink.write(DefectEvent::DefectDueDateChanged { before: self.s.due_at, after: due_at, reason }, self).await;
             }
             DefectCommand::StartWork { actor, facts } => {
                 self.require_worker(&actor, &facts)?;
@@ -653,29 +670,29 @@ impl Aggregate for Defect {
             DefectCommand::RecordContainment { actor, text } => {
                 actor.require_mutator()?;
                 self.require_status(LIVE, "containment is recorded while the defect is open")?;
-                sink.write(DefectEvent::DefectContainmentRecorded { before: self.containment.clone(), after: text }, self).await;
+                sink.write(DefectEvent::DefectContainmentRecorded { before: self.s.containment.clone(), after: text }, self).await;
             }
             DefectCommand::PutOnHold { actor, facts, hold_reason, text } => {
                 self.require_worker(&actor, &facts)?;
                 self.require_status(&[S::Assigned, S::InProgress], "only assigned or in-progress work is put on hold")?;
-                sink.write(DefectEvent::DefectPutOnHold { from: self.status, hold_reason, text }, self).await;
+                sink.write(DefectEvent::DefectPutOnHold { from: self.s.status, hold_reason, text }, self).await;
             }
             DefectCommand::Resume { actor, facts } => {
                 self.require_worker(&actor, &facts)?;
                 self.require_status(&[S::OnHold], "only a defect on hold is resumed")?;
-                let to = self.held_from.unwrap_or(S::InProgress);
+                let to = self.s.held_from.unwrap_or(S::InProgress);
                 sink.write(DefectEvent::DefectResumed { to }, self).await;
             }
             DefectCommand::RecordCountermeasure { actor, countermeasure, root_cause } => {
                 actor.require_mutator()?;
                 self.require_status(LIVE, "the countermeasure is recorded while the defect is open")?;
-                let before = self.countermeasure.clone();
+                let before = self.s.countermeasure.clone();
                 sink.write(DefectEvent::DefectCountermeasureRecorded { before, after: countermeasure, root_cause }, self).await;
             }
             DefectCommand::Resolve { actor, countermeasure, evidence_after, now } => {
                 actor.require_mutator()?;
                 self.require_status(&[S::Assigned, S::InProgress], "only assigned or in-progress work is resolved")?;
-                let event = Self::resolved(self.status, &actor, countermeasure, evidence_after, now, false, self.tag_class)?;
+                let event = Self::resolved(self.s.status, &actor, countermeasure, evidence_after, now, false, self.s.tag_class)?;
                 sink.write(event, self).await;
             }
             DefectCommand::Verify { actor, facts, note, now } => {
@@ -697,7 +714,7 @@ impl Aggregate for Defect {
             DefectCommand::Reopen { actor, facts, reason, recurrence_window, now } => {
                 Self::require_lead(&actor, &facts)?;
                 self.require_status(&[S::Closed], "only a closed defect is reopened")?;
-                let recurrence = self.closed_at.is_some_and(|closed| now - closed <= recurrence_window);
+                let recurrence = self.s.closed_at.is_some_and(|closed| now - closed <= recurrence_window);
                 sink.write(DefectEvent::DefectReopened { reason, recurrence }, self).await;
             }
             DefectCommand::Cancel { actor, facts, cancel_reason, duplicate_of, text } => {
@@ -706,15 +723,15 @@ impl Aggregate for Defect {
                 if (cancel_reason == CancelReason::Duplicate) != duplicate_of.is_some() {
                     return Err(ValidationError::new("duplicateOf", "is given exactly when the reason is duplicate").into());
                 }
-                if duplicate_of.is_some() && duplicate_of == self.id {
+                if duplicate_of.is_some() && duplicate_of == self.s.id {
                     return Err(ValidationError::new("duplicateOf", "cannot be the defect itself").into());
                 }
-                sink.write(DefectEvent::DefectCancelled { from: self.status, cancel_reason, duplicate_of, text }, self).await;
+                sink.write(DefectEvent::DefectCancelled { from: self.s.status, cancel_reason, duplicate_of, text }, self).await;
             }
             DefectCommand::Reclassify { actor, facts, abnormality_type, tag_class, priority, reason } => {
                 Self::require_lead(&actor, &facts)?;
                 self.require_status(LIVE, "only an open defect is reclassified")?;
-                let (Some(t), Some(c), Some(p)) = (self.abnormality_type, self.tag_class, self.priority) else {
+                let (Some(t), Some(c), Some(p)) = (self.s.abnormality_type, self.s.tag_class, self.s.priority) else {
                     return Err(DomainError::NotFound);
                 };
                 if (t, c, p) == (abnormality_type, tag_class, priority) {
@@ -735,52 +752,71 @@ impl Aggregate for Defect {
     fn apply(&mut self, event: Self::Event) {
         use DefectStatus as S;
         match event {
-            DefectEvent::DefectRaised { defect_id, abnormality_type, tag_class, priority, found_by, .. } => {
-                self.id = Some(defect_id);
-                self.status = S::Open;
-                self.abnormality_type = Some(abnormality_type);
-                self.tag_class = Some(tag_class);
-                self.priority = Some(priority);
-                self.found_by = Some(found_by);
+            DefectEvent::DefectRaised {
+                defect_id,
+                zone_id,
+                abnormality_type,
+                tag_class,
+                priority,
+                title,
+                description,
+                origin,
+                found_by,
+                found_at,
+                ..
+            } => {
+                self.s.id = Some(defect_id);
+                self.s.zone_id = Some(zone_id);
+                self.s.title = Some(title);
+                self.s.description = Some(description);
+                self.s.origin = Some(origin);
+                self.s.found_at = Some(found_at);
+                self.s.status = S::Open;
+                self.s.abnormality_type = Some(abnormality_type);
+                self.s.tag_class = Some(tag_class);
+                self.s.priority = Some(priority);
+                self.s.found_by = Some(found_by);
             }
             DefectEvent::DefectAssigned { assignee, due_at, original_due_at } => {
-                self.status = S::Assigned;
-                self.assignee = Some(assignee);
-                self.due_at = Some(due_at);
-                if self.original_due_at.is_none() {
-                    self.original_due_at = original_due_at;
+                self.s.status = S::Assigned;
+                self.s.assignee = Some(assignee);
+                self.s.due_at = Some(due_at);
+                if self.s.original_due_at.is_none() {
+                    self.s.original_due_at = original_due_at;
                 }
             }
-            DefectEvent::DefectReassigned { after, .. } => self.assignee = Some(after),
-            DefectEvent::DefectDueDateChanged { after, .. } => self.due_at = Some(after),
-            DefectEvent::DefectWorkStarted => self.status = S::InProgress,
-            DefectEvent::DefectContainmentRecorded { after, .. } => self.containment = Some(after),
+            DefectEvent::DefectReassigned { after, .. } => self.s.assignee = Some(after),
+            DefectEvent::DefectDueDateChanged { after, .. } => self.s.due_at = Some(after),
+            DefectEvent::DefectWorkStarted => self.s.status = S::InProgress,
+            DefectEvent::DefectContainmentRecorded { after, .. } => self.s.containment = Some(after),
             DefectEvent::DefectPutOnHold { from, .. } => {
-                self.held_from = Some(from);
-                self.status = S::OnHold;
+                self.s.held_from = Some(from);
+                self.s.status = S::OnHold;
             }
-            DefectEvent::DefectResumed { to } => self.status = to,
-            DefectEvent::DefectCountermeasureRecorded { after, .. } => self.countermeasure = Some(after),
-            DefectEvent::DefectResolved { countermeasure, resolved_by, .. } => {
-                self.status = S::Resolved;
-                self.countermeasure = Some(countermeasure);
-                self.resolved_by = Some(resolved_by);
+            DefectEvent::DefectResumed { to } => self.s.status = to,
+            DefectEvent::DefectCountermeasureRecorded { after, .. } => self.s.countermeasure = Some(after),
+            DefectEvent::DefectResolved { countermeasure, resolved_by, resolved_at, fixed_on_spot, .. } => {
+                self.s.status = S::Resolved;
+                self.s.resolved_at = Some(resolved_at);
+                self.s.fixed_on_spot = fixed_on_spot;
+                self.s.countermeasure = Some(countermeasure);
+                self.s.resolved_by = Some(resolved_by);
             }
             DefectEvent::DefectClosed { verified_by, verified_at, .. } => {
-                self.status = S::Closed;
-                self.verified_by = Some(verified_by);
-                self.closed_at = Some(verified_at);
+                self.s.status = S::Closed;
+                self.s.verified_by = Some(verified_by);
+                self.s.closed_at = Some(verified_at);
             }
-            DefectEvent::DefectVerificationFailed { .. } => self.status = S::Assigned,
+            DefectEvent::DefectVerificationFailed { .. } => self.s.status = S::Assigned,
             DefectEvent::DefectReopened { .. } => {
-                self.status = S::Assigned;
-                self.reopen_count += 1;
+                self.s.status = S::Assigned;
+                self.s.reopen_count += 1;
             }
-            DefectEvent::DefectCancelled { .. } => self.status = S::Cancelled,
+            DefectEvent::DefectCancelled { .. } => self.s.status = S::Cancelled,
             DefectEvent::DefectReclassified { abnormality_type, tag_class, priority, .. } => {
-                self.abnormality_type = Some(abnormality_type.1);
-                self.tag_class = Some(tag_class.1);
-                self.priority = Some(priority.1);
+                self.s.abnormality_type = Some(abnormality_type.1);
+                self.s.tag_class = Some(tag_class.1);
+                self.s.priority = Some(priority.1);
             }
         }
     }

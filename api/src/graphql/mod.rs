@@ -1,15 +1,24 @@
 //! The GraphQL schema.
 
 pub mod context;
+pub mod defects;
 pub mod errors;
 pub mod mutation;
 pub mod query;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+/// All queries.
+#[derive(Debug, Default, MergedObject)]
+pub struct Query(query::CoreQuery, defects::DefectQuery);
+
+/// All mutations.
+#[derive(Debug, Default, MergedObject)]
+pub struct Mutation(mutation::CoreMutation, defects::DefectMutation);
 
 /// The schema type.
-pub type GembaSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type GembaSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Deepest accepted query.
 pub const MAX_DEPTH: usize = 12;
@@ -18,7 +27,7 @@ pub const MAX_COMPLEXITY: usize = 1000;
 
 /// Builds the schema over the shared services.
 pub fn schema(services: context::Services) -> GembaSchema {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(services)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -27,5 +36,5 @@ pub fn schema(services: context::Services) -> GembaSchema {
 
 /// The schema in SDL, as committed in `api/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
 }

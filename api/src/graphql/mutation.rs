@@ -17,7 +17,7 @@ use super::types::{Capability, Member, Organization, ReasonCode, Role, Site, Zon
 
 /// Write operations.
 #[derive(Debug, Default)]
-pub struct Mutation;
+pub struct CoreMutation;
 
 #[derive(Debug, InputObject)]
 pub struct SignUpInput {
@@ -220,7 +220,7 @@ async fn set_capability(ctx: &Context<'_>, input: CapabilityInput, held: bool) -
 }
 
 #[Object]
-impl Mutation {
+impl CoreMutation {
     /// Creates an account and a new organisation whose first member is its Owner.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
         let email = Email::parse("email", &input.email)?;

@@ -17,7 +17,7 @@ use super::types::{
 
 /// Read operations.
 #[derive(Debug, Default)]
-pub struct Query;
+pub struct CoreQuery;
 
 /// Shown instead of personal data the reader may not see.
 const REDACTED: &str = "[redacted]";
@@ -32,7 +32,7 @@ fn sealed_value(value: &serde_json::Value) -> Option<Sealed> {
 }
 
 #[Object]
-impl Query {
+impl CoreQuery {
     /// The signed-in member.
     async fn me(&self, ctx: &Context<'_>) -> ApiResult<Member> {
         member_for(ctx, principal(ctx)?.member.uuid()).await?.ok_or(ApiError::Unauthenticated)

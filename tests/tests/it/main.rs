@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod concurrency;
 mod database;
+mod defects;
 mod idempotency;
 mod schema;
 mod tenancy;

@@ -1,0 +1,448 @@
+//! Abnormality tags (defects) in GraphQL: one mutation per command of
+//! reference/domain.md §4.6, and the defect by id.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+use gemba_commands::defects::new_defect_id;
+use gemba_domain::defect::{self as domain, DefectCommand, DefectState, NewDefect};
+use gemba_domain::{DefectId, EvidenceRef, LongText, MemberId, Name, ZoneId};
+
+use super::context::{command_context, principal, services};
+use super::errors::{ApiError, ApiResult};
+use super::types::ReasonCode;
+
+/// Mirrors a domain enum as a GraphQL enum (the domain knows no GraphQL).
+macro_rules! mirror_enum {
+    ($(#[$doc:meta])* $name:ident => $domain:path { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+        pub enum $name { $($variant),+ }
+
+        impl From<$name> for $domain {
+            fn from(value: $name) -> Self {
+                match value { $($name::$variant => <$domain>::$variant),+ }
+            }
+        }
+
+        impl From<$domain> for $name {
+            fn from(value: $domain) -> Self {
+                match value { $(<$domain>::$variant => $name::$variant),+ }
+            }
+        }
+    };
+}
+
+mirror_enum!(
+    /// The seven TPM abnormality types, and other.
+    AbnormalityType => domain::AbnormalityType {
+        MinorFlaw, UnfulfilledBasicCondition, InaccessiblePlace, ContaminationSource,
+        QualityDefectSource, UnnecessaryNonUrgentItem, UnsafePlace, Other
+    }
+);
+mirror_enum!(
+    /// Who the tag is for.
+    TagClass => domain::TagClass { Operator, Maintenance, Safety }
+);
+mirror_enum!(
+    /// A: 24 h, B: 7 days, C: 30 days by default.
+    Priority => domain::Priority { A, B, C }
+);
+mirror_enum!(
+    /// Where the defect was found.
+    DefectOrigin => domain::Origin { AutonomousMaintenance, FiveSAudit, GembaWalk, Lpa, OperatorReport, Other }
+);
+mirror_enum!(
+    /// Why work waits.
+    HoldReason => domain::HoldReason { WaitingParts, PlannedShutdown, AwaitingEngineering, Other }
+);
+mirror_enum!(
+    /// Why a defect is cancelled.
+    CancelReason => domain::CancelReason { Duplicate, NotADefect, OutOfScope }
+);
+mirror_enum!(
+    /// Where a defect stands.
+    DefectStatus => domain::DefectStatus { None, Open, Assigned, InProgress, OnHold, Resolved, Closed, Cancelled }
+);
+
+/// An abnormality tag.
+#[derive(Debug)]
+pub struct Defect(DefectState);
+
+fn id_of<T: ToString>(value: Option<T>) -> Option<ID> {
+    value.map(|v| ID(v.to_string()))
+}
+
+#[Object]
+impl Defect {
+    async fn id(&self) -> Option<ID> {
+        id_of(self.0.id)
+    }
+    async fn zone_id(&self) -> Option<ID> {
+        id_of(self.0.zone_id)
+    }
+    async fn status(&self) -> DefectStatus {
+        self.0.status.into()
+    }
+    async fn abnormality_type(&self) -> Option<AbnormalityType> {
+        self.0.abnormality_type.map(Into::into)
+    }
+    async fn tag_class(&self) -> Option<TagClass> {
+        self.0.tag_class.map(Into::into)
+    }
+    async fn priority(&self) -> Option<Priority> {
+        self.0.priority.map(Into::into)
+    }
+    async fn origin(&self) -> Option<DefectOrigin> {
+        self.0.origin.map(Into::into)
+    }
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_ref().map(Name::as_str)
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_ref().map(LongText::as_str)
+    }
+    async fn found_by_id(&self) -> Option<ID> {
+        id_of(self.0.found_by)
+    }
+    async fn found_at(&self) -> Option<DateTime<Utc>> {
+        self.0.found_at
+    }
+    async fn assignee_id(&self) -> Option<ID> {
+        id_of(self.0.assignee)
+    }
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.due_at
+    }
+    /// The first due date ever set; never moves (honest on-time KPIs).
+    async fn original_due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.original_due_at
+    }
+    async fn containment(&self) -> Option<&str> {
+        self.0.containment.as_ref().map(LongText::as_str)
+    }
+    async fn countermeasure(&self) -> Option<&str> {
+        self.0.countermeasure.as_ref().map(LongText::as_str)
+    }
+    async fn fixed_on_spot(&self) -> bool {
+        self.0.fixed_on_spot
+    }
+    async fn resolved_by_id(&self) -> Option<ID> {
+        id_of(self.0.resolved_by)
+    }
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+    async fn verified_by_id(&self) -> Option<ID> {
+        id_of(self.0.verified_by)
+    }
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closed_at
+    }
+    async fn reopen_count(&self) -> u32 {
+        self.0.reopen_count
+    }
+}
+
+/// Defect queries.
+#[derive(Debug, Default)]
+pub struct DefectQuery;
+
+#[Object]
+impl DefectQuery {
+    /// A defect by id; null when absent or in another organisation.
+    async fn defect(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Defect>> {
+        let p = principal(ctx)?;
+        let id = DefectId::parse(&id)?;
+        Ok(services(ctx)?.gemba.defect(p.org, id).await?.map(Defect))
+    }
+}
+
+async fn defect_payload(ctx: &Context<'_>, id: DefectId) -> ApiResult<Defect> {
+    let p = principal(ctx)?;
+    services(ctx)?.gemba.defect(p.org, id).await?.map(Defect).ok_or(ApiError::NotFound)
+}
+
+fn long_text(field: &str, text: &str) -> ApiResult<LongText> {
+    Ok(LongText::parse(field, text)?)
+}
+
+fn evidence(field: &str, refs: &[String]) -> ApiResult<Vec<EvidenceRef>> {
+    if refs.len() > 50 {
+        return Err(ApiError::Validation { field: field.into(), message: "lists at most 50 files".into() });
+    }
+    refs.iter().map(|r| EvidenceRef::parse(field, r).map_err(Into::into)).collect()
+}
+
+fn reason(code: Option<ReasonCode>, text: &str) -> ApiResult<gemba_domain::Reason> {
+    Ok(gemba_domain::Reason::parse(code.unwrap_or(ReasonCode::Other).into(), text)?)
+}
+
+/// Runs a command on an existing defect and returns the defect.
+async fn on_defect(
+    ctx: &Context<'_>,
+    id: &ID,
+    input: &impl std::fmt::Debug,
+    build: impl FnOnce(gemba_domain::Actor, domain::ZoneFacts, DateTime<Utc>) -> DefectCommand,
+) -> ApiResult<Defect> {
+    let p = principal(ctx)?;
+    let id = DefectId::parse(id)?;
+    let command = command_context(ctx, p.org, Some(p), input)?;
+    let gemba = &services(ctx)?.gemba;
+    let now = gemba.now();
+    gemba.on_defect(&command, id, |actor, facts| build(actor, facts, now)).await?;
+    defect_payload(ctx, id).await
+}
+
+#[derive(Debug, InputObject)]
+pub struct RaiseDefectInput {
+    pub zone_id: ID,
+    pub abnormality_type: AbnormalityType,
+    pub tag_class: TagClass,
+    pub priority: Priority,
+    pub title: String,
+    pub description: String,
+    pub origin: Option<DefectOrigin>,
+    /// sha256 of uploaded photos.
+    pub evidence_before: Option<Vec<String>>,
+    /// Set both to raise a defect already fixed on the spot.
+    pub countermeasure: Option<String>,
+    pub evidence_after: Option<Vec<String>>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AssignDefectInput {
+    pub defect_id: ID,
+    pub assignee_id: ID,
+    /// Default: now plus the priority's SLA.
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ReassignDefectInput {
+    pub defect_id: ID,
+    pub assignee_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeDefectDueDateInput {
+    pub defect_id: ID,
+    pub due_at: DateTime<Utc>,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct DefectInput {
+    pub defect_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct DefectTextInput {
+    pub defect_id: ID,
+    pub text: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct PutDefectOnHoldInput {
+    pub defect_id: ID,
+    pub hold_reason: HoldReason,
+    pub text: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RecordDefectCountermeasureInput {
+    pub defect_id: ID,
+    pub countermeasure: String,
+    pub root_cause: Option<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ResolveDefectInput {
+    pub defect_id: ID,
+    pub countermeasure: String,
+    /// Required for maintenance and safety tags.
+    pub evidence_after: Option<Vec<String>>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct VerifyDefectInput {
+    pub defect_id: ID,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct DefectReasonInput {
+    pub defect_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct CancelDefectInput {
+    pub defect_id: ID,
+    pub cancel_reason: CancelReason,
+    pub duplicate_of: Option<ID>,
+    pub text: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ReclassifyDefectInput {
+    pub defect_id: ID,
+    pub abnormality_type: AbnormalityType,
+    pub tag_class: TagClass,
+    pub priority: Priority,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+/// Defect mutations.
+#[derive(Debug, Default)]
+pub struct DefectMutation;
+
+#[Object]
+impl DefectMutation {
+    /// Raises a defect in an active zone (fixed on the spot when `countermeasure` is given).
+    async fn raise_defect(&self, ctx: &Context<'_>, input: RaiseDefectInput) -> ApiResult<Defect> {
+        let p = principal(ctx)?;
+        let defect = NewDefect {
+            defect_id: new_defect_id(),
+            zone_id: ZoneId::parse(&input.zone_id)?,
+            abnormality_type: input.abnormality_type.into(),
+            tag_class: input.tag_class.into(),
+            priority: input.priority.into(),
+            title: Name::parse("title", &input.title)?,
+            description: long_text("description", &input.description)?,
+            origin: input.origin.unwrap_or(DefectOrigin::OperatorReport).into(),
+            evidence_before: evidence("evidenceBefore", input.evidence_before.as_deref().unwrap_or_default())?,
+        };
+        let fixed = match &input.countermeasure {
+            Some(text) => {
+                Some((long_text("countermeasure", text)?, evidence("evidenceAfter", input.evidence_after.as_deref().unwrap_or_default())?))
+            }
+            None => None,
+        };
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        let id = services(ctx)?.gemba.raise_defect(&command, defect, fixed).await?;
+        defect_payload(ctx, id).await
+    }
+
+    /// Assigns an open defect to an active member, with a due date (default from the SLA).
+    async fn assign_defect(&self, ctx: &Context<'_>, input: AssignDefectInput) -> ApiResult<Defect> {
+        let p = principal(ctx)?;
+        let id = DefectId::parse(&input.defect_id)?;
+        let assignee = MemberId::parse(&input.assignee_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.assign_defect(&command, id, assignee, input.due_at).await?;
+        defect_payload(ctx, id).await
+    }
+
+    /// Reassigns a defect, with a reason.
+    async fn reassign_defect(&self, ctx: &Context<'_>, input: ReassignDefectInput) -> ApiResult<Defect> {
+        let p = principal(ctx)?;
+        let id = DefectId::parse(&input.defect_id)?;
+        let assignee = MemberId::parse(&input.assignee_id)?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.reassign_defect(&command, id, assignee, reason).await?;
+        defect_payload(ctx, id).await
+    }
+
+    /// Moves the due date, with a reason; the original due date stays.
+    async fn change_defect_due_date(&self, ctx: &Context<'_>, input: ChangeDefectDueDateInput) -> ApiResult<Defect> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        let due_at = input.due_at;
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, now| DefectCommand::ChangeDueDate { actor, facts, due_at, reason, now })
+            .await
+    }
+
+    /// The assignee (or the zone lead) starts work.
+    async fn start_defect_work(&self, ctx: &Context<'_>, input: DefectInput) -> ApiResult<Defect> {
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, _| DefectCommand::StartWork { actor, facts }).await
+    }
+
+    /// Records the containment (what keeps the problem from spreading meanwhile).
+    async fn record_defect_containment(&self, ctx: &Context<'_>, input: DefectTextInput) -> ApiResult<Defect> {
+        let text = long_text("text", &input.text)?;
+        on_defect(ctx, &input.defect_id, &input, |actor, _, _| DefectCommand::RecordContainment { actor, text }).await
+    }
+
+    /// Puts the work on hold.
+    async fn put_defect_on_hold(&self, ctx: &Context<'_>, input: PutDefectOnHoldInput) -> ApiResult<Defect> {
+        let text = long_text("text", &input.text)?;
+        let hold_reason = input.hold_reason.into();
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, _| DefectCommand::PutOnHold { actor, facts, hold_reason, text }).await
+    }
+
+    /// Resumes work on hold.
+    async fn resume_defect(&self, ctx: &Context<'_>, input: DefectInput) -> ApiResult<Defect> {
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, _| DefectCommand::Resume { actor, facts }).await
+    }
+
+    /// Records (or improves) the countermeasure and root cause.
+    async fn record_defect_countermeasure(&self, ctx: &Context<'_>, input: RecordDefectCountermeasureInput) -> ApiResult<Defect> {
+        let countermeasure = long_text("countermeasure", &input.countermeasure)?;
+        let root_cause = input.root_cause.as_deref().map(|t| long_text("rootCause", t)).transpose()?;
+        on_defect(ctx, &input.defect_id, &input, |actor, _, _| DefectCommand::RecordCountermeasure { actor, countermeasure, root_cause })
+            .await
+    }
+
+    /// Resolves the defect with its countermeasure (and after-evidence where required).
+    async fn resolve_defect(&self, ctx: &Context<'_>, input: ResolveDefectInput) -> ApiResult<Defect> {
+        let countermeasure = long_text("countermeasure", &input.countermeasure)?;
+        let evidence_after = evidence("evidenceAfter", input.evidence_after.as_deref().unwrap_or_default())?;
+        on_defect(ctx, &input.defect_id, &input, |actor, _, now| DefectCommand::Resolve { actor, countermeasure, evidence_after, now })
+            .await
+    }
+
+    /// Verifies and closes a resolved defect (never by its resolver); signature meaning `verified`.
+    async fn verify_defect(&self, ctx: &Context<'_>, input: VerifyDefectInput) -> ApiResult<Defect> {
+        let note = input.note.as_deref().map(|t| long_text("note", t)).transpose()?;
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, now| DefectCommand::Verify { actor, facts, note, now }).await
+    }
+
+    /// Sends a resolved defect back to its assignee, with a reason.
+    async fn fail_defect_verification(&self, ctx: &Context<'_>, input: DefectReasonInput) -> ApiResult<Defect> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, _| DefectCommand::FailVerification { actor, facts, reason }).await
+    }
+
+    /// Reopens a closed defect, with a reason; within the window it counts as a recurrence.
+    async fn reopen_defect(&self, ctx: &Context<'_>, input: DefectReasonInput) -> ApiResult<Defect> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        let recurrence_window = gemba_commands::defects::RECURRENCE_WINDOW;
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, now| DefectCommand::Reopen { actor, facts, reason, recurrence_window, now })
+            .await
+    }
+
+    /// Cancels an open defect (as a duplicate of another, not a defect, or out of scope).
+    async fn cancel_defect(&self, ctx: &Context<'_>, input: CancelDefectInput) -> ApiResult<Defect> {
+        let text = long_text("text", &input.text)?;
+        let duplicate_of = input.duplicate_of.as_ref().map(|id| DefectId::parse(id)).transpose()?;
+        let cancel_reason = input.cancel_reason.into();
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, _| DefectCommand::Cancel {
+            actor,
+            facts,
+            cancel_reason,
+            duplicate_of,
+            text,
+        })
+        .await
+    }
+
+    /// Changes type, tag class or priority, with a reason.
+    async fn reclassify_defect(&self, ctx: &Context<'_>, input: ReclassifyDefectInput) -> ApiResult<Defect> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        let (abnormality_type, tag_class, priority) = (input.abnormality_type.into(), input.tag_class.into(), input.priority.into());
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, _| DefectCommand::Reclassify {
+            actor,
+            facts,
+            abnormality_type,
+            tag_class,
+            priority,
+            reason,
+        })
+        .await
+    }
+}

@@ -1,0 +1,124 @@
+//! Abnormality tags (defects): the facts each command needs, then dispatch.
+
+use chrono::Duration;
+use gemba_domain::defect::{Defect, DefectCommand, DefectState, NewDefect, PrioritySlas, ZoneFacts};
+use gemba_domain::{Actor, DefectId, DomainError, MemberId, ZoneId};
+use uuid::Uuid;
+
+use crate::bus::Position;
+use crate::envelope::CommandContext;
+use crate::error::CommandError;
+use crate::service::Gemba;
+use crate::tenancy::begin_tenant;
+
+/// How long after closing a reopen counts as a recurrence (organisation settings come
+/// with the settings aggregate; until then the reference default).
+pub const RECURRENCE_WINDOW: Duration = Duration::days(30);
+
+impl Gemba {
+    /// Facts about `actor` and `zone`: is the zone active, does the actor lead it, does the
+    /// actor hold `defect_verifier`.
+    async fn zone_facts(&self, ctx: &CommandContext, zone: ZoneId, actor: MemberId) -> Result<ZoneFacts, CommandError> {
+        let mut tx = begin_tenant(self.pool(), ctx.org).await?;
+        let facts: (bool, bool, bool) = sqlx::query_as(
+            "select exists(select 1 from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE'),
+                    exists(select 1 from zones where org_id = $1 and zone_id = $2 and owner_member_id = $3),
+                    exists(select 1 from members where org_id = $1 and member_id = $3 and status = 'ACTIVE'
+                                                 and 'defect_verifier' = any(capabilities))",
+        )
+        .bind(ctx.org.uuid())
+        .bind(zone.uuid())
+        .bind(actor.uuid())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ZoneFacts { zone_active: facts.0, actor_leads_zone: facts.1, actor_is_defect_verifier: facts.2 })
+    }
+
+    async fn member_is_active(&self, ctx: &CommandContext, member: MemberId) -> Result<bool, CommandError> {
+        Ok(self
+            .count(ctx.org, "select count(*) from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'", Some(member.uuid()))
+            .await?
+            > 0)
+    }
+
+    /// The current state of a defect; `None` when there is none with this id.
+    pub async fn defect(&self, org: gemba_domain::OrgId, defect: DefectId) -> Result<Option<DefectState>, CommandError> {
+        let loaded = self.bus.load::<Defect>(org, &defect.to_string()).await?;
+        Ok(loaded.state().id.map(|_| loaded.state().clone()))
+    }
+
+    /// Raises a defect (optionally fixed on the spot: `fixed` = countermeasure and after-evidence).
+    pub async fn raise_defect(
+        &self,
+        ctx: &CommandContext,
+        defect: NewDefect,
+        fixed: Option<(gemba_domain::LongText, Vec<gemba_domain::EvidenceRef>)>,
+    ) -> Result<DefectId, CommandError> {
+        let actor = ctx.require_actor()?;
+        let facts = self.zone_facts(ctx, defect.zone_id, actor.member_id).await?;
+        let id = defect.defect_id;
+        let now = self.now();
+        let command = match fixed {
+            None => DefectCommand::Raise { actor, facts, defect, now },
+            Some((countermeasure, evidence_after)) => {
+                DefectCommand::RaiseFixedOnSpot { actor, facts, defect, countermeasure, evidence_after, now }
+            }
+        };
+        let position = self.bus.execute::<Defect>(ctx, &id.to_string(), command).await?;
+        DefectId::parse(&position.aggregate_id).map_err(Into::into)
+    }
+
+    /// Runs a command on an existing defect, with the facts of its zone.
+    pub async fn on_defect(
+        &self,
+        ctx: &CommandContext,
+        defect: DefectId,
+        build: impl FnOnce(Actor, ZoneFacts) -> DefectCommand,
+    ) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        let state = self.defect(ctx.org, defect).await?.ok_or(DomainError::NotFound)?;
+        let zone = state.zone_id.ok_or(DomainError::NotFound)?;
+        let facts = self.zone_facts(ctx, zone, actor.member_id).await?;
+        self.bus.execute::<Defect>(ctx, &defect.to_string(), build(actor, facts)).await
+    }
+
+    /// Assigns a defect to an active member; the due date defaults from the priority's SLA.
+    pub async fn assign_defect(
+        &self,
+        ctx: &CommandContext,
+        defect: DefectId,
+        assignee: MemberId,
+        due_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Position, CommandError> {
+        let assignee_active = self.member_is_active(ctx, assignee).await?;
+        let now = self.now();
+        self.on_defect(ctx, defect, |actor, facts| DefectCommand::Assign {
+            actor,
+            facts,
+            assignee,
+            assignee_active,
+            due_at,
+            slas: PrioritySlas::default(),
+            now,
+        })
+        .await
+    }
+
+    /// Reassigns a defect, with a reason.
+    pub async fn reassign_defect(
+        &self,
+        ctx: &CommandContext,
+        defect: DefectId,
+        assignee: MemberId,
+        reason: gemba_domain::Reason,
+    ) -> Result<Position, CommandError> {
+        let assignee_active = self.member_is_active(ctx, assignee).await?;
+        self.on_defect(ctx, defect, |actor, facts| DefectCommand::Reassign { actor, facts, assignee, assignee_active, reason }).await
+    }
+}
+
+/// A fresh defect id.
+pub fn new_defect_id() -> DefectId {
+    DefectId(Uuid::now_v7())
+}
