@@ -190,6 +190,15 @@ create table zones (
     foreign key (org_id, site_id) references sites (org_id, site_id)
 );
 
+-- Deputies of zone leaders.
+create table zone_deputies (
+    org_id    uuid not null,
+    zone_id   uuid not null,
+    member_id uuid not null,
+    primary key (org_id, zone_id, member_id),
+    foreign key (org_id, zone_id) references zones (org_id, zone_id)
+);
+
 create index zones_by_owner on zones (org_id, owner_member_id) where owner_member_id is not null;
 
 -- At commit, the owner of every active zone is an active member, whichever of two
@@ -230,7 +239,7 @@ declare
     t text;
 begin
     foreach t in array array['organizations', 'org_heads', 'events', 'command_log', 'org_keys', 'person_keys',
-                             'members', 'credentials', 'sessions', 'invitations', 'sites', 'zones']
+                             'members', 'credentials', 'sessions', 'invitations', 'sites', 'zones', 'zone_deputies']
     loop
         execute format('alter table %I enable row level security', t);
         execute format('alter table %I force row level security', t);
@@ -249,5 +258,6 @@ grant select, insert, update on org_heads to gemba_app;
 grant select, insert, delete on person_keys to gemba_app;
 grant select, insert, update on organizations, members, sites, zones, sessions to gemba_app;
 grant select, insert, update, delete on invitations to gemba_app;
+grant select, insert, delete on zone_deputies to gemba_app;
 grant select, insert, update, delete on credentials to gemba_app;
 grant select on events, org_heads to gemba_projector;

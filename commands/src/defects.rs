@@ -22,7 +22,8 @@ impl Gemba {
         let mut tx = begin_tenant(self.pool(), ctx.org).await?;
         let facts: (bool, bool, bool) = sqlx::query_as(
             "select exists(select 1 from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE'),
-                    exists(select 1 from zones where org_id = $1 and zone_id = $2 and owner_member_id = $3),
+                    exists(select 1 from zones where org_id = $1 and zone_id = $2 and owner_member_id = $3)
+                        or exists(select 1 from zone_deputies where org_id = $1 and zone_id = $2 and member_id = $3),
                     exists(select 1 from members where org_id = $1 and member_id = $3 and status = 'ACTIVE'
                                                  and 'defect_verifier' = any(capabilities))",
         )

@@ -176,6 +176,12 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 ZoneEvent::ZoneOwnerAssigned { after, .. } => {
                     ("update zones set owner_member_id = $3::uuid where org_id = $1 and zone_id = $2", Some(after.to_string()))
                 }
+                ZoneEvent::ZoneDeputyAdded { member } => {
+                    ("insert into zone_deputies (org_id, zone_id, member_id) values ($1, $2, $3::uuid)", Some(member.to_string()))
+                }
+                ZoneEvent::ZoneDeputyRemoved { member } => {
+                    ("delete from zone_deputies where org_id = $1 and zone_id = $2 and member_id = $3::uuid", Some(member.to_string()))
+                }
                 ZoneEvent::ZoneArchived { .. } => {
                     ("update zones set status = 'ARCHIVED' where org_id = $1 and zone_id = $2 and $3::text is null", None)
                 }

@@ -531,6 +531,25 @@ impl Gemba {
         self.bus.execute::<Zone>(ctx, &zone.to_string(), command).await
     }
 
+    /// Makes an active member a deputy of the zone's leader (`add`), or removes them.
+    pub async fn set_zone_deputy(&self, ctx: &CommandContext, zone: ZoneId, member: MemberId, add: bool) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        let command = if add {
+            let member_is_active = self
+                .count(
+                    ctx.org,
+                    "select count(*) from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'",
+                    Some(member.uuid()),
+                )
+                .await?
+                > 0;
+            ZoneCommand::AddDeputy { actor, member, member_is_active }
+        } else {
+            ZoneCommand::RemoveDeputy { actor, member }
+        };
+        self.bus.execute::<Zone>(ctx, &zone.to_string(), command).await
+    }
+
     /// Archives a zone, with a reason.
     pub async fn archive_zone(&self, ctx: &CommandContext, zone: ZoneId, reason: Reason) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;

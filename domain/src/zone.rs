@@ -4,6 +4,8 @@
 //! passed in as a fact); zone codes are unique per site (registry constraint in the append
 //! transaction); the owner is an active member; archived zones refuse changes until restored.
 
+use std::collections::BTreeSet;
+
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,7 @@ pub struct Zone {
     id: Option<ZoneId>,
     name: Option<Name>,
     owner: Option<MemberId>,
+    deputies: BTreeSet<MemberId>,
     status: ZoneStatus,
 }
 
@@ -43,6 +46,10 @@ pub enum ZoneCommand {
     Rename { actor: Actor, name: Name, reason: Option<Reason> },
     /// Make an active member the zone's owner (zone leader).
     AssignOwner { actor: Actor, owner: MemberId, owner_is_active_member: bool, reason: Option<Reason> },
+    /// Make an active member a deputy of the zone leader.
+    AddDeputy { actor: Actor, member: MemberId, member_is_active: bool },
+    /// Remove a deputy.
+    RemoveDeputy { actor: Actor, member: MemberId },
     /// Archive the zone, with a reason.
     Archive { actor: Actor, reason: Reason },
     /// Restore an archived zone, with a reason.
@@ -58,6 +65,10 @@ pub enum ZoneEvent {
     ZoneRenamed { before: Name, after: Name, reason: Option<Reason> },
     /// Its owner changed.
     ZoneOwnerAssigned { before: Option<MemberId>, after: MemberId, reason: Option<Reason> },
+    /// A deputy was added.
+    ZoneDeputyAdded { member: MemberId },
+    /// A deputy was removed.
+    ZoneDeputyRemoved { member: MemberId },
     /// It was archived.
     ZoneArchived { reason: Reason },
     /// It was restored.
@@ -70,6 +81,8 @@ impl DomainEvent for ZoneEvent {
             Self::ZoneCreated { .. } => "ZoneCreated",
             Self::ZoneRenamed { .. } => "ZoneRenamed",
             Self::ZoneOwnerAssigned { .. } => "ZoneOwnerAssigned",
+            Self::ZoneDeputyAdded { .. } => "ZoneDeputyAdded",
+            Self::ZoneDeputyRemoved { .. } => "ZoneDeputyRemoved",
             Self::ZoneArchived { .. } => "ZoneArchived",
             Self::ZoneRestored { .. } => "ZoneRestored",
         }
@@ -91,13 +104,15 @@ impl Audited for ZoneEvent {
             ],
             Self::ZoneRenamed { before, after, .. } => vec![Change::new("name", before, after)],
             Self::ZoneOwnerAssigned { before, after, .. } => vec![Change::new("ownerId", before, after)],
+            Self::ZoneDeputyAdded { member } => vec![Change::new(&format!("deputies.{member}"), false, true)],
+            Self::ZoneDeputyRemoved { member } => vec![Change::new(&format!("deputies.{member}"), true, false)],
             Self::ZoneArchived { .. } => vec![Change::new("status", ZoneStatus::Active, ZoneStatus::Archived)],
             Self::ZoneRestored { .. } => vec![Change::new("status", ZoneStatus::Archived, ZoneStatus::Active)],
         }
     }
     fn reason(&self) -> Option<&Reason> {
         match self {
-            Self::ZoneCreated { .. } => None,
+            Self::ZoneCreated { .. } | Self::ZoneDeputyAdded { .. } | Self::ZoneDeputyRemoved { .. } => None,
             Self::ZoneRenamed { reason, .. } | Self::ZoneOwnerAssigned { reason, .. } => reason.as_ref(),
             Self::ZoneArchived { reason } | Self::ZoneRestored { reason } => Some(reason),
         }
@@ -153,6 +168,30 @@ impl Aggregate for Zone {
                 }
                 sink.write(ZoneEvent::ZoneOwnerAssigned { before: self.owner, after: owner, reason }, self).await;
             }
+            ZoneCommand::AddDeputy { actor, member, member_is_active } => {
+                actor.require_admin()?;
+                self.require_active()?;
+                if !member_is_active {
+                    return Err(DomainError::Invalid(crate::ValidationError::new("memberId", "is not an active member")));
+                }
+                if self.owner == Some(member) {
+                    return Err(DomainError::Rule("the zone's owner is not also its deputy"));
+                }
+                if self.deputies.contains(&member) {
+                    return Err(DomainError::Rule("the member is already a deputy of this zone"));
+                }
+                sink.write(ZoneEvent::ZoneDeputyAdded { member }, self).await;
+            }
+            ZoneCommand::RemoveDeputy { actor, member } => {
+                actor.require_admin()?;
+                if self.id.is_none() {
+                    return Err(DomainError::NotFound);
+                }
+                if !self.deputies.contains(&member) {
+                    return Err(DomainError::Rule("the member is not a deputy of this zone"));
+                }
+                sink.write(ZoneEvent::ZoneDeputyRemoved { member }, self).await;
+            }
             ZoneCommand::Archive { actor, reason } => {
                 actor.require_admin()?;
                 self.require_active()?;
@@ -180,6 +219,12 @@ impl Aggregate for Zone {
             }
             ZoneEvent::ZoneRenamed { after, .. } => self.name = Some(after),
             ZoneEvent::ZoneOwnerAssigned { after, .. } => self.owner = Some(after),
+            ZoneEvent::ZoneDeputyAdded { member } => {
+                self.deputies.insert(member);
+            }
+            ZoneEvent::ZoneDeputyRemoved { member } => {
+                self.deputies.remove(&member);
+            }
             ZoneEvent::ZoneArchived { .. } => self.status = ZoneStatus::Archived,
             ZoneEvent::ZoneRestored { .. } => self.status = ZoneStatus::Active,
         }
@@ -347,6 +392,31 @@ mod tests {
             .given(vec![created()])
             .when(ZoneCommand::Restore { actor: actor(Role::Admin), reason: reason() })
             .then_expect_error(DomainError::Rule("the zone is not archived"));
+    }
+
+    #[test]
+    fn an_admin_adds_and_removes_a_deputy() {
+        let add = |member_is_active| ZoneCommand::AddDeputy { actor: actor(Role::Admin), member: OWNER, member_is_active };
+        Given::with(()).given(vec![created()]).when(add(true)).then_expect_events(vec![ZoneEvent::ZoneDeputyAdded { member: OWNER }]);
+        let result = Given::with(()).given(vec![created()]).when(add(false)).inspect_result();
+        assert!(matches!(result, Err(DomainError::Invalid(e)) if e.field == "memberId"));
+        Given::with(())
+            .given(vec![created(), ZoneEvent::ZoneDeputyAdded { member: OWNER }])
+            .when(add(true))
+            .then_expect_error(DomainError::Rule("the member is already a deputy of this zone"));
+        Given::with(())
+            .given(vec![created(), ZoneEvent::ZoneOwnerAssigned { before: None, after: OWNER, reason: None }])
+            .when(add(true))
+            .then_expect_error(DomainError::Rule("the zone's owner is not also its deputy"));
+        let remove = ZoneCommand::RemoveDeputy { actor: actor(Role::Owner), member: OWNER };
+        Given::with(())
+            .given(vec![created(), ZoneEvent::ZoneDeputyAdded { member: OWNER }])
+            .when(remove)
+            .then_expect_events(vec![ZoneEvent::ZoneDeputyRemoved { member: OWNER }]);
+        let remove = ZoneCommand::RemoveDeputy { actor: actor(Role::Owner), member: OWNER };
+        Given::with(()).given(vec![created()]).when(remove).then_expect_error(DomainError::Rule("the member is not a deputy of this zone"));
+        let by_member = ZoneCommand::AddDeputy { actor: actor(Role::Member), member: OWNER, member_is_active: true };
+        assert!(forbidden(Given::with(()).given(vec![created()]).when(by_member).inspect_result()));
     }
 
     #[test]

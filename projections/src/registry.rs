@@ -129,3 +129,12 @@ pub async fn zones(conn: &mut PgConnection, org: Uuid, site: Option<Uuid>, page:
     .fetch_all(conn)
     .await
 }
+
+/// The deputies of a zone's leader.
+pub async fn zone_deputies(conn: &mut PgConnection, org: Uuid, zone: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select member_id from zone_deputies where org_id = $1 and zone_id = $2 order by member_id")
+        .bind(org)
+        .bind(zone)
+        .fetch_all(conn)
+        .await
+}

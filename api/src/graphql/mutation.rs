@@ -116,6 +116,12 @@ pub struct AssignZoneOwnerInput {
 }
 
 #[derive(Debug, InputObject)]
+pub struct ZoneDeputyInput {
+    pub zone_id: ID,
+    pub member_id: ID,
+}
+
+#[derive(Debug, InputObject)]
 pub struct ArchiveZoneInput {
     pub zone_id: ID,
     /// Required.
@@ -217,6 +223,15 @@ async fn set_capability(ctx: &Context<'_>, input: CapabilityInput, held: bool) -
     let command = command_context(ctx, p.org, Some(p), &input)?;
     services(ctx)?.gemba.set_capability(&command, member, input.capability.into(), held, reason).await?;
     member_payload(ctx, member).await
+}
+
+async fn set_zone_deputy(ctx: &Context<'_>, input: ZoneDeputyInput, add: bool) -> ApiResult<Zone> {
+    let p = principal(ctx)?;
+    let zone = ZoneId::parse(&input.zone_id)?;
+    let member = MemberId::parse(&input.member_id)?;
+    let command = command_context(ctx, p.org, Some(p), &input)?;
+    services(ctx)?.gemba.set_zone_deputy(&command, zone, member, add).await?;
+    zone_payload(ctx, zone).await
 }
 
 #[Object]
@@ -380,6 +395,16 @@ impl CoreMutation {
         let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.assign_zone_owner(&command, zone, member, reason).await?;
         zone_payload(ctx, zone).await
+    }
+
+    /// Makes an active member a deputy of the zone leader.
+    async fn add_zone_deputy(&self, ctx: &Context<'_>, input: ZoneDeputyInput) -> ApiResult<Zone> {
+        set_zone_deputy(ctx, input, true).await
+    }
+
+    /// Removes a deputy of the zone leader.
+    async fn remove_zone_deputy(&self, ctx: &Context<'_>, input: ZoneDeputyInput) -> ApiResult<Zone> {
+        set_zone_deputy(ctx, input, false).await
     }
 
     /// Archives a zone, with a reason.

@@ -267,6 +267,18 @@ impl Zone {
         let row = reads::site(&mut tx, principal(ctx)?.org.uuid(), self.0.site_id).await?;
         row.map(Site).ok_or_else(|| ApiError::internal("zone without site"))
     }
+    /// The zone leader's deputies.
+    async fn deputies(&self, ctx: &Context<'_>) -> ApiResult<Vec<Member>> {
+        let viewer = principal(ctx)?;
+        let gemba = &services(ctx)?.gemba;
+        let mut tx = begin_tenant(gemba.pool(), viewer.org).await?;
+        let ids = reads::zone_deputies(&mut tx, viewer.org.uuid(), self.0.zone_id).await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            rows.extend(reads::member(&mut tx, viewer.org.uuid(), id).await?);
+        }
+        members_view(gemba.keyring(), viewer, &mut tx, rows).await
+    }
     /// The zone leader.
     async fn owner(&self, ctx: &Context<'_>) -> ApiResult<Option<Member>> {
         match self.0.owner_member_id {

@@ -128,3 +128,36 @@ async fn defect_input_is_validated_and_changes_nothing() {
     assert_eq!(error_code(&r), Some("VALIDATION"), "a site is not an active zone: {r}");
     assert_eq!(app.event_count(&owner.org).await, events);
 }
+
+#[tokio::test]
+async fn a_deputy_of_the_zone_leader_assigns_and_verifies() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let deputy = app.join(&owner, "dep@a.example", "MEMBER").await;
+    let fixer = app.join(&owner, "fix@a.example", "MEMBER").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "P-01", "Press line").await;
+    let add = "mutation($input: ZoneDeputyInput!) { addZoneDeputy(input: $input) { deputies { id } } }";
+    let added = app.gql(Some(&owner.token), add, json!({"input": {"zoneId": zone, "memberId": deputy.member}})).await;
+    assert_eq!(added["data"]["addZoneDeputy"]["deputies"], json!([{"id": deputy.member}]), "{added}");
+
+    let raise = json!({"zoneId": zone, "abnormalityType": "MINOR_FLAW", "tagClass": "OPERATOR", "priority": "C", "title": "Scratch", "description": "on the guard"});
+    let raised = mutate(&app, &fixer, "raiseDefect", "RaiseDefectInput", raise).await;
+    let id = raised["data"]["raiseDefect"]["id"].as_str().expect("id").to_owned();
+    let assigned = mutate(
+        &app,
+        &deputy,
+        "assignDefect",
+        "AssignDefectInput",
+        json!({"defectId": id, "assigneeId": fixer.member, "dueAt": "2099-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(assigned["data"]["assignDefect"]["status"], "ASSIGNED", "{assigned}");
+    mutate(&app, &fixer, "resolveDefect", "ResolveDefectInput", json!({"defectId": id, "countermeasure": "polished"})).await;
+    let verified = mutate(&app, &deputy, "verifyDefect", "VerifyDefectInput", json!({"defectId": id})).await;
+    assert_eq!(verified["data"]["verifyDefect"]["status"], "CLOSED", "{verified}");
+
+    let remove = "mutation($input: ZoneDeputyInput!) { removeZoneDeputy(input: $input) { deputies { id } } }";
+    let removed = app.gql(Some(&owner.token), remove, json!({"input": {"zoneId": zone, "memberId": deputy.member}})).await;
+    assert_eq!(removed["data"]["removeZoneDeputy"]["deputies"], json!([]), "{removed}");
+}
