@@ -67,3 +67,9 @@ typed_id!(
 typed_id!(
     /// An abnormality tag (defect).
     DefectId, "defectId");
+typed_id!(
+    /// A 5S audit template (checklist), across its versions.
+    TemplateId, "templateId");
+typed_id!(
+    /// One 5S audit of one zone.
+    AuditId, "auditId");
