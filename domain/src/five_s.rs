@@ -394,7 +394,7 @@ impl Aggregate for AuditTemplate {
                 if bands.iter().any(|b| b.min_pct < Decimal::ZERO || b.min_pct > Decimal::from(100)) {
                     return Err(ValidationError::new("bands", "min_pct is between 0 and 100").into());
                 }
-                bands.sort_by(|a, b| b.min_pct.cmp(&a.min_pct));
+                bands.sort_by_key(|b| std::cmp::Reverse(b.min_pct));
                 let before = self.draft()?.bands.clone();
                 TemplateEvent::AuditTemplateBandsSet { before, after: bands }
             }
