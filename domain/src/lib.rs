@@ -15,6 +15,7 @@ pub mod audit;
 pub mod defect;
 pub mod error;
 pub mod five_s;
+pub mod five_s_audit;
 pub mod ids;
 pub mod member;
 pub mod organization;
