@@ -233,13 +233,25 @@ create constraint trigger members_own_no_zone_when_inactive after update on memb
     for each row when (new.status <> 'ACTIVE')
     execute function zones_owned_by_active_members();
 
+-- 5S audits: at most one audit in progress per zone and audit type.
+create table audits (
+    org_id     uuid not null,
+    audit_id   uuid not null,
+    zone_id    uuid not null,
+    audit_type text not null,
+    status     text not null check (status in ('IN_PROGRESS', 'SUBMITTED', 'CANCELLED')),
+    primary key (org_id, audit_id)
+);
+
+create unique index audits_one_in_progress on audits (org_id, zone_id, audit_type) where status = 'IN_PROGRESS';
+
 -- Row-level security on every tenant table.
 do $$
 declare
     t text;
 begin
     foreach t in array array['organizations', 'org_heads', 'events', 'command_log', 'org_keys', 'person_keys',
-                             'members', 'credentials', 'sessions', 'invitations', 'sites', 'zones', 'zone_deputies']
+                             'members', 'credentials', 'sessions', 'invitations', 'sites', 'zones', 'zone_deputies', 'audits']
     loop
         execute format('alter table %I enable row level security', t);
         execute format('alter table %I force row level security', t);
@@ -259,5 +271,6 @@ grant select, insert, delete on person_keys to gemba_app;
 grant select, insert, update on organizations, members, sites, zones, sessions to gemba_app;
 grant select, insert, update, delete on invitations to gemba_app;
 grant select, insert, delete on zone_deputies to gemba_app;
+grant select, insert, update on audits to gemba_app;
 grant select, insert, update, delete on credentials to gemba_app;
 grant select on events, org_heads to gemba_projector;

@@ -23,6 +23,7 @@ pub mod crypto;
 pub mod defects;
 pub mod envelope;
 pub mod error;
+pub mod five_s;
 pub mod registry;
 pub mod service;
 pub mod store;

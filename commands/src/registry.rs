@@ -3,6 +3,7 @@
 //! sign-in) and for the simple reads of the first slice. Every row is derived from events;
 //! `gemba projections rebuild` (issue 6) will be able to rebuild it from them.
 
+use gemba_domain::five_s_audit::AuditEvent;
 use gemba_domain::member::{Capability, MemberEvent};
 use gemba_domain::organization::OrganizationEvent;
 use gemba_domain::site::SiteEvent;
@@ -55,6 +56,16 @@ async fn set_capability(conn: &mut PgConnection, org: Uuid, member: Uuid, capabi
         "update members set capabilities = array_remove(capabilities, $3) where org_id = $1 and member_id = $2"
     };
     sqlx::query(sql).bind(org).bind(member).bind(name.as_str().unwrap_or_default()).execute(&mut *conn).await?;
+    Ok(())
+}
+
+async fn set_audit_status(conn: &mut PgConnection, org: Uuid, audit: Uuid, status: &str) -> Result<(), StoreError> {
+    sqlx::query("update audits set status = $3 where org_id = $1 and audit_id = $2")
+        .bind(org)
+        .bind(audit)
+        .bind(status)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -190,6 +201,26 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 }
             };
             sqlx::query(sql).bind(org).bind(zone).bind(value).execute(&mut *conn).await?;
+        }
+        "FiveSAudit" => {
+            let audit = id(stored)?;
+            match payload::<AuditEvent>(stored)? {
+                AuditEvent::AuditStarted { zone_id, audit_type, .. } => {
+                    let audit_type = serde_json::to_value(audit_type).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    sqlx::query(
+                        "insert into audits (org_id, audit_id, zone_id, audit_type, status) values ($1, $2, $3, $4, 'IN_PROGRESS')",
+                    )
+                    .bind(org)
+                    .bind(audit)
+                    .bind(zone_id.uuid())
+                    .bind(audit_type.as_str().unwrap_or_default())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                AuditEvent::AuditSubmitted { .. } => set_audit_status(conn, org, audit, "SUBMITTED").await?,
+                AuditEvent::AuditCancelled { .. } => set_audit_status(conn, org, audit, "CANCELLED").await?,
+                _ => {}
+            }
         }
         _ => {}
     }

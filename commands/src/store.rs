@@ -49,6 +49,7 @@ impl From<sqlx::Error> for StoreError {
                 ("23505", "sites_code_key") => Self::Constraint("a site with this code already exists"),
                 ("23505", "zones_code_key") => Self::Constraint("a zone with this code already exists in this site"),
                 ("23505", "credentials_email_key") => Self::Constraint("this e-mail address is already a member"),
+                ("23505", "audits_one_in_progress") => Self::Constraint("an audit of this zone and type is already in progress"),
                 ("23514", "members_keep_an_owner") => Self::Rule("an organisation needs at least one owner"),
                 ("23514", "zones_owned_by_active_members") => Self::Rule("zones must be owned by active members"),
                 _ => Self::Database(error),

@@ -227,6 +227,18 @@ impl FiveSAudit {
     pub fn zone_id(&self) -> Option<ZoneId> {
         self.zone_id
     }
+    /// The results by item.
+    pub fn results(&self) -> &BTreeMap<String, ItemResult> {
+        &self.results
+    }
+    /// The pinned template version.
+    pub fn template_version(&self) -> Option<(crate::ids::TemplateId, u32)> {
+        self.template.as_ref().map(|t| (t.template_id, t.version))
+    }
+    /// Who conducts it.
+    pub fn conducted_by(&self) -> &[MemberId] {
+        &self.conducted_by
+    }
     /// The findings recorded.
     pub fn findings(&self) -> &[Finding] {
         &self.findings

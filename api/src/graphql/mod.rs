@@ -3,6 +3,7 @@
 pub mod context;
 pub mod defects;
 pub mod errors;
+pub mod five_s;
 pub mod mutation;
 pub mod query;
 pub mod types;
@@ -11,11 +12,11 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 /// All queries.
 #[derive(Debug, Default, MergedObject)]
-pub struct Query(query::CoreQuery, defects::DefectQuery);
+pub struct Query(query::CoreQuery, defects::DefectQuery, five_s::FiveSQuery);
 
 /// All mutations.
 #[derive(Debug, Default, MergedObject)]
-pub struct Mutation(mutation::CoreMutation, defects::DefectMutation);
+pub struct Mutation(mutation::CoreMutation, defects::DefectMutation, five_s::FiveSMutation);
 
 /// The schema type.
 pub type GembaSchema = Schema<Query, Mutation, EmptySubscription>;
