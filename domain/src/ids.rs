@@ -73,3 +73,6 @@ typed_id!(
 typed_id!(
     /// One 5S audit of one zone.
     AuditId, "auditId");
+typed_id!(
+    /// An improvement idea (kaizen).
+    KaizenId, "kaizenId");

@@ -17,6 +17,7 @@ pub mod error;
 pub mod five_s;
 pub mod five_s_audit;
 pub mod ids;
+pub mod kaizen;
 pub mod member;
 pub mod organization;
 pub mod site;
