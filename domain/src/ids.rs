@@ -76,3 +76,6 @@ typed_id!(
 typed_id!(
     /// An improvement idea (kaizen).
     KaizenId, "kaizenId");
+typed_id!(
+    /// An A3 problem-solving case.
+    A3Id, "a3Id");

@@ -9,6 +9,7 @@
 //! (`path`, `before`, `after`) and the reason it carries, so the event stream
 //! can be rendered as a who/what/when/before/after audit log.
 
+pub mod a3;
 pub mod access;
 pub mod actor;
 pub mod audit;
