@@ -24,6 +24,7 @@ pub mod defects;
 pub mod envelope;
 pub mod error;
 pub mod five_s;
+pub mod improvement;
 pub mod registry;
 pub mod service;
 pub mod store;

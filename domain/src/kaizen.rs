@@ -385,6 +385,7 @@ impl Audited for KaizenEvent {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Kaizen {
     status: KaizenStatus,
+    zone_id: Option<ZoneId>,
     authors: Vec<MemberId>,
     reviewer: Option<MemberId>,
     implementers: Vec<MemberId>,
@@ -397,6 +398,10 @@ impl Kaizen {
     /// The status.
     pub fn status(&self) -> KaizenStatus {
         self.status
+    }
+    /// The zone it improves.
+    pub fn zone_id(&self) -> Option<ZoneId> {
+        self.zone_id
     }
     /// The impact lines.
     pub fn lines(&self) -> &[ImpactLine] {
@@ -613,8 +618,9 @@ impl Aggregate for Kaizen {
     fn apply(&mut self, event: Self::Event) {
         use KaizenStatus as S;
         match event {
-            KaizenEvent::KaizenDrafted { author, .. } => {
+            KaizenEvent::KaizenDrafted { author, zone_id, .. } => {
                 self.status = S::Draft;
+                self.zone_id = Some(zone_id);
                 self.authors = vec![author];
             }
             KaizenEvent::KaizenSubmitted { .. } => self.status = S::Submitted,

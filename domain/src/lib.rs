@@ -28,5 +28,6 @@ pub mod zone;
 pub use actor::Actor;
 pub use audit::{Audited, Change};
 pub use error::{DomainError, ValidationError};
+pub use ids::{A3Id, KaizenId};
 pub use ids::{AccountId, AuditId, DefectId, InvitationId, MemberId, OrgId, SiteId, TemplateId, ZoneId};
 pub use values::{Code, DisplayName, Email, EvidenceRef, LongText, Name, Reason, ReasonCode, Role, Sealed, Timezone};

@@ -1,7 +1,7 @@
 //! Abnormality tags (defects) in GraphQL: one mutation per command of
 //! reference/domain.md §4.6, and the defect by id.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use gemba_commands::defects::new_defect_id;
 use gemba_domain::defect::{self as domain, DefectCommand, DefectState, NewDefect};
@@ -10,27 +10,6 @@ use gemba_domain::{DefectId, EvidenceRef, LongText, MemberId, Name, ZoneId};
 use super::context::{command_context, principal, services};
 use super::errors::{ApiError, ApiResult};
 use super::types::ReasonCode;
-
-/// Mirrors a domain enum as a GraphQL enum (the domain knows no GraphQL).
-macro_rules! mirror_enum {
-    ($(#[$doc:meta])* $name:ident => $domain:path { $($variant:ident),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
-        pub enum $name { $($variant),+ }
-
-        impl From<$name> for $domain {
-            fn from(value: $name) -> Self {
-                match value { $($name::$variant => <$domain>::$variant),+ }
-            }
-        }
-
-        impl From<$domain> for $name {
-            fn from(value: $domain) -> Self {
-                match value { $(<$domain>::$variant => $name::$variant),+ }
-            }
-        }
-    };
-}
 
 mirror_enum!(
     /// The seven TPM abnormality types, and other.

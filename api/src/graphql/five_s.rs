@@ -1,6 +1,6 @@
 //! 5S templates and audits in GraphQL.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use gemba_domain::defect::{AbnormalityType as DomainType, Priority as DomainPriority};
 use gemba_domain::five_s::{self as domain, AuditTemplate, ItemValue, Scale, TemplateItem};
 use gemba_domain::five_s_audit::{self as audit, Finding, FiveSAudit};
@@ -12,20 +12,6 @@ use super::context::{command_context, principal, services};
 use super::defects::{AbnormalityType, Priority};
 use super::errors::{ApiError, ApiResult};
 use super::types::ReasonCode;
-
-macro_rules! mirror_enum {
-    ($(#[$doc:meta])* $name:ident => $domain:path { $($variant:ident),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
-        pub enum $name { $($variant),+ }
-        impl From<$name> for $domain {
-            fn from(value: $name) -> Self { match value { $($name::$variant => <$domain>::$variant),+ } }
-        }
-        impl From<$domain> for $name {
-            fn from(value: $domain) -> Self { match value { $(<$domain>::$variant => $name::$variant),+ } }
-        }
-    };
-}
 
 mirror_enum!(
     /// A section of a 5S checklist.

@@ -1,9 +1,31 @@
 //! The GraphQL schema.
 
+/// Mirrors a domain enum as a GraphQL enum (the domain knows no GraphQL).
+macro_rules! mirror_enum {
+    ($(#[$doc:meta])* $name:ident => $domain:path { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(async_graphql::Enum, Copy, Clone, Debug, Eq, PartialEq)]
+        pub enum $name { $($variant),+ }
+
+        impl From<$name> for $domain {
+            fn from(value: $name) -> Self {
+                match value { $($name::$variant => <$domain>::$variant),+ }
+            }
+        }
+
+        impl From<$domain> for $name {
+            fn from(value: $domain) -> Self {
+                match value { $(<$domain>::$variant => $name::$variant),+ }
+            }
+        }
+    };
+}
+
 pub mod context;
 pub mod defects;
 pub mod errors;
 pub mod five_s;
+pub mod improvement;
 pub mod mutation;
 pub mod query;
 pub mod types;
@@ -12,11 +34,11 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 /// All queries.
 #[derive(Debug, Default, MergedObject)]
-pub struct Query(query::CoreQuery, defects::DefectQuery, five_s::FiveSQuery);
+pub struct Query(query::CoreQuery, defects::DefectQuery, five_s::FiveSQuery, improvement::ImprovementQuery);
 
 /// All mutations.
 #[derive(Debug, Default, MergedObject)]
-pub struct Mutation(mutation::CoreMutation, defects::DefectMutation, five_s::FiveSMutation);
+pub struct Mutation(mutation::CoreMutation, defects::DefectMutation, five_s::FiveSMutation, improvement::ImprovementMutation);
 
 /// The schema type.
 pub type GembaSchema = Schema<Query, Mutation, EmptySubscription>;

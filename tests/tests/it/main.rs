@@ -9,6 +9,7 @@ mod database;
 mod defects;
 mod five_s;
 mod idempotency;
+mod improvement;
 mod schema;
 mod tenancy;
 mod validation;

@@ -1,0 +1,666 @@
+//! Kaizens and A3 cases in GraphQL.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use gemba_domain::a3::{self as a3, A3Case, A3Command};
+use gemba_domain::kaizen::{
+    self as kaizen, ImpactLine, Kaizen, KaizenCommand, LineKind as DomainLineKind, Money, Recurrence, SavingsTotals,
+};
+use gemba_domain::{A3Id, EvidenceRef, KaizenId, LongText, MemberId, Name, ZoneId};
+use rust_decimal::Decimal;
+
+use super::context::{command_context, principal, services};
+use super::errors::{ApiError, ApiResult};
+use super::types::ReasonCode;
+
+mirror_enum!(
+    /// SQDCM+E.
+    KaizenCategory => kaizen::KaizenCategory { Safety, Quality, Delivery, Cost, People, Environment }
+);
+mirror_enum!(
+    /// Where a kaizen stands.
+    KaizenStatus => kaizen::KaizenStatus {
+        None, Draft, Submitted, UnderReview, Approved, Implementing, Implemented, ImpactSubmitted, SavingsVerified, Closed, Rejected, Withdrawn
+    }
+);
+mirror_enum!(
+    /// Which estimate an impact line is.
+    LineKind => kaizen::LineKind { Target, Forecast, Actual }
+);
+mirror_enum!(
+    /// Hard and soft savings are never added together.
+    Classification => kaizen::Classification { Hard, Soft, Qualitative }
+);
+mirror_enum!(
+    /// How often a recurring saving happens.
+    Period => kaizen::Period { Month, Quarter, Year }
+);
+mirror_enum!(
+    /// Where an A3 case stands (its PDCA phase while open).
+    A3Status => a3::A3Status { None, Plan, Do, Check, Act, Closed, Cancelled }
+);
+mirror_enum!(
+    /// The 6M cause categories.
+    CauseCategory => a3::CauseCategory { Man, Machine, Method, Material, Measurement, MotherNature }
+);
+mirror_enum!(
+    /// What is known of a cause.
+    CauseStatus => a3::CauseStatus { Hypothesis, Verified, Refuted }
+);
+mirror_enum!(
+    /// Where a countermeasure stands.
+    CountermeasureStatus => a3::CountermeasureStatus { Planned, InProgress, Done, Cancelled }
+);
+mirror_enum!(
+    /// Whether the target was met.
+    TargetMet => a3::TargetMet { Yes, Partial, No }
+);
+
+/// An amount in one currency.
+#[derive(Debug, SimpleObject)]
+pub struct Amount {
+    pub currency: String,
+    pub amount: Decimal,
+}
+
+fn amounts(map: &std::collections::BTreeMap<kaizen::Currency, Decimal>) -> Vec<Amount> {
+    map.iter()
+        .map(|(c, a)| Amount {
+            currency: serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            amount: *a,
+        })
+        .collect()
+}
+
+/// An impact line.
+#[derive(Debug, SimpleObject)]
+pub struct ImpactLineView {
+    pub line_id: String,
+    pub kind: LineKind,
+    pub classification: Classification,
+    pub amount: Option<Decimal>,
+    pub currency: Option<String>,
+    /// Null for one-time lines.
+    pub period: Option<Period>,
+    pub annualized: Option<Decimal>,
+}
+
+/// An improvement idea.
+#[derive(Debug)]
+pub struct KaizenView(KaizenId, Kaizen);
+
+#[Object(name = "Kaizen")]
+impl KaizenView {
+    async fn id(&self) -> ID {
+        ID(self.0.to_string())
+    }
+    async fn status(&self) -> KaizenStatus {
+        self.1.status().into()
+    }
+    async fn zone_id(&self) -> Option<ID> {
+        self.1.zone_id().map(|z| ID(z.to_string()))
+    }
+    async fn author_ids(&self) -> Vec<ID> {
+        self.1.authors().iter().map(|m| ID(m.to_string())).collect()
+    }
+    async fn reviewer_id(&self) -> Option<ID> {
+        self.1.reviewer().map(|m| ID(m.to_string()))
+    }
+    async fn implementer_ids(&self) -> Vec<ID> {
+        self.1.implementers().iter().map(|m| ID(m.to_string())).collect()
+    }
+    async fn impact_lines(&self) -> Vec<ImpactLineView> {
+        self.1
+            .lines()
+            .iter()
+            .map(|l| ImpactLineView {
+                line_id: l.line_id.clone(),
+                kind: l.kind.into(),
+                classification: l.classification.into(),
+                amount: l.money.as_ref().map(|m| m.amount),
+                currency: l.money.as_ref().and_then(|m| serde_json::to_value(&m.currency).ok()).and_then(|v| v.as_str().map(str::to_owned)),
+                period: match l.recurrence {
+                    Recurrence::Recurring { period, .. } => Some(period.into()),
+                    Recurrence::OneTime { .. } => None,
+                },
+                annualized: l.annualized(),
+            })
+            .collect()
+    }
+    /// Verified annualised hard savings per currency (never added to soft savings).
+    async fn verified_hard_savings(&self) -> Vec<Amount> {
+        self.1.verified().map(|t| amounts(&t.hard)).unwrap_or_default()
+    }
+    /// Verified annualised soft savings per currency.
+    async fn verified_soft_savings(&self) -> Vec<Amount> {
+        self.1.verified().map(|t| amounts(&t.soft)).unwrap_or_default()
+    }
+    /// Actual savings as submitted, not yet verified: hard.
+    async fn actual_hard_savings(&self) -> Vec<Amount> {
+        amounts(&SavingsTotals::of(self.1.lines(), DomainLineKind::Actual).hard)
+    }
+}
+
+/// A cause of an A3 case.
+#[derive(Debug, SimpleObject)]
+pub struct A3CauseView {
+    pub cause_id: String,
+    pub category: CauseCategory,
+    pub text: String,
+    pub status: CauseStatus,
+    pub iteration: u32,
+}
+
+/// A countermeasure of an A3 case.
+#[derive(Debug, SimpleObject)]
+pub struct A3CountermeasureView {
+    pub cm_id: String,
+    pub description: String,
+    pub addresses: Vec<String>,
+    pub owner_id: ID,
+    pub due_on: NaiveDate,
+    pub status: CountermeasureStatus,
+    pub iteration: u32,
+}
+
+/// A metric of an A3 case.
+#[derive(Debug, SimpleObject)]
+pub struct A3MetricView {
+    pub metric_id: String,
+    pub name: String,
+    pub unit: String,
+    pub baseline: Option<Decimal>,
+    pub target: Option<Decimal>,
+    pub target_date: Option<NaiveDate>,
+}
+
+/// An A3 problem-solving case.
+#[derive(Debug)]
+pub struct A3View(A3Id, A3Case);
+
+#[Object(name = "A3Case")]
+impl A3View {
+    async fn id(&self) -> ID {
+        ID(self.0.to_string())
+    }
+    async fn status(&self) -> A3Status {
+        self.1.status().into()
+    }
+    async fn iteration(&self) -> u32 {
+        self.1.iteration()
+    }
+    async fn metrics(&self) -> Vec<A3MetricView> {
+        self.1
+            .metrics()
+            .iter()
+            .map(|m| A3MetricView {
+                metric_id: m.metric_id.clone(),
+                name: m.name.to_string(),
+                unit: m.unit.clone(),
+                baseline: m.baseline,
+                target: m.target.map(|t| t.0),
+                target_date: m.target.map(|t| t.1),
+            })
+            .collect()
+    }
+    async fn causes(&self) -> Vec<A3CauseView> {
+        self.1
+            .causes()
+            .iter()
+            .map(|c| A3CauseView {
+                cause_id: c.cause_id.clone(),
+                category: c.category.into(),
+                text: c.text.as_str().to_owned(),
+                status: c.status.into(),
+                iteration: c.iteration,
+            })
+            .collect()
+    }
+    async fn countermeasures(&self) -> Vec<A3CountermeasureView> {
+        self.1
+            .countermeasures()
+            .iter()
+            .map(|c| A3CountermeasureView {
+                cm_id: c.cm_id.clone(),
+                description: c.description.as_str().to_owned(),
+                addresses: c.addresses.clone(),
+                owner_id: ID(c.owner.to_string()),
+                due_on: c.due_on,
+                status: c.status.into(),
+                iteration: c.iteration,
+            })
+            .collect()
+    }
+}
+
+/// Kaizen and A3 queries.
+#[derive(Debug, Default)]
+pub struct ImprovementQuery;
+
+#[Object]
+impl ImprovementQuery {
+    /// A kaizen by id; null when absent or in another organisation.
+    async fn kaizen(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<KaizenView>> {
+        let p = principal(ctx)?;
+        let id = KaizenId::parse(&id)?;
+        Ok(services(ctx)?.gemba.kaizen(p.org, id).await?.map(|k| KaizenView(id, k)))
+    }
+
+    /// An A3 case by id; null when absent or in another organisation.
+    async fn a3_case(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<A3View>> {
+        let p = principal(ctx)?;
+        let id = A3Id::parse(&id)?;
+        Ok(services(ctx)?.gemba.a3(p.org, id).await?.map(|a| A3View(id, a)))
+    }
+}
+
+async fn kaizen_payload(ctx: &Context<'_>, id: KaizenId) -> ApiResult<KaizenView> {
+    let p = principal(ctx)?;
+    services(ctx)?.gemba.kaizen(p.org, id).await?.map(|k| KaizenView(id, k)).ok_or(ApiError::NotFound)
+}
+
+async fn a3_payload(ctx: &Context<'_>, id: A3Id) -> ApiResult<A3View> {
+    let p = principal(ctx)?;
+    services(ctx)?.gemba.a3(p.org, id).await?.map(|a| A3View(id, a)).ok_or(ApiError::NotFound)
+}
+
+async fn on_kaizen(
+    ctx: &Context<'_>,
+    id: &ID,
+    input: &impl std::fmt::Debug,
+    build: impl FnOnce(gemba_domain::Actor, gemba_commands::improvement::KaizenFacts, DateTime<Utc>) -> KaizenCommand,
+) -> ApiResult<KaizenView> {
+    let p = principal(ctx)?;
+    let id = KaizenId::parse(id)?;
+    let command = command_context(ctx, p.org, Some(p), input)?;
+    let gemba = &services(ctx)?.gemba;
+    let now = gemba.now();
+    gemba.on_kaizen(&command, id, |actor, facts| build(actor, facts, now)).await?;
+    kaizen_payload(ctx, id).await
+}
+
+async fn on_a3(
+    ctx: &Context<'_>,
+    id: &ID,
+    input: &impl std::fmt::Debug,
+    build: impl FnOnce(gemba_domain::Actor, DateTime<Utc>) -> A3Command,
+) -> ApiResult<A3View> {
+    let p = principal(ctx)?;
+    let id = A3Id::parse(id)?;
+    let command = command_context(ctx, p.org, Some(p), input)?;
+    let gemba = &services(ctx)?.gemba;
+    let now = gemba.now();
+    gemba.on_a3(&command, id, |actor| build(actor, now)).await?;
+    a3_payload(ctx, id).await
+}
+
+fn long_text(field: &str, text: &str) -> ApiResult<LongText> {
+    Ok(LongText::parse(field, text)?)
+}
+
+fn reason(code: Option<ReasonCode>, text: &str) -> ApiResult<gemba_domain::Reason> {
+    Ok(gemba_domain::Reason::parse(code.unwrap_or(ReasonCode::Other).into(), text)?)
+}
+
+fn member(id: &ID, field: &str) -> ApiResult<MemberId> {
+    MemberId::parse(id).map_err(|_| ApiError::Validation { field: field.into(), message: "is not a valid id".into() })
+}
+
+#[derive(Debug, InputObject)]
+pub struct DraftKaizenInput {
+    pub zone_id: ID,
+    pub title: String,
+    pub category: KaizenCategory,
+    pub problem: String,
+    pub proposal: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct KaizenInput {
+    pub kaizen_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct KaizenReasonInput {
+    pub kaizen_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ApproveKaizenInput {
+    pub kaizen_id: ID,
+    pub implementer_ids: Vec<ID>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RejectKaizenInput {
+    pub kaizen_id: ID,
+    /// Feedback to the authors (required).
+    pub feedback: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct SetKaizenImpactLineInput {
+    pub kaizen_id: ID,
+    pub line_id: String,
+    pub kind: LineKind,
+    pub classification: Classification,
+    /// For one-time lines the amount, for recurring lines the amount per period.
+    pub amount: Option<Decimal>,
+    pub currency: Option<String>,
+    /// Recurring when given; otherwise one-time, realised on `realizedOn`.
+    pub period: Option<Period>,
+    pub realized_on: NaiveDate,
+    pub calculation: Option<String>,
+    pub evidence: Option<Vec<String>>,
+    /// Required to change a locked line.
+    pub reason: Option<String>,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct OpenA3Input {
+    pub theme: String,
+    pub owner_id: ID,
+    pub coach_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct A3Input {
+    pub a3_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RecordA3BaselineInput {
+    pub a3_id: ID,
+    pub metric_id: String,
+    pub name: String,
+    pub unit: String,
+    pub value: Decimal,
+}
+
+#[derive(Debug, InputObject)]
+pub struct SetA3TargetInput {
+    pub a3_id: ID,
+    pub metric_id: String,
+    pub value: Decimal,
+    pub by: NaiveDate,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AddA3CauseInput {
+    pub a3_id: ID,
+    pub cause_id: String,
+    pub category: CauseCategory,
+    pub text: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeA3CauseStatusInput {
+    pub a3_id: ID,
+    pub cause_id: String,
+    pub status: CauseStatus,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AddA3CountermeasureInput {
+    pub a3_id: ID,
+    pub cm_id: String,
+    pub description: String,
+    pub addresses: Vec<String>,
+    pub owner_id: ID,
+    pub due_on: NaiveDate,
+}
+
+#[derive(Debug, InputObject)]
+pub struct SetA3CountermeasureStatusInput {
+    pub a3_id: ID,
+    pub cm_id: String,
+    pub status: CountermeasureStatus,
+    pub reason: Option<String>,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct A3ActualInput {
+    pub metric_id: String,
+    pub value: Decimal,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ConfirmA3EffectInput {
+    pub a3_id: ID,
+    pub actuals: Vec<A3ActualInput>,
+    pub target_met: TargetMet,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RecordA3StandardizationInput {
+    pub a3_id: ID,
+    pub documents: Vec<String>,
+    pub no_change_justification: Option<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct A3TextInput {
+    pub a3_id: ID,
+    pub text: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct CancelA3Input {
+    pub a3_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+/// Kaizen and A3 mutations.
+#[derive(Debug, Default)]
+pub struct ImprovementMutation;
+
+#[Object]
+impl ImprovementMutation {
+    /// Drafts a kaizen in an active zone; the caller is its author.
+    async fn draft_kaizen(&self, ctx: &Context<'_>, input: DraftKaizenInput) -> ApiResult<KaizenView> {
+        let p = principal(ctx)?;
+        let zone = ZoneId::parse(&input.zone_id)?;
+        let title = Name::parse("title", &input.title)?;
+        let (problem, proposal) = (long_text("problem", &input.problem)?, long_text("proposal", &input.proposal)?);
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        let id = services(ctx)?.gemba.draft_kaizen(&command, zone, title, input.category.into(), problem, proposal).await?;
+        kaizen_payload(ctx, id).await
+    }
+
+    /// Submits a draft (an author); signature meaning `authored`.
+    async fn submit_kaizen(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, now| KaizenCommand::Submit { actor, now }).await
+    }
+
+    /// Withdraws a draft or submitted kaizen (an author), with a reason.
+    async fn withdraw_kaizen(&self, ctx: &Context<'_>, input: KaizenReasonInput) -> ApiResult<KaizenView> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Withdraw { actor, reason }).await
+    }
+
+    /// Takes a submitted kaizen into review (zone leaders, owners, admins; never an author).
+    async fn start_kaizen_review(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, facts, _| KaizenCommand::StartReview { actor, may_review: facts.may_review }).await
+    }
+
+    /// Approves a kaizen under review (its reviewer); signature meaning `approved`.
+    async fn approve_kaizen(&self, ctx: &Context<'_>, input: ApproveKaizenInput) -> ApiResult<KaizenView> {
+        let implementers = input.implementer_ids.iter().map(|id| member(id, "implementerIds")).collect::<ApiResult<Vec<_>>>()?;
+        let due_at = input.due_at;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Approve { actor, implementers, due_at }).await
+    }
+
+    /// Rejects a kaizen under review with feedback to its authors.
+    async fn reject_kaizen(&self, ctx: &Context<'_>, input: RejectKaizenInput) -> ApiResult<KaizenView> {
+        let feedback = long_text("feedback", &input.feedback)?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Reject { actor, feedback }).await
+    }
+
+    /// An implementer starts the implementation.
+    async fn start_kaizen_implementation(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::StartImplementation { actor }).await
+    }
+
+    /// An implementer marks the kaizen implemented.
+    async fn mark_kaizen_implemented(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, now| KaizenCommand::MarkImplemented { actor, now }).await
+    }
+
+    /// Sets a target, forecast or actual impact line (hard lines need a calculation and evidence).
+    async fn set_kaizen_impact_line(&self, ctx: &Context<'_>, input: SetKaizenImpactLineInput) -> ApiResult<KaizenView> {
+        let money = match (input.amount, input.currency.as_deref()) {
+            (Some(amount), Some(currency)) => Some(Money { amount, currency: kaizen::Currency::parse(currency)? }),
+            (None, None) => None,
+            _ => return Err(ApiError::Validation { field: "currency".into(), message: "an amount needs its currency".into() }),
+        };
+        let recurrence = match input.period {
+            Some(period) => Recurrence::Recurring { period: period.into(), start_on: input.realized_on, end_on: None },
+            None => Recurrence::OneTime { realized_on: input.realized_on },
+        };
+        let line = ImpactLine {
+            line_id: input.line_id.trim().to_owned(),
+            kind: input.kind.into(),
+            classification: input.classification.into(),
+            money,
+            recurrence,
+            calculation: input.calculation.as_deref().map(|c| long_text("calculation", c)).transpose()?,
+            evidence: input.evidence.iter().flatten().map(|e| EvidenceRef::parse("evidence", e)).collect::<Result<Vec<_>, _>>()?,
+        };
+        if line.line_id.is_empty() || line.line_id.len() > 32 {
+            return Err(ApiError::Validation { field: "lineId".into(), message: "is 1 to 32 characters".into() });
+        }
+        let reason = input.reason.as_deref().map(|r| reason(input.reason_code, r)).transpose()?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::SetImpactLine { actor, line, reason }).await
+    }
+
+    /// Submits the actual impact of an implemented kaizen; signature meaning `responsible`.
+    async fn submit_kaizen_impact(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::SubmitImpact { actor }).await
+    }
+
+    /// Verifies the savings (a savings_verifier who is no author, implementer or reviewer).
+    async fn verify_kaizen_savings(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, facts, now| KaizenCommand::VerifySavings {
+            actor,
+            is_savings_verifier: facts.is_savings_verifier,
+            now,
+        })
+        .await
+    }
+
+    /// Declines the savings verification, with a reason; the kaizen returns for rework.
+    async fn decline_kaizen_savings_verification(&self, ctx: &Context<'_>, input: KaizenReasonInput) -> ApiResult<KaizenView> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, facts, _| KaizenCommand::DeclineVerification {
+            actor,
+            is_savings_verifier: facts.is_savings_verifier,
+            reason,
+        })
+        .await
+    }
+
+    /// Closes a verified kaizen (or an implemented one without quantified savings).
+    async fn close_kaizen(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Close { actor }).await
+    }
+
+    /// Opens an A3 case with its owner and coach (never the same person).
+    async fn open_a3(&self, ctx: &Context<'_>, input: OpenA3Input) -> ApiResult<A3View> {
+        let p = principal(ctx)?;
+        let theme = long_text("theme", &input.theme)?;
+        let (owner, coach) = (member(&input.owner_id, "ownerId")?, member(&input.coach_id, "coachId")?);
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        let id = services(ctx)?.gemba.open_a3(&command, theme, owner, coach).await?;
+        a3_payload(ctx, id).await
+    }
+
+    /// Records a baseline metric of the current condition.
+    async fn record_a3_baseline(&self, ctx: &Context<'_>, input: RecordA3BaselineInput) -> ApiResult<A3View> {
+        let name = Name::parse("name", &input.name)?;
+        let (metric_id, unit, value) = (input.metric_id.clone(), input.unit.trim().chars().take(20).collect::<String>(), input.value);
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::RecordBaseline { actor, metric_id, name, unit, value }).await
+    }
+
+    /// Sets a target for a metric.
+    async fn set_a3_target(&self, ctx: &Context<'_>, input: SetA3TargetInput) -> ApiResult<A3View> {
+        let (metric_id, value, by) = (input.metric_id.clone(), input.value, input.by);
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::SetTarget { actor, metric_id, value, by }).await
+    }
+
+    /// Adds a (hypothetical) cause to the fishbone.
+    async fn add_a3_cause(&self, ctx: &Context<'_>, input: AddA3CauseInput) -> ApiResult<A3View> {
+        let text = long_text("text", &input.text)?;
+        let (cause_id, category) = (input.cause_id.clone(), input.category.into());
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::AddCause { actor, cause_id, category, text }).await
+    }
+
+    /// Verifies or refutes a cause.
+    async fn change_a3_cause_status(&self, ctx: &Context<'_>, input: ChangeA3CauseStatusInput) -> ApiResult<A3View> {
+        let (cause_id, status) = (input.cause_id.clone(), input.status.into());
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::ChangeCauseStatus { actor, cause_id, status }).await
+    }
+
+    /// Adds a countermeasure with an owner and a due date, addressing causes.
+    async fn add_a3_countermeasure(&self, ctx: &Context<'_>, input: AddA3CountermeasureInput) -> ApiResult<A3View> {
+        let description = long_text("description", &input.description)?;
+        let owner = member(&input.owner_id, "ownerId")?;
+        let (cm_id, addresses, due_on) = (input.cm_id.clone(), input.addresses.clone(), input.due_on);
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::AddCountermeasure { actor, cm_id, description, addresses, owner, due_on })
+            .await
+    }
+
+    /// Moves a countermeasure on (cancelling needs a reason).
+    async fn set_a3_countermeasure_status(&self, ctx: &Context<'_>, input: SetA3CountermeasureStatusInput) -> ApiResult<A3View> {
+        let reason = input.reason.as_deref().map(|r| reason(input.reason_code, r)).transpose()?;
+        let (cm_id, status) = (input.cm_id.clone(), input.status.into());
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::SetCountermeasureStatus { actor, cm_id, status, reason }).await
+    }
+
+    /// The coach approves the plan once its gate holds; signature meaning `approved`.
+    async fn approve_a3_plan(&self, ctx: &Context<'_>, input: A3Input) -> ApiResult<A3View> {
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::ApprovePlan { actor }).await
+    }
+
+    /// Moves from do to check once every countermeasure is done or cancelled.
+    async fn advance_a3_to_check(&self, ctx: &Context<'_>, input: A3Input) -> ApiResult<A3View> {
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::AdvanceToCheck { actor }).await
+    }
+
+    /// Confirms the effect with actuals for every target metric; signature meaning `reviewed`.
+    async fn confirm_a3_effect(&self, ctx: &Context<'_>, input: ConfirmA3EffectInput) -> ApiResult<A3View> {
+        let actuals = input.actuals.iter().map(|a| (a.metric_id.clone(), a.value)).collect();
+        let target_met = input.target_met.into();
+        on_a3(ctx, &input.a3_id, &input, |actor, now| A3Command::ConfirmEffect { actor, actuals, target_met, now }).await
+    }
+
+    /// Records the updated standards (or why none changed).
+    async fn record_a3_standardization(&self, ctx: &Context<'_>, input: RecordA3StandardizationInput) -> ApiResult<A3View> {
+        let documents = input.documents.iter().map(|d| Name::parse("documents", d)).collect::<Result<Vec<_>, _>>()?;
+        let no_change_justification =
+            input.no_change_justification.as_deref().map(|j| long_text("noChangeJustification", j)).transpose()?;
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::RecordStandardization { actor, documents, no_change_justification }).await
+    }
+
+    /// Records the yokoten decision (where else the learning applies, or why nowhere).
+    async fn record_a3_yokoten(&self, ctx: &Context<'_>, input: A3TextInput) -> ApiResult<A3View> {
+        let note = long_text("text", &input.text)?;
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::RecordYokoten { actor, note }).await
+    }
+
+    /// The coach closes the case after standardisation and yokoten; signature meaning `approved`.
+    async fn close_a3(&self, ctx: &Context<'_>, input: A3Input) -> ApiResult<A3View> {
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::Close { actor }).await
+    }
+
+    /// Cancels an open case, with a reason.
+    async fn cancel_a3(&self, ctx: &Context<'_>, input: CancelA3Input) -> ApiResult<A3View> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::Cancel { actor, reason }).await
+    }
+}

@@ -1,0 +1,105 @@
+//! Kaizens and A3 cases: the facts their commands need, then dispatch.
+
+use gemba_domain::a3::{A3Case, A3Command};
+use gemba_domain::kaizen::{Kaizen, KaizenCategory, KaizenCommand};
+use gemba_domain::{A3Id, Actor, DomainError, KaizenId, LongText, MemberId, Name, Role, ZoneId};
+use uuid::Uuid;
+
+use crate::bus::Position;
+use crate::envelope::CommandContext;
+use crate::error::CommandError;
+use crate::service::Gemba;
+use crate::tenancy::begin_tenant;
+
+/// Facts about the actor for kaizen decisions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KaizenFacts {
+    /// Owner/Admin, or leader (owner or deputy) of the kaizen's zone.
+    pub may_review: bool,
+    /// Holds `savings_verifier`.
+    pub is_savings_verifier: bool,
+}
+
+impl Gemba {
+    async fn zone_and_capability(
+        &self,
+        ctx: &CommandContext,
+        zone: ZoneId,
+        actor: MemberId,
+        capability: &str,
+    ) -> Result<(bool, bool, bool), CommandError> {
+        let mut tx = begin_tenant(self.pool(), ctx.org).await?;
+        let facts = sqlx::query_as(
+            "select exists(select 1 from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE'),
+                    exists(select 1 from zones where org_id = $1 and zone_id = $2 and owner_member_id = $3)
+                        or exists(select 1 from zone_deputies where org_id = $1 and zone_id = $2 and member_id = $3),
+                    exists(select 1 from members where org_id = $1 and member_id = $3 and status = 'ACTIVE' and $4 = any(capabilities))",
+        )
+        .bind(ctx.org.uuid())
+        .bind(zone.uuid())
+        .bind(actor.uuid())
+        .bind(capability)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(facts)
+    }
+
+    /// Drafts a kaizen in an active zone; the actor is its author.
+    pub async fn draft_kaizen(
+        &self,
+        ctx: &CommandContext,
+        zone: ZoneId,
+        title: Name,
+        category: KaizenCategory,
+        problem: LongText,
+        proposal: LongText,
+    ) -> Result<KaizenId, CommandError> {
+        let actor = ctx.require_actor()?;
+        let (zone_active, ..) = self.zone_and_capability(ctx, zone, actor.member_id, "").await?;
+        let id = KaizenId(Uuid::now_v7());
+        let command = KaizenCommand::Draft { actor, kaizen_id: id, zone_id: zone, zone_active, title, category, problem, proposal };
+        let position = self.bus.execute::<Kaizen>(ctx, &id.to_string(), command).await?;
+        KaizenId::parse(&position.aggregate_id).map_err(Into::into)
+    }
+
+    /// Runs a command on a kaizen with the actor's facts.
+    pub async fn on_kaizen(
+        &self,
+        ctx: &CommandContext,
+        id: KaizenId,
+        build: impl FnOnce(Actor, KaizenFacts) -> KaizenCommand,
+    ) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        let zone = self.kaizen(ctx.org, id).await?.and_then(|k| k.zone_id()).ok_or(DomainError::NotFound)?;
+        let (_, leads, verifier) = self.zone_and_capability(ctx, zone, actor.member_id, "savings_verifier").await?;
+        let facts = KaizenFacts { may_review: leads || matches!(actor.role, Role::Owner | Role::Admin), is_savings_verifier: verifier };
+        self.bus.execute::<Kaizen>(ctx, &id.to_string(), build(actor, facts)).await
+    }
+
+    /// The kaizen's current state.
+    pub async fn kaizen(&self, org: gemba_domain::OrgId, id: KaizenId) -> Result<Option<Kaizen>, CommandError> {
+        let loaded = self.bus.load::<Kaizen>(org, &id.to_string()).await?;
+        Ok(loaded.zone_id().is_some().then_some(loaded))
+    }
+
+    /// Opens an A3 case.
+    pub async fn open_a3(&self, ctx: &CommandContext, theme: LongText, owner: MemberId, coach: MemberId) -> Result<A3Id, CommandError> {
+        let actor = ctx.require_actor()?;
+        let id = A3Id(Uuid::now_v7());
+        let position = self.bus.execute::<A3Case>(ctx, &id.to_string(), A3Command::Open { actor, a3_id: id, theme, owner, coach }).await?;
+        A3Id::parse(&position.aggregate_id).map_err(Into::into)
+    }
+
+    /// Runs a command on an A3 case.
+    pub async fn on_a3(&self, ctx: &CommandContext, id: A3Id, build: impl FnOnce(Actor) -> A3Command) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        self.bus.execute::<A3Case>(ctx, &id.to_string(), build(actor)).await
+    }
+
+    /// The A3 case's current state.
+    pub async fn a3(&self, org: gemba_domain::OrgId, id: A3Id) -> Result<Option<A3Case>, CommandError> {
+        let loaded = self.bus.load::<A3Case>(org, &id.to_string()).await?;
+        Ok((loaded.iteration() > 0).then_some(loaded))
+    }
+}
