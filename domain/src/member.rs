@@ -737,3 +737,62 @@ mod capability_tests {
             .then_expect_events(vec![MemberEvent::MemberCapabilityRevoked { capability: Capability::DefectVerifier, reason: reason() }]);
     }
 }
+
+#[cfg(test)]
+mod owner_property {
+    use super::*;
+    use crate::values::ReasonCode;
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    fn sealed(i: u128) -> Sealed {
+        Sealed { key: MemberId(Uuid::from_u128(i)), ct: "x".into() }
+    }
+
+    fn run(member: &mut Member, command: MemberCommand) -> Result<(), DomainError> {
+        let sink = EventSink::default();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(|_| DomainError::NotFound)?;
+        runtime.block_on(member.handle(command, &(), &sink))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// An organisation of four members under random role changes and removals, each
+        /// decided with the true count of active owners, always keeps an active owner.
+        #[test]
+        fn an_organisation_always_keeps_an_active_owner(steps in prop::collection::vec((0_usize..4, 0_usize..4, 0_u8..5), 1..60)) {
+            let roles = [Role::Owner, Role::Admin, Role::Member, Role::Auditor];
+            let mut members: Vec<Member> = (0..4_u128).map(|i| {
+                let mut m = Member::default();
+                m.apply(MemberEvent::MemberJoined {
+                    member_id: MemberId(Uuid::from_u128(i)),
+                    account_id: AccountId(Uuid::from_u128(100 + i)),
+                    email: sealed(i),
+                    display_name: sealed(i),
+                    role: if i == 0 { Role::Owner } else { roles[usize::try_from(i).unwrap_or(1) % 4] },
+                    invited: i != 0,
+                });
+                m
+            }).collect();
+            for (actor_index, target_index, action) in steps {
+                let actor_member = &members[actor_index];
+                if actor_member.status() != MemberStatus::Active {
+                    continue;
+                }
+                let Some(actor_role) = actor_member.role() else { continue };
+                let actor = Actor { member_id: MemberId(Uuid::from_u128(actor_index as u128)), role: actor_role };
+                let active_owners = u32::try_from(members.iter().filter(|m| m.status() == MemberStatus::Active && m.role() == Some(Role::Owner)).count()).unwrap_or(0);
+                let reason = Reason { code: ReasonCode::Other, text: "x".into() };
+                let command = if action == 4 {
+                    MemberCommand::Remove { actor, reason, active_owners, owned_zones: 0 }
+                } else {
+                    MemberCommand::ChangeRole { actor, role: roles[usize::from(action)], reason, active_owners }
+                };
+                let _ = run(&mut members[target_index], command);
+                let owners = members.iter().filter(|m| m.status() == MemberStatus::Active && m.role() == Some(Role::Owner)).count();
+                prop_assert!(owners >= 1, "no active owner left");
+            }
+        }
+    }
+}
