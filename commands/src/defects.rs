@@ -6,7 +6,7 @@ use gemba_domain::{Actor, DefectId, DomainError, MemberId, ZoneId};
 use uuid::Uuid;
 
 use crate::bus::Position;
-use crate::envelope::CommandContext;
+use crate::envelope::{Channel, CommandContext};
 use crate::error::CommandError;
 use crate::service::Gemba;
 use crate::tenancy::begin_tenant;
@@ -60,6 +60,10 @@ impl Gemba {
         let facts = self.zone_facts(ctx, defect.zone_id, actor.member_id).await?;
         let id = defect.defect_id;
         let now = self.now();
+        let suggestion = self
+            .advisor
+            .suggest_abnormality_type(defect.title.as_str(), defect.description.as_str())
+            .filter(|(kind, _)| *kind != defect.abnormality_type);
         let command = match fixed {
             None => DefectCommand::Raise { actor, facts, defect, now },
             Some((countermeasure, evidence_after)) => {
@@ -67,7 +71,38 @@ impl Gemba {
             }
         };
         let position = self.bus.execute::<Defect>(ctx, &id.to_string(), command).await?;
-        DefectId::parse(&position.aggregate_id).map_err(Into::into)
+        let id = DefectId::parse(&position.aggregate_id)?;
+        if let Some((abnormality_type, source)) = suggestion {
+            // Advisory, by the system: stored as a suggestion, the defect is unchanged.
+            let mut system = CommandContext::new(ctx.org, None, Channel::System);
+            system.correlation_id = ctx.correlation_id;
+            system.request_id = ctx.request_id;
+            system.command_id = Uuid::new_v5(&ctx.command_id, b"advisor");
+            let suggestion_id = system.command_id.to_string();
+            let record = DefectCommand::RecordSuggestion { suggestion_id, abnormality_type, source: source.to_owned() };
+            if let Err(error) = self.bus.execute::<Defect>(&system, &id.to_string(), record).await {
+                tracing::warn!(%error, defect.id = %id, "the advisor's suggestion was not recorded");
+            }
+        }
+        Ok(id)
+    }
+
+    /// Accepts (`accept`) or rejects the pending suggestion on a defect.
+    pub async fn decide_suggestion(
+        &self,
+        ctx: &CommandContext,
+        defect: DefectId,
+        suggestion_id: String,
+        accept: bool,
+    ) -> Result<Position, CommandError> {
+        self.on_defect(ctx, defect, |actor, facts| {
+            if accept {
+                DefectCommand::AcceptSuggestion { actor, facts, suggestion_id }
+            } else {
+                DefectCommand::RejectSuggestion { actor, facts, suggestion_id }
+            }
+        })
+        .await
     }
 
     /// Runs a command on an existing defect, with the facts of its zone.

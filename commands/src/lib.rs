@@ -16,6 +16,7 @@
 //! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
 //! ([`CommandError`]) and are mapped to API codes once, in `gemba-api`.
 
+pub mod advisor;
 pub mod auth;
 pub mod bus;
 pub mod chain;

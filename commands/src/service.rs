@@ -83,6 +83,7 @@ pub struct Gemba {
     pub(crate) bus: CommandBus,
     keyring: Keyring,
     clock: Arc<dyn Clock>,
+    pub(crate) advisor: Arc<dyn crate::advisor::Advisor>,
 }
 
 /// At most this many argon2 computations run at once (each takes 19 MiB and a core for
@@ -111,7 +112,13 @@ fn new_id() -> Uuid {
 impl Gemba {
     /// The write side over `pool` (the application role), with the application key.
     pub fn new(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>) -> Self {
-        Self { bus: CommandBus::new(pool), keyring, clock }
+        Self { bus: CommandBus::new(pool), keyring, clock, advisor: Arc::new(crate::advisor::KeywordAdvisor) }
+    }
+
+    /// Replaces the advisor (the offline keyword advisor by default).
+    pub fn with_advisor(mut self, advisor: Arc<dyn crate::advisor::Advisor>) -> Self {
+        self.advisor = advisor;
+        self
     }
 
     /// The pool.

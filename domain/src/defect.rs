@@ -247,6 +247,24 @@ pub enum DefectCommand {
         priority: Priority,
         reason: Reason,
     },
+    /// An advisor (never a person) suggests an abnormality type; nothing changes until a person accepts.
+    RecordSuggestion {
+        suggestion_id: String,
+        abnormality_type: AbnormalityType,
+        source: String,
+    },
+    /// A person accepts the pending suggestion: the type changes.
+    AcceptSuggestion {
+        actor: Actor,
+        facts: ZoneFacts,
+        suggestion_id: String,
+    },
+    /// A person rejects the pending suggestion.
+    RejectSuggestion {
+        actor: Actor,
+        facts: ZoneFacts,
+        suggestion_id: String,
+    },
 }
 
 /// Events of a defect.
@@ -326,6 +344,20 @@ pub enum DefectEvent {
         duplicate_of: Option<DefectId>,
         text: LongText,
     },
+    /// Advisory only: the defect is unchanged.
+    DefectTypeSuggested {
+        suggestion_id: String,
+        abnormality_type: AbnormalityType,
+        source: String,
+    },
+    DefectSuggestionAccepted {
+        suggestion_id: String,
+        before: AbnormalityType,
+        after: AbnormalityType,
+    },
+    DefectSuggestionRejected {
+        suggestion_id: String,
+    },
     DefectReclassified {
         abnormality_type: (AbnormalityType, AbnormalityType),
         tag_class: (TagClass, TagClass),
@@ -352,6 +384,9 @@ impl DomainEvent for DefectEvent {
             Self::DefectReopened { .. } => "DefectReopened",
             Self::DefectCancelled { .. } => "DefectCancelled",
             Self::DefectReclassified { .. } => "DefectReclassified",
+            Self::DefectTypeSuggested { .. } => "DefectTypeSuggested",
+            Self::DefectSuggestionAccepted { .. } => "DefectSuggestionAccepted",
+            Self::DefectSuggestionRejected { .. } => "DefectSuggestionRejected",
         }
         .to_owned()
     }
@@ -432,6 +467,16 @@ impl Audited for DefectEvent {
                 Change::created("cancelReason", cancel_reason),
                 Change::created("duplicateOf", duplicate_of),
             ],
+            Self::DefectTypeSuggested { suggestion_id, abnormality_type, .. } => {
+                vec![Change::created(&format!("suggestions.{suggestion_id}"), abnormality_type)]
+            }
+            Self::DefectSuggestionAccepted { suggestion_id, before, after } => vec![
+                Change::new("abnormalityType", before, after),
+                Change::new(&format!("suggestions.{suggestion_id}.decision"), serde_json::Value::Null, "accepted"),
+            ],
+            Self::DefectSuggestionRejected { suggestion_id } => {
+                vec![Change::new(&format!("suggestions.{suggestion_id}.decision"), serde_json::Value::Null, "rejected")]
+            }
             Self::DefectReclassified { abnormality_type, tag_class, priority, .. } => [
                 Change::new("abnormalityType", abnormality_type.0, abnormality_type.1),
                 Change::new("tagClass", tag_class.0, tag_class.1),
@@ -480,6 +525,8 @@ pub struct DefectState {
     pub closed_at: Option<DateTime<Utc>>,
     pub held_from: Option<DefectStatus>,
     pub reopen_count: u32,
+    /// A pending advisory suggestion: (id, type, source).
+    pub suggestion: Option<(String, AbnormalityType, String)>,
 }
 
 /// The Defect aggregate. Its state changes only through `apply`.
@@ -529,6 +576,14 @@ impl Defect {
         } else {
             Err(DomainError::Forbidden("only the zone's owner or deputies, owners and admins may do this"))
         }
+    }
+
+    /// Who decides on a suggestion: the finder, the zone's leaders, owners and admins.
+    fn require_decider(&self, actor: &Actor, facts: &ZoneFacts) -> Outcome {
+        if self.s.found_by == Some(actor.member_id) {
+            return actor.require_mutator();
+        }
+        Self::require_lead(actor, facts)
     }
 
     fn require_worker(&self, actor: &Actor, facts: &ZoneFacts) -> Outcome {
@@ -728,6 +783,34 @@ impl Aggregate for Defect {
                 }
                 sink.write(DefectEvent::DefectCancelled { from: self.s.status, cancel_reason, duplicate_of, text }, self).await;
             }
+            DefectCommand::RecordSuggestion { suggestion_id, abnormality_type, source } => {
+                self.require_status(LIVE, "suggestions are made while the defect is open")?;
+                if self.s.abnormality_type == Some(abnormality_type) {
+                    return Err(DomainError::Rule("the defect already has the suggested type"));
+                }
+                sink.write(DefectEvent::DefectTypeSuggested { suggestion_id, abnormality_type, source }, self).await;
+            }
+            DefectCommand::AcceptSuggestion { actor, suggestion_id, .. } | DefectCommand::RejectSuggestion { actor, suggestion_id, .. }
+                if self.s.suggestion.as_ref().is_none_or(|(id, _, _)| *id != suggestion_id) =>
+            {
+                actor.require_mutator()?;
+                return Err(if self.s.status == S::None {
+                    DomainError::NotFound
+                } else {
+                    DomainError::Rule("there is no such pending suggestion")
+                });
+            }
+            DefectCommand::AcceptSuggestion { actor, facts, suggestion_id } => {
+                self.require_decider(&actor, &facts)?;
+                self.require_status(LIVE, "suggestions are decided while the defect is open")?;
+                let before = self.s.abnormality_type.ok_or(DomainError::NotFound)?;
+                let after = self.s.suggestion.as_ref().map(|(_, t, _)| *t).ok_or(DomainError::NotFound)?;
+                sink.write(DefectEvent::DefectSuggestionAccepted { suggestion_id, before, after }, self).await;
+            }
+            DefectCommand::RejectSuggestion { actor, facts, suggestion_id } => {
+                self.require_decider(&actor, &facts)?;
+                sink.write(DefectEvent::DefectSuggestionRejected { suggestion_id }, self).await;
+            }
             DefectCommand::Reclassify { actor, facts, abnormality_type, tag_class, priority, reason } => {
                 Self::require_lead(&actor, &facts)?;
                 self.require_status(LIVE, "only an open defect is reclassified")?;
@@ -813,6 +896,14 @@ impl Aggregate for Defect {
                 self.s.reopen_count += 1;
             }
             DefectEvent::DefectCancelled { .. } => self.s.status = S::Cancelled,
+            DefectEvent::DefectTypeSuggested { suggestion_id, abnormality_type, source } => {
+                self.s.suggestion = Some((suggestion_id, abnormality_type, source));
+            }
+            DefectEvent::DefectSuggestionAccepted { after, .. } => {
+                self.s.abnormality_type = Some(after);
+                self.s.suggestion = None;
+            }
+            DefectEvent::DefectSuggestionRejected { .. } => self.s.suggestion = None,
             DefectEvent::DefectReclassified { abnormality_type, tag_class, priority, .. } => {
                 self.s.abnormality_type = Some(abnormality_type.1);
                 self.s.tag_class = Some(tag_class.1);

@@ -459,6 +459,45 @@ fn reclassifying_records_only_what_changed_with_a_reason() {
 }
 
 #[test]
+fn a_suggestion_changes_nothing_until_a_person_accepts_it() {
+    let suggested = DefectEvent::DefectTypeSuggested {
+        suggestion_id: "s1".into(),
+        abnormality_type: AbnormalityType::UnsafePlace,
+        source: "keywords".into(),
+    };
+    Given::with(())
+        .given(vec![raised()])
+        .when(DefectCommand::RecordSuggestion {
+            suggestion_id: "s1".into(),
+            abnormality_type: AbnormalityType::UnsafePlace,
+            source: "keywords".into(),
+        })
+        .then_expect_events(vec![suggested.clone()]);
+    let mut defect = Defect::default();
+    defect.apply(raised());
+    defect.apply(suggested.clone());
+    assert_eq!(defect.state().abnormality_type, Some(AbnormalityType::ContaminationSource), "advisory only");
+
+    let accept = |actor, facts| DefectCommand::AcceptSuggestion { actor, facts, suggestion_id: "s1".into() };
+    assert!(forbidden(Given::with(()).given(vec![raised(), suggested.clone()]).when(accept(member(FIXER), zone())).inspect_result()));
+    Given::with(()).given(vec![raised(), suggested.clone()]).when(accept(member(FINDER), zone())).then_expect_events(vec![
+        DefectEvent::DefectSuggestionAccepted {
+            suggestion_id: "s1".into(),
+            before: AbnormalityType::ContaminationSource,
+            after: AbnormalityType::UnsafePlace,
+        },
+    ]);
+    Given::with(())
+        .given(vec![raised(), suggested.clone()])
+        .when(DefectCommand::RejectSuggestion { actor: member(LEAD), facts: lead(), suggestion_id: "s1".into() })
+        .then_expect_events(vec![DefectEvent::DefectSuggestionRejected { suggestion_id: "s1".into() }]);
+    Given::with(())
+        .given(vec![raised(), suggested])
+        .when(DefectCommand::AcceptSuggestion { actor: member(FINDER), facts: zone(), suggestion_id: "other".into() })
+        .then_expect_error(DomainError::Rule("there is no such pending suggestion"));
+}
+
+#[test]
 fn every_defect_event_states_its_changes() {
     for event in [
         raised(),
@@ -538,7 +577,7 @@ fn any_command() -> impl Strategy<Value = DefectCommand> {
     )
 }
 
-fn actor_of(command: &DefectCommand) -> Actor {
+fn actor_of(command: &DefectCommand) -> Option<Actor> {
     use DefectCommand as C;
     match command {
         C::Raise { actor, .. }
@@ -556,7 +595,10 @@ fn actor_of(command: &DefectCommand) -> Actor {
         | C::FailVerification { actor, .. }
         | C::Reopen { actor, .. }
         | C::Cancel { actor, .. }
-        | C::Reclassify { actor, .. } => *actor,
+        | C::Reclassify { actor, .. }
+        | C::AcceptSuggestion { actor, .. }
+        | C::RejectSuggestion { actor, .. } => Some(*actor),
+        C::RecordSuggestion { .. } => None,
     }
 }
 
@@ -577,7 +619,7 @@ proptest! {
         let mut defect = Defect::default();
         let mut original_due: Option<DateTime<Utc>> = None;
         for command in commands {
-            let auditor = actor_of(&command).role == Role::Auditor;
+            let auditor = actor_of(&command).is_some_and(|a| a.role == Role::Auditor);
             let before = defect.status();
             // `handle` applies the events it emits through the sink.
             let result = run(&mut defect, command);

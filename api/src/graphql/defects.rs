@@ -120,6 +120,23 @@ impl Defect {
     async fn reopen_count(&self) -> u32 {
         self.0.reopen_count
     }
+    /// A pending advisory suggestion; the defect changes only when a person accepts it.
+    async fn suggestion(&self) -> Option<Suggestion> {
+        self.0.suggestion.as_ref().map(|(id, kind, source)| Suggestion {
+            id: ID(id.clone()),
+            abnormality_type: (*kind).into(),
+            source: source.clone(),
+        })
+    }
+}
+
+/// An advisor's suggestion (AI is advisory).
+#[derive(Debug, async_graphql::SimpleObject)]
+pub struct Suggestion {
+    pub id: ID,
+    pub abnormality_type: AbnormalityType,
+    /// Which advisor made it.
+    pub source: String,
 }
 
 /// Defect queries.
@@ -267,6 +284,12 @@ pub struct CancelDefectInput {
 }
 
 #[derive(Debug, InputObject)]
+pub struct SuggestionInput {
+    pub defect_id: ID,
+    pub suggestion_id: ID,
+}
+
+#[derive(Debug, InputObject)]
 pub struct ReclassifyDefectInput {
     pub defect_id: ID,
     pub abnormality_type: AbnormalityType,
@@ -274,6 +297,14 @@ pub struct ReclassifyDefectInput {
     pub priority: Priority,
     pub reason: String,
     pub reason_code: Option<ReasonCode>,
+}
+
+async fn decide_suggestion(ctx: &Context<'_>, input: SuggestionInput, accept: bool) -> ApiResult<Defect> {
+    let p = principal(ctx)?;
+    let id = DefectId::parse(&input.defect_id)?;
+    let command = command_context(ctx, p.org, Some(p), &input)?;
+    services(ctx)?.gemba.decide_suggestion(&command, id, input.suggestion_id.to_string(), accept).await?;
+    defect_payload(ctx, id).await
 }
 
 /// Defect mutations.
@@ -408,6 +439,16 @@ impl DefectMutation {
             text,
         })
         .await
+    }
+
+    /// Accepts the advisor's pending suggestion: the defect's type changes (the finder, zone leaders, owners, admins).
+    async fn accept_suggestion(&self, ctx: &Context<'_>, input: SuggestionInput) -> ApiResult<Defect> {
+        decide_suggestion(ctx, input, true).await
+    }
+
+    /// Rejects the advisor's pending suggestion; the defect stays as it is.
+    async fn reject_suggestion(&self, ctx: &Context<'_>, input: SuggestionInput) -> ApiResult<Defect> {
+        decide_suggestion(ctx, input, false).await
     }
 
     /// Changes type, tag class or priority, with a reason.

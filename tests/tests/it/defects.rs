@@ -161,3 +161,47 @@ async fn a_deputy_of_the_zone_leader_assigns_and_verifies() {
     let removed = app.gql(Some(&owner.token), remove, json!({"input": {"zoneId": zone, "memberId": deputy.member}})).await;
     assert_eq!(removed["data"]["removeZoneDeputy"]["deputies"], json!([]), "{removed}");
 }
+
+#[tokio::test]
+async fn the_advisor_only_suggests_and_a_person_decides() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let finder = app.join(&owner, "fin@a.example", "MEMBER").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "P-01", "Press line").await;
+    let raise = json!({"zoneId": zone, "abnormalityType": "MINOR_FLAW", "tagClass": "OPERATOR", "priority": "C", "title": "Oil leak at press 3", "description": "drips"});
+    let raised = app
+        .gql(Some(&finder.token), "mutation($input: RaiseDefectInput!) { raiseDefect(input: $input) { id } }", json!({"input": raise}))
+        .await;
+    let id = raised["data"]["raiseDefect"]["id"].as_str().expect("id").to_owned();
+    let read = app
+        .gql(
+            Some(&finder.token),
+            "query($id: ID!) { defect(id: $id) { abnormalityType suggestion { id abnormalityType source } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(read["data"]["defect"]["abnormalityType"], "MINOR_FLAW", "the suggestion changed nothing: {read}");
+    assert_eq!(read["data"]["defect"]["suggestion"]["abnormalityType"], "CONTAMINATION_SOURCE", "{read}");
+    let suggestion = read["data"]["defect"]["suggestion"]["id"].as_str().expect("suggestion").to_owned();
+
+    let accepted = app
+        .gql(
+            Some(&finder.token),
+            "mutation($input: SuggestionInput!) { acceptSuggestion(input: $input) { abnormalityType suggestion { id } } }",
+            json!({"input": {"defectId": id, "suggestionId": suggestion}}),
+        )
+        .await;
+    assert_eq!(accepted["data"]["acceptSuggestion"]["abnormalityType"], "CONTAMINATION_SOURCE", "{accepted}");
+    assert_eq!(accepted["data"]["acceptSuggestion"]["suggestion"], Value::Null);
+
+    let history = app
+        .gql(Some(&owner.token), "query($id: ID!) { history(entityId: $id) { eventType channel actor { id } } }", json!({"id": id}))
+        .await;
+    let entries = history["data"]["history"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries[1]["eventType"], "DefectTypeSuggested", "{history}");
+    assert_eq!(entries[1]["channel"], "system");
+    assert_eq!(entries[1]["actor"]["id"], Value::Null, "no person made the suggestion");
+    assert_eq!(entries[2]["eventType"], "DefectSuggestionAccepted");
+    assert_eq!(entries[2]["actor"]["id"], finder.member.as_str());
+}
