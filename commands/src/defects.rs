@@ -1,7 +1,7 @@
 //! Abnormality tags (defects): the facts each command needs, then dispatch.
 
 use chrono::Duration;
-use gemba_domain::defect::{Defect, DefectCommand, DefectState, NewDefect, PrioritySlas, ZoneFacts};
+use gemba_domain::defect::{Defect, DefectCommand, DefectState, NewDefect, ZoneFacts};
 use gemba_domain::{Actor, DefectId, DomainError, MemberId, ZoneId};
 use uuid::Uuid;
 
@@ -10,10 +10,6 @@ use crate::envelope::{Channel, CommandContext};
 use crate::error::CommandError;
 use crate::service::Gemba;
 use crate::tenancy::begin_tenant;
-
-/// How long after closing a reopen counts as a recurrence (organisation settings come
-/// with the settings aggregate; until then the reference default).
-pub const RECURRENCE_WINDOW: Duration = Duration::days(30);
 
 impl Gemba {
     /// Facts about `actor` and `zone`: is the zone active, does the actor lead it, does the
@@ -119,6 +115,19 @@ impl Gemba {
         self.bus.execute::<Defect>(ctx, &defect.to_string(), build(actor, facts)).await
     }
 
+    /// Reopens a closed defect, with a reason; within the organisation's recurrence window it
+    /// counts as a recurrence.
+    pub async fn reopen_defect(
+        &self,
+        ctx: &CommandContext,
+        defect: DefectId,
+        reason: gemba_domain::Reason,
+    ) -> Result<Position, CommandError> {
+        let recurrence_window = Duration::days(i64::from(self.settings(ctx.org).await?.recurrence_window_days));
+        let now = self.now();
+        self.on_defect(ctx, defect, |actor, facts| DefectCommand::Reopen { actor, facts, reason, recurrence_window, now }).await
+    }
+
     /// Assigns a defect to an active member; the due date defaults from the priority's SLA.
     pub async fn assign_defect(
         &self,
@@ -128,17 +137,10 @@ impl Gemba {
         due_at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Position, CommandError> {
         let assignee_active = self.member_is_active(ctx, assignee).await?;
+        let slas = self.settings(ctx.org).await?.defect_slas;
         let now = self.now();
-        self.on_defect(ctx, defect, |actor, facts| DefectCommand::Assign {
-            actor,
-            facts,
-            assignee,
-            assignee_active,
-            due_at,
-            slas: PrioritySlas::default(),
-            now,
-        })
-        .await
+        self.on_defect(ctx, defect, |actor, facts| DefectCommand::Assign { actor, facts, assignee, assignee_active, due_at, slas, now })
+            .await
     }
 
     /// Reassigns a defect, with a reason.

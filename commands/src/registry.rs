@@ -89,6 +89,11 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                     .execute(&mut *conn)
                     .await?;
             }
+            // Settings are read from the aggregate itself.
+            OrganizationEvent::OrganizationSettingsChanged { .. }
+            | OrganizationEvent::RetentionPolicyChanged { .. }
+            | OrganizationEvent::LegalHoldPlaced { .. }
+            | OrganizationEvent::LegalHoldReleased { .. } => {}
         },
         "Member" => {
             let member = id(stored)?;

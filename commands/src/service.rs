@@ -477,6 +477,21 @@ impl Gemba {
         self.bus.execute::<Member>(ctx, &member.to_string(), command).await
     }
 
+    /// The organisation's settings.
+    pub async fn settings(&self, org: OrgId) -> Result<gemba_domain::organization::Settings, CommandError> {
+        Ok(self.bus.load::<Organization>(org, &org.to_string()).await?.settings().clone())
+    }
+
+    /// Runs a settings command on the actor's organisation.
+    pub async fn on_organization(
+        &self,
+        ctx: &CommandContext,
+        build: impl FnOnce(Actor) -> OrganizationCommand,
+    ) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        self.bus.execute::<Organization>(ctx, &ctx.org.to_string(), build(actor)).await
+    }
+
     /// Renames the organisation.
     pub async fn rename_organization(&self, ctx: &CommandContext, name: Name) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;

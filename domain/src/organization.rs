@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
 use crate::audit::{Audited, Change};
-use crate::error::{DomainError, Outcome};
+use crate::defect::PrioritySlas;
+use crate::error::{DomainError, Outcome, ValidationError};
 use crate::ids::{MemberId, OrgId};
 use crate::values::{Name, Reason};
 
@@ -15,6 +16,36 @@ use crate::values::{Name, Reason};
 pub struct Organization {
     id: Option<OrgId>,
     name: Option<Name>,
+    settings: Settings,
+}
+
+/// The legal floor of the audit log's retention.
+pub const MIN_RETENTION_YEARS: u32 = 7;
+
+/// Settings that drive KPIs and compliance. Changes need a reason (they alter KPIs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Defect service levels per priority.
+    pub defect_slas: PrioritySlas,
+    /// A reopen within this many days counts as a recurrence.
+    pub recurrence_window_days: u32,
+    /// Audit-log retention in years (at least 7).
+    pub retention_years: u32,
+    /// While set, nothing is disposed of.
+    pub legal_hold: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { defect_slas: PrioritySlas::default(), recurrence_window_days: 30, retention_years: MIN_RETENTION_YEARS, legal_hold: false }
+    }
+}
+
+impl Organization {
+    /// The organisation's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
 }
 
 /// Commands on an organisation.
@@ -24,15 +55,44 @@ pub enum OrganizationCommand {
     Create { org_id: OrgId, name: Name, founder: MemberId },
     /// Owners and Admins may rename it.
     Rename { actor: Actor, name: Name },
+    /// Owners and Admins change the defect SLAs and recurrence window, with a reason.
+    ChangeDefectSettings { actor: Actor, defect_slas: PrioritySlas, recurrence_window_days: u32, reason: Reason },
+    /// Owners set the retention (never below the legal floor), with a reason.
+    SetRetentionPolicy { actor: Actor, years: u32, reason: Reason },
+    /// Owners place or release a legal hold, with a reason.
+    SetLegalHold { actor: Actor, hold: bool, reason: Reason },
 }
 
 /// Events of an organisation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum OrganizationEvent {
     /// The organisation exists.
-    OrganizationCreated { org_id: OrgId, name: Name, founded_by: MemberId },
+    OrganizationCreated {
+        org_id: OrgId,
+        name: Name,
+        founded_by: MemberId,
+    },
     /// Its name changed.
-    OrganizationRenamed { before: Name, after: Name },
+    OrganizationRenamed {
+        before: Name,
+        after: Name,
+    },
+    OrganizationSettingsChanged {
+        before: Settings,
+        after: Settings,
+        reason: Reason,
+    },
+    RetentionPolicyChanged {
+        before: u32,
+        after: u32,
+        reason: Reason,
+    },
+    LegalHoldPlaced {
+        reason: Reason,
+    },
+    LegalHoldReleased {
+        reason: Reason,
+    },
 }
 
 impl DomainEvent for OrganizationEvent {
@@ -40,6 +100,10 @@ impl DomainEvent for OrganizationEvent {
         match self {
             Self::OrganizationCreated { .. } => "OrganizationCreated",
             Self::OrganizationRenamed { .. } => "OrganizationRenamed",
+            Self::OrganizationSettingsChanged { .. } => "OrganizationSettingsChanged",
+            Self::RetentionPolicyChanged { .. } => "RetentionPolicyChanged",
+            Self::LegalHoldPlaced { .. } => "LegalHoldPlaced",
+            Self::LegalHoldReleased { .. } => "LegalHoldReleased",
         }
         .to_owned()
     }
@@ -55,10 +119,32 @@ impl Audited for OrganizationEvent {
                 vec![Change::created("name", name), Change::created("foundedBy", founded_by)]
             }
             Self::OrganizationRenamed { before, after } => vec![Change::new("name", before, after)],
+            Self::OrganizationSettingsChanged { before, after, .. } => {
+                let (b, a) = (serde_json::to_value(before).unwrap_or_default(), serde_json::to_value(after).unwrap_or_default());
+                let mut changes = Vec::new();
+                if let (Some(b), Some(a)) = (b.as_object(), a.as_object()) {
+                    for (key, after) in a {
+                        let before = b.get(key).cloned().unwrap_or_default();
+                        if &before != after {
+                            changes.push(Change::new(&format!("settings.{key}"), before, after));
+                        }
+                    }
+                }
+                changes
+            }
+            Self::RetentionPolicyChanged { before, after, .. } => vec![Change::new("settings.retention_years", before, after)],
+            Self::LegalHoldPlaced { .. } => vec![Change::new("settings.legal_hold", false, true)],
+            Self::LegalHoldReleased { .. } => vec![Change::new("settings.legal_hold", true, false)],
         }
     }
     fn reason(&self) -> Option<&Reason> {
-        None
+        match self {
+            Self::OrganizationSettingsChanged { reason, .. }
+            | Self::RetentionPolicyChanged { reason, .. }
+            | Self::LegalHoldPlaced { reason }
+            | Self::LegalHoldReleased { reason } => Some(reason),
+            _ => None,
+        }
     }
 }
 
@@ -85,6 +171,44 @@ impl Aggregate for Organization {
                 }
                 sink.write(OrganizationEvent::OrganizationRenamed { before, after: name }, self).await;
             }
+            OrganizationCommand::ChangeDefectSettings { actor, defect_slas, recurrence_window_days, reason } => {
+                actor.require_admin()?;
+                self.id.ok_or(DomainError::NotFound)?;
+                let positive = [defect_slas.a, defect_slas.b, defect_slas.c].iter().all(|d| *d > chrono::Duration::zero());
+                if !positive || defect_slas.a > defect_slas.b || defect_slas.b > defect_slas.c {
+                    return Err(ValidationError::new("defectSlas", "are positive and A <= B <= C").into());
+                }
+                if !(1..=3650).contains(&recurrence_window_days) {
+                    return Err(ValidationError::new("recurrenceWindowDays", "is between 1 and 3650").into());
+                }
+                let after = Settings { defect_slas, recurrence_window_days, ..self.settings.clone() };
+                if after == self.settings {
+                    return Err(DomainError::Rule("the settings are unchanged"));
+                }
+                sink.write(OrganizationEvent::OrganizationSettingsChanged { before: self.settings.clone(), after, reason }, self).await;
+            }
+            OrganizationCommand::SetRetentionPolicy { actor, years, reason } => {
+                actor.require_owner()?;
+                self.id.ok_or(DomainError::NotFound)?;
+                if !(MIN_RETENTION_YEARS..=100).contains(&years) {
+                    return Err(ValidationError::new("years", "is between the legal floor of 7 and 100").into());
+                }
+                if years == self.settings.retention_years {
+                    return Err(DomainError::Rule("the retention is unchanged"));
+                }
+                sink.write(OrganizationEvent::RetentionPolicyChanged { before: self.settings.retention_years, after: years, reason }, self)
+                    .await;
+            }
+            OrganizationCommand::SetLegalHold { actor, hold, reason } => {
+                actor.require_owner()?;
+                self.id.ok_or(DomainError::NotFound)?;
+                if hold == self.settings.legal_hold {
+                    return Err(DomainError::Rule(if hold { "a legal hold is already in place" } else { "there is no legal hold" }));
+                }
+                let event =
+                    if hold { OrganizationEvent::LegalHoldPlaced { reason } } else { OrganizationEvent::LegalHoldReleased { reason } };
+                sink.write(event, self).await;
+            }
         }
         Ok(())
     }
@@ -96,6 +220,10 @@ impl Aggregate for Organization {
                 self.name = Some(name);
             }
             OrganizationEvent::OrganizationRenamed { after, .. } => self.name = Some(after),
+            OrganizationEvent::OrganizationSettingsChanged { after, .. } => self.settings = after,
+            OrganizationEvent::RetentionPolicyChanged { after, .. } => self.settings.retention_years = after,
+            OrganizationEvent::LegalHoldPlaced { .. } => self.settings.legal_hold = true,
+            OrganizationEvent::LegalHoldReleased { .. } => self.settings.legal_hold = false,
         }
     }
 }
@@ -152,6 +280,52 @@ mod tests {
                 .inspect_result();
             assert!(matches!(result, Err(DomainError::Forbidden(_))), "{role:?}");
         }
+    }
+
+    fn reason() -> Reason {
+        Reason { code: crate::ReasonCode::Other, text: "policy".into() }
+    }
+
+    #[test]
+    fn an_admin_changes_the_defect_slas_with_a_reason() {
+        let slas = PrioritySlas { a: chrono::Duration::hours(8), ..PrioritySlas::default() };
+        let change = OrganizationCommand::ChangeDefectSettings {
+            actor: actor(Role::Admin),
+            defect_slas: slas,
+            recurrence_window_days: 60,
+            reason: reason(),
+        };
+        let events = Given::with(()).given(vec![created()]).when(change).inspect_result().unwrap_or_default();
+        let paths: Vec<String> = events.iter().flat_map(|e| e.changes()).map(|c| c.path).collect();
+        assert_eq!(paths, ["settings.defect_slas", "settings.recurrence_window_days"]);
+        let inverted = PrioritySlas { a: chrono::Duration::days(40), ..PrioritySlas::default() };
+        let bad = OrganizationCommand::ChangeDefectSettings {
+            actor: actor(Role::Admin),
+            defect_slas: inverted,
+            recurrence_window_days: 30,
+            reason: reason(),
+        };
+        assert!(matches!(Given::with(()).given(vec![created()]).when(bad).inspect_result(), Err(DomainError::Invalid(_))));
+    }
+
+    #[test]
+    fn only_owners_set_retention_never_below_seven_years_and_legal_holds() {
+        let set = |role, years| OrganizationCommand::SetRetentionPolicy { actor: actor(role), years, reason: reason() };
+        assert!(matches!(
+            Given::with(()).given(vec![created()]).when(set(Role::Admin, 10)).inspect_result(),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(Given::with(()).given(vec![created()]).when(set(Role::Owner, 5)).inspect_result(), Err(DomainError::Invalid(_))));
+        Given::with(())
+            .given(vec![created()])
+            .when(set(Role::Owner, 10))
+            .then_expect_events(vec![OrganizationEvent::RetentionPolicyChanged { before: 7, after: 10, reason: reason() }]);
+        let hold = |hold| OrganizationCommand::SetLegalHold { actor: actor(Role::Owner), hold, reason: reason() };
+        Given::with(())
+            .given(vec![created()])
+            .when(hold(true))
+            .then_expect_events(vec![OrganizationEvent::LegalHoldPlaced { reason: reason() }]);
+        Given::with(()).given(vec![created()]).when(hold(false)).then_expect_error(DomainError::Rule("there is no legal hold"));
     }
 
     #[test]

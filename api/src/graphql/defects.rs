@@ -418,12 +418,14 @@ impl DefectMutation {
         on_defect(ctx, &input.defect_id, &input, |actor, facts, _| DefectCommand::FailVerification { actor, facts, reason }).await
     }
 
-    /// Reopens a closed defect, with a reason; within the window it counts as a recurrence.
+    /// Reopens a closed defect, with a reason; within the organisation's window it counts as a recurrence.
     async fn reopen_defect(&self, ctx: &Context<'_>, input: DefectReasonInput) -> ApiResult<Defect> {
+        let p = principal(ctx)?;
+        let id = DefectId::parse(&input.defect_id)?;
         let reason = reason(input.reason_code, &input.reason)?;
-        let recurrence_window = gemba_commands::defects::RECURRENCE_WINDOW;
-        on_defect(ctx, &input.defect_id, &input, |actor, facts, now| DefectCommand::Reopen { actor, facts, reason, recurrence_window, now })
-            .await
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.reopen_defect(&command, id, reason).await?;
+        defect_payload(ctx, id).await
     }
 
     /// Cancels an open defect (as a duplicate of another, not a defect, or out of scope).

@@ -8,6 +8,7 @@ use gemba_commands::auth::Password;
 use gemba_commands::envelope::Channel;
 use gemba_commands::service::{SESSION_TTL, SignedIn};
 use gemba_commands::tenancy::begin_tenant;
+use gemba_domain::organization::OrganizationCommand;
 use gemba_domain::{Code, DisplayName, Email, MemberId, Name, OrgId, Reason, SiteId, Timezone, ZoneId};
 use gemba_projections::registry as reads;
 
@@ -75,6 +76,30 @@ pub struct RemoveMemberInput {
 #[derive(Debug, InputObject)]
 pub struct RenameOrganizationInput {
     pub name: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeDefectSettingsInput {
+    pub defect_sla_hours_a: i32,
+    pub defect_sla_hours_b: i32,
+    pub defect_sla_hours_c: i32,
+    pub recurrence_window_days: i32,
+    /// Required: these settings change KPIs.
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct SetRetentionPolicyInput {
+    pub years: i32,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct LegalHoldInput {
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
 }
 
 #[derive(Debug, InputObject)]
@@ -225,6 +250,20 @@ async fn set_capability(ctx: &Context<'_>, input: CapabilityInput, held: bool) -
     member_payload(ctx, member).await
 }
 
+async fn organization_payload(ctx: &Context<'_>) -> ApiResult<Organization> {
+    let p = principal(ctx)?;
+    let mut tx = tenant_tx(ctx).await?;
+    reads::organization(&mut tx, p.org.uuid()).await?.map(Organization).ok_or(ApiError::NotFound)
+}
+
+async fn set_legal_hold(ctx: &Context<'_>, input: LegalHoldInput, hold: bool) -> ApiResult<Organization> {
+    let p = principal(ctx)?;
+    let reason = reason(input.reason_code, &input.reason)?;
+    let command = command_context(ctx, p.org, Some(p), &input)?;
+    services(ctx)?.gemba.on_organization(&command, |actor| OrganizationCommand::SetLegalHold { actor, hold, reason }).await?;
+    organization_payload(ctx).await
+}
+
 async fn set_zone_deputy(ctx: &Context<'_>, input: ZoneDeputyInput, add: bool) -> ApiResult<Zone> {
     let p = principal(ctx)?;
     let zone = ZoneId::parse(&input.zone_id)?;
@@ -338,6 +377,58 @@ impl CoreMutation {
         services(ctx)?.gemba.rename_organization(&command, name).await?;
         let mut tx = tenant_tx(ctx).await?;
         reads::organization(&mut tx, p.org.uuid()).await?.map(Organization).ok_or(ApiError::NotFound)
+    }
+
+    /// Changes the defect SLAs and recurrence window, with a reason (Owners and Admins).
+    async fn change_defect_settings(&self, ctx: &Context<'_>, input: ChangeDefectSettingsInput) -> ApiResult<Organization> {
+        let p = principal(ctx)?;
+        let hours = |field: &str, h: i32| {
+            if (1..=24 * 366).contains(&h) {
+                Ok(chrono::Duration::hours(i64::from(h)))
+            } else {
+                Err(ApiError::Validation { field: field.into(), message: "is between 1 hour and a year".into() })
+            }
+        };
+        let defect_slas = gemba_domain::defect::PrioritySlas {
+            a: hours("defectSlaHoursA", input.defect_sla_hours_a)?,
+            b: hours("defectSlaHoursB", input.defect_sla_hours_b)?,
+            c: hours("defectSlaHoursC", input.defect_sla_hours_c)?,
+        };
+        let recurrence_window_days = u32::try_from(input.recurrence_window_days)
+            .map_err(|_| ApiError::Validation { field: "recurrenceWindowDays".into(), message: "is positive".into() })?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?
+            .gemba
+            .on_organization(&command, |actor| OrganizationCommand::ChangeDefectSettings {
+                actor,
+                defect_slas,
+                recurrence_window_days,
+                reason,
+            })
+            .await?;
+        organization_payload(ctx).await
+    }
+
+    /// Sets the audit-log retention in years (Owners; never below 7), with a reason.
+    async fn set_retention_policy(&self, ctx: &Context<'_>, input: SetRetentionPolicyInput) -> ApiResult<Organization> {
+        let p = principal(ctx)?;
+        let years =
+            u32::try_from(input.years).map_err(|_| ApiError::Validation { field: "years".into(), message: "is positive".into() })?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_organization(&command, |actor| OrganizationCommand::SetRetentionPolicy { actor, years, reason }).await?;
+        organization_payload(ctx).await
+    }
+
+    /// Places a legal hold (Owners), with a reason: nothing is disposed of while it stands.
+    async fn place_legal_hold(&self, ctx: &Context<'_>, input: LegalHoldInput) -> ApiResult<Organization> {
+        set_legal_hold(ctx, input, true).await
+    }
+
+    /// Releases the legal hold (Owners), with a reason.
+    async fn release_legal_hold(&self, ctx: &Context<'_>, input: LegalHoldInput) -> ApiResult<Organization> {
+        set_legal_hold(ctx, input, false).await
     }
 
     /// Creates a site.

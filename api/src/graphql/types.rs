@@ -139,6 +139,32 @@ impl Organization {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Settings that drive KPIs and compliance.
+    async fn settings(&self, ctx: &Context<'_>) -> ApiResult<OrganizationSettings> {
+        let settings = services(ctx)?.gemba.settings(gemba_domain::OrgId(self.0.org_id)).await?;
+        let hours = |d: chrono::Duration| i32::try_from(d.num_hours()).unwrap_or(i32::MAX);
+        Ok(OrganizationSettings {
+            defect_sla_hours_a: hours(settings.defect_slas.a),
+            defect_sla_hours_b: hours(settings.defect_slas.b),
+            defect_sla_hours_c: hours(settings.defect_slas.c),
+            recurrence_window_days: settings.recurrence_window_days,
+            retention_years: settings.retention_years,
+            legal_hold: settings.legal_hold,
+        })
+    }
+}
+
+/// An organisation's settings.
+#[derive(Debug, SimpleObject)]
+pub struct OrganizationSettings {
+    pub defect_sla_hours_a: i32,
+    pub defect_sla_hours_b: i32,
+    pub defect_sla_hours_c: i32,
+    /// A reopen within this many days of closing counts as a recurrence.
+    pub recurrence_window_days: u32,
+    /// Audit-log retention (7 years at least).
+    pub retention_years: u32,
+    pub legal_hold: bool,
 }
 
 /// Shown instead of personal data whose key was shredded.

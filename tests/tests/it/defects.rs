@@ -205,3 +205,42 @@ async fn the_advisor_only_suggests_and_a_person_decides() {
     assert_eq!(entries[2]["eventType"], "DefectSuggestionAccepted");
     assert_eq!(entries[2]["actor"]["id"], finder.member.as_str());
 }
+
+#[tokio::test]
+async fn organisation_settings_drive_defect_due_dates_and_retention_is_owner_only() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let admin = app.join(&owner, "adm@a.example", "ADMIN").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "P-01", "Press line").await;
+    let settings = "mutation($input: ChangeDefectSettingsInput!) { changeDefectSettings(input: $input) { settings { defectSlaHoursC recurrenceWindowDays } } }";
+    let input = json!({"defectSlaHoursA": 4, "defectSlaHoursB": 24, "defectSlaHoursC": 48, "recurrenceWindowDays": 60, "reason": "new maintenance contract"});
+    let changed = app.gql(Some(&admin.token), settings, json!({"input": input})).await;
+    assert_eq!(
+        changed["data"]["changeDefectSettings"]["settings"],
+        json!({"defectSlaHoursC": 48, "recurrenceWindowDays": 60}),
+        "{changed}"
+    );
+
+    let raise = json!({"zoneId": zone, "abnormalityType": "MINOR_FLAW", "tagClass": "OPERATOR", "priority": "C", "title": "Label missing", "description": "on the panel"});
+    let raised = mutate(&app, &owner, "raiseDefect", "RaiseDefectInput", raise).await;
+    let id = raised["data"]["raiseDefect"]["id"].as_str().expect("id").to_owned();
+    let before = chrono::Utc::now();
+    let assigned = mutate(&app, &owner, "assignDefect", "AssignDefectInput", json!({"defectId": id, "assigneeId": admin.member})).await;
+    let due =
+        chrono::DateTime::parse_from_rfc3339(assigned["data"]["assignDefect"]["dueAt"].as_str().unwrap_or_default()).expect("due date");
+    let hours = (due.with_timezone(&chrono::Utc) - before).num_minutes() as f64 / 60.0;
+    assert!((47.9..=48.1).contains(&hours), "due in the C SLA of 48 h, got {hours}");
+
+    let retention = "mutation($input: SetRetentionPolicyInput!) { setRetentionPolicy(input: $input) { settings { retentionYears } } }";
+    let by_admin = app.gql(Some(&admin.token), retention, json!({"input": {"years": 10, "reason": "customer contract"}})).await;
+    assert_eq!(error_code(&by_admin), Some("FORBIDDEN"), "{by_admin}");
+    let too_short = app.gql(Some(&owner.token), retention, json!({"input": {"years": 5, "reason": "save space"}})).await;
+    assert_eq!(error_code(&too_short), Some("VALIDATION"), "{too_short}");
+    let set = app.gql(Some(&owner.token), retention, json!({"input": {"years": 10, "reason": "customer contract"}})).await;
+    assert_eq!(set["data"]["setRetentionPolicy"]["settings"]["retentionYears"], 10, "{set}");
+    let hold = app
+        .gql(Some(&owner.token), "mutation { placeLegalHold(input: {reason: \"litigation\"}) { settings { legalHold } } }", json!({}))
+        .await;
+    assert_eq!(hold["data"]["placeLegalHold"]["settings"]["legalHold"], true, "{hold}");
+}
