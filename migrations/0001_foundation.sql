@@ -245,13 +245,27 @@ create table audits (
 
 create unique index audits_one_in_progress on audits (org_id, zone_id, audit_type) where status = 'IN_PROGRESS';
 
+-- Points: one row per award (idempotent per award id), for balances and leaderboards.
+create table points_awards (
+    org_id    uuid        not null,
+    award_id  text        not null,
+    member_id uuid        not null,
+    rule_id   text        not null,
+    points    bigint      not null,
+    earned_at timestamptz not null,
+    reversed  boolean     not null default false,
+    primary key (org_id, award_id)
+);
+
+create index points_awards_by_member on points_awards (org_id, member_id);
+
 -- Row-level security on every tenant table.
 do $$
 declare
     t text;
 begin
     foreach t in array array['organizations', 'org_heads', 'events', 'command_log', 'org_keys', 'person_keys',
-                             'members', 'credentials', 'sessions', 'invitations', 'sites', 'zones', 'zone_deputies', 'audits']
+                             'members', 'credentials', 'sessions', 'invitations', 'sites', 'zones', 'zone_deputies', 'audits', 'points_awards']
     loop
         execute format('alter table %I enable row level security', t);
         execute format('alter table %I force row level security', t);
@@ -272,5 +286,6 @@ grant select, insert, update on organizations, members, sites, zones, sessions t
 grant select, insert, update, delete on invitations to gemba_app;
 grant select, insert, delete on zone_deputies to gemba_app;
 grant select, insert, update on audits to gemba_app;
+grant select, insert, update on points_awards to gemba_app;
 grant select, insert, update, delete on credentials to gemba_app;
 grant select on events, org_heads to gemba_projector;

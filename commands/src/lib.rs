@@ -26,6 +26,7 @@ pub mod envelope;
 pub mod error;
 pub mod five_s;
 pub mod improvement;
+pub mod points;
 pub mod registry;
 pub mod service;
 pub mod store;

@@ -86,9 +86,18 @@ fn to_i64(value: usize) -> Result<i64, StoreError> {
 
 /// Appends `events` (of any aggregates of `org`) inside the caller's tenant transaction:
 /// locks the organisation's head, assigns `tenant_seq`, chains the hashes, inserts all
-/// events in one statement, moves the head and applies the registry. Commit is the
-/// caller's. Returns the stored events.
+/// events in one statement, moves the head, applies the registry, and appends what the
+/// transactional policies (points) derive from them. Commit is the caller's. Returns the
+/// stored events, derived ones last.
 pub async fn append(conn: &mut PgConnection, org: OrgId, events: &[SerializedEvent]) -> Result<Vec<Appended>, StoreError> {
+    let mut appended = append_events(conn, org, events).await?;
+    let derived = crate::points::derive(conn, org, &appended).await?;
+    appended.extend(append_events(conn, org, &derived).await?);
+    Ok(appended)
+}
+
+/// [`append`] without the policies (derived events derive nothing further).
+async fn append_events(conn: &mut PgConnection, org: OrgId, events: &[SerializedEvent]) -> Result<Vec<Appended>, StoreError> {
     if events.is_empty() {
         return Ok(Vec::new());
     }

@@ -324,12 +324,16 @@ pub enum DefectEvent {
         resolved_at: DateTime<Utc>,
         fixed_on_spot: bool,
     },
-    /// Verified and closed; the signature meaning is `verified`.
+    /// Verified and closed; the signature meaning is `verified`. Carries who resolved and
+    /// found it and the original due date, so policies (points) need no other state.
     DefectClosed {
         verified_by: MemberId,
         verified_at: DateTime<Utc>,
         note: Option<LongText>,
         signature_meaning: String,
+        resolved_by: Option<MemberId>,
+        found_by: Option<MemberId>,
+        original_due_at: Option<DateTime<Utc>>,
     },
     DefectVerificationFailed {
         reason: Reason,
@@ -758,6 +762,9 @@ impl Aggregate for Defect {
                     verified_at: now,
                     note,
                     signature_meaning: "verified".into(),
+                    resolved_by: self.s.resolved_by,
+                    found_by: self.s.found_by,
+                    original_due_at: self.s.original_due_at,
                 };
                 sink.write(event, self).await;
             }

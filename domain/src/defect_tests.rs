@@ -84,7 +84,15 @@ fn resolved() -> DefectEvent {
     }
 }
 fn closed() -> DefectEvent {
-    DefectEvent::DefectClosed { verified_by: LEAD, verified_at: at(40), note: None, signature_meaning: "verified".into() }
+    DefectEvent::DefectClosed {
+        verified_by: LEAD,
+        verified_at: at(40),
+        note: None,
+        signature_meaning: "verified".into(),
+        resolved_by: Some(FIXER),
+        found_by: Some(FINDER),
+        original_due_at: Some(at(24 * 7)),
+    }
 }
 fn forbidden(result: Result<Vec<DefectEvent>, DomainError>) -> bool {
     matches!(result, Err(DomainError::Forbidden(_)))

@@ -119,6 +119,8 @@ pub enum AuditEvent {
         finding_count: u32,
         /// Items at or below their auto-finding threshold: the FindingToDefect policy raises defects for them.
         auto_finding_items: Vec<String>,
+        /// Who conducted it (for the points policy).
+        conducted_by: Vec<MemberId>,
         template_checksum: String,
         submitted_at: DateTime<Utc>,
     },
@@ -389,6 +391,7 @@ impl Aggregate for FiveSAudit {
                     na_count: count(values.values().filter(|v| **v == ItemValue::NotApplicable).count()),
                     finding_count: count(self.findings.len()),
                     auto_finding_items,
+                    conducted_by: self.conducted_by.clone(),
                     template_checksum: self.checksum.clone(),
                     submitted_at: now,
                 }

@@ -179,6 +179,7 @@ fn a_correction_after_submit_needs_a_reason_and_carries_item_and_totals_before_a
                 na_count: 0,
                 finding_count: 0,
                 auto_finding_items: vec![],
+                conducted_by: vec![AUDITOR],
                 template_checksum: "sum".into(),
                 submitted_at: at(),
             }

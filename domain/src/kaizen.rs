@@ -298,6 +298,8 @@ pub enum KaizenEvent {
         verified_at: DateTime<Utc>,
         totals: SavingsTotals,
         verification_version: u32,
+        /// The authors (for the points policy).
+        authors: Vec<MemberId>,
     },
     KaizenSavingsVerificationDeclined {
         reason: Reason,
@@ -586,6 +588,7 @@ impl Aggregate for Kaizen {
                     verified_at: now,
                     totals: SavingsTotals::of(&self.lines, LineKind::Actual),
                     verification_version: self.verification_version + 1,
+                    authors: self.authors.clone(),
                 }
             }
             KaizenCommand::DeclineVerification { actor, is_savings_verifier, reason } => {

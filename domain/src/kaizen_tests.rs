@@ -205,6 +205,7 @@ fn verified_actual_lines_change_only_through_an_adjustment() {
         verified_at: at(),
         totals: SavingsTotals::default(),
         verification_version: 1,
+        authors: vec![AUTHOR],
     });
     let change = KaizenCommand::SetImpactLine {
         actor: member(AUTHOR),

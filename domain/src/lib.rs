@@ -21,6 +21,7 @@ pub mod ids;
 pub mod kaizen;
 pub mod member;
 pub mod organization;
+pub mod points;
 pub mod site;
 pub mod values;
 pub mod zone;

@@ -138,3 +138,20 @@ pub async fn zone_deputies(conn: &mut PgConnection, org: Uuid, zone: Uuid) -> Re
         .fetch_all(conn)
         .await
 }
+
+/// Points balances of members (reversed awards excluded), in one query.
+pub async fn points_balances(
+    conn: &mut PgConnection,
+    org: Uuid,
+    members: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, i64>, sqlx::Error> {
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "select member_id, coalesce(sum(points), 0)::bigint from points_awards
+          where org_id = $1 and member_id = any($2) and not reversed group by member_id",
+    )
+    .bind(org)
+    .bind(members)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -182,6 +182,8 @@ pub struct Member {
     pub status: MemberStatus,
     pub joined_at: Option<DateTime<Utc>>,
     pub capabilities: Vec<Capability>,
+    /// Points earned (reversed awards excluded).
+    pub points: i64,
 }
 
 fn sealed(value: &serde_json::Value) -> Option<Sealed> {
@@ -199,6 +201,8 @@ pub async fn members_view(keyring: &Keyring, viewer: &Principal, conn: &mut PgCo
     let names: Vec<Option<String>> = names.iter().map(|n| take(n.is_some())).collect();
     let emails: Vec<Option<String>> = emails.iter().map(|e| take(e.is_some())).collect();
     let sees_emails = matches!(viewer.role, gemba_domain::Role::Owner | gemba_domain::Role::Admin);
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.member_id).collect();
+    let points = reads::points_balances(conn, viewer.org.uuid(), &ids).await?;
     rows.into_iter()
         .zip(names.into_iter().zip(emails))
         .map(|(row, (name, email))| {
@@ -217,6 +221,7 @@ pub async fn members_view(keyring: &Keyring, viewer: &Principal, conn: &mut PgCo
                 status,
                 joined_at: row.joined_at,
                 capabilities: row.capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
+                points: points.get(&row.member_id).copied().unwrap_or(0),
             })
         })
         .collect()

@@ -230,4 +230,24 @@ async fn a_plant_story_from_audit_to_standard_is_fully_recorded() {
         .collect();
     let expected = [("PLAN", "DO"), ("DO", "CHECK"), ("CHECK", "ACT"), ("ACT", "CLOSED")].map(|(b, a)| (b.to_owned(), a.to_owned()));
     assert_eq!(phases, expected, "every PDCA gate, in order");
+
+    // 7. Points followed the validated outcomes: the auditor for the submitted audit (2), the
+    //    mechanic for the defect closed on time (3 + 1) and the verified kaizen savings (5),
+    //    the leader for verifying the defect (1); the compliance auditor earns nothing.
+    let members = app.gql(Some(&manager.token), "{ members { edges { node { id points } } } }", json!({})).await;
+    let points = |who: &Session| {
+        members["data"]["members"]["edges"]
+            .as_array()
+            .and_then(|edges| edges.iter().find(|e| e["node"]["id"] == who.member.as_str()))
+            .and_then(|e| e["node"]["points"].as_i64())
+    };
+    assert_eq!(points(&auditor), Some(2), "{members}");
+    assert_eq!(points(&mechanic), Some(9));
+    assert_eq!(points(&leader), Some(1));
+    assert_eq!(points(&compliance), Some(0));
+    let ledger = history(&app, &manager, &mechanic.member).await;
+    assert!(
+        ledger.iter().filter(|e| e["eventType"] == "PointsAwarded").all(|e| e["actor"]["id"].is_null()),
+        "awards are made by the system"
+    );
 }
