@@ -9,27 +9,12 @@ use crate::bus::Position;
 use crate::envelope::{Channel, CommandContext};
 use crate::error::CommandError;
 use crate::service::Gemba;
-use crate::tenancy::begin_tenant;
 
 impl Gemba {
-    /// Facts about `actor` and `zone`: is the zone active, does the actor lead it, does the
-    /// actor hold `defect_verifier`.
+    /// The zone facts a defect command needs.
     async fn zone_facts(&self, ctx: &CommandContext, zone: ZoneId, actor: MemberId) -> Result<ZoneFacts, CommandError> {
-        let mut tx = begin_tenant(self.pool(), ctx.org).await?;
-        let facts: (bool, bool, bool) = sqlx::query_as(
-            "select exists(select 1 from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE'),
-                    exists(select 1 from zones where org_id = $1 and zone_id = $2 and owner_member_id = $3)
-                        or exists(select 1 from zone_deputies where org_id = $1 and zone_id = $2 and member_id = $3),
-                    exists(select 1 from members where org_id = $1 and member_id = $3 and status = 'ACTIVE'
-                                                 and 'defect_verifier' = any(capabilities))",
-        )
-        .bind(ctx.org.uuid())
-        .bind(zone.uuid())
-        .bind(actor.uuid())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(ZoneFacts { zone_active: facts.0, actor_leads_zone: facts.1, actor_is_defect_verifier: facts.2 })
+        let facts = self.actor_in_zone(ctx, zone, actor, "defect_verifier").await?;
+        Ok(ZoneFacts { zone_active: facts.zone_active, actor_leads_zone: facts.leads_zone, actor_is_defect_verifier: facts.has_capability })
     }
 
     async fn member_is_active(&self, ctx: &CommandContext, member: MemberId) -> Result<bool, CommandError> {

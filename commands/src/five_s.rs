@@ -89,34 +89,32 @@ impl Gemba {
             .await?
             .and_then(|t| t.published().cloned())
             .ok_or_else(|| ValidationError::new("templateId", "does not name a published template"))?;
-        let mut tx = begin_tenant(self.pool(), ctx.org).await?;
-        let (zone_active, zone_owner, leads, auditor, open): (bool, Option<Uuid>, bool, bool, bool) = sqlx::query_as(
-            "select exists(select 1 from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE'),
-                    (select owner_member_id from zones where org_id = $1 and zone_id = $2),
-                    exists(select 1 from zones where org_id = $1 and zone_id = $2 and owner_member_id = $3)
-                        or exists(select 1 from zone_deputies where org_id = $1 and zone_id = $2 and member_id = $3),
-                    exists(select 1 from members where org_id = $1 and member_id = $3 and status = 'ACTIVE'
-                                                 and 'five_s_auditor' = any(capabilities)),
-                    exists(select 1 from audits where org_id = $1 and zone_id = $2 and audit_type = $4 and status = 'IN_PROGRESS')",
-        )
-        .bind(ctx.org.uuid())
-        .bind(zone.uuid())
-        .bind(actor.member_id.uuid())
-        .bind(serde_json::to_value(audit_type).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let facts = self.actor_in_zone(ctx, zone, actor.member_id, "five_s_auditor").await?;
+        let audit_type_text = serde_json::to_value(audit_type).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let open = {
+            let mut tx = begin_tenant(self.pool(), ctx.org).await?;
+            let open: bool = sqlx::query_scalar(
+                "select exists(select 1 from audits where org_id = $1 and zone_id = $2 and audit_type = $3 and status = 'IN_PROGRESS')",
+            )
+            .bind(ctx.org.uuid())
+            .bind(zone.uuid())
+            .bind(audit_type_text)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            open
+        };
         let audit = AuditId(Uuid::now_v7());
         let start = AuditStart {
             audit_id: audit,
             zone_id: zone,
-            zone_active,
-            zone_owner: zone_owner.map(MemberId),
+            zone_active: facts.zone_active,
+            zone_owner: facts.zone_owner,
             audit_type,
             template: definition,
             checksum,
             conducted_by,
-            actor_may_conduct: auditor || (audit_type == AuditType::SelfAudit && leads),
+            actor_may_conduct: facts.has_capability || (audit_type == AuditType::SelfAudit && facts.leads_zone),
             open_audit_exists: open,
         };
         let now = self.now();

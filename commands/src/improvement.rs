@@ -9,7 +9,6 @@ use crate::bus::Position;
 use crate::envelope::CommandContext;
 use crate::error::CommandError;
 use crate::service::Gemba;
-use crate::tenancy::begin_tenant;
 
 /// Facts about the actor for kaizen decisions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,30 +20,6 @@ pub struct KaizenFacts {
 }
 
 impl Gemba {
-    async fn zone_and_capability(
-        &self,
-        ctx: &CommandContext,
-        zone: ZoneId,
-        actor: MemberId,
-        capability: &str,
-    ) -> Result<(bool, bool, bool), CommandError> {
-        let mut tx = begin_tenant(self.pool(), ctx.org).await?;
-        let facts = sqlx::query_as(
-            "select exists(select 1 from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE'),
-                    exists(select 1 from zones where org_id = $1 and zone_id = $2 and owner_member_id = $3)
-                        or exists(select 1 from zone_deputies where org_id = $1 and zone_id = $2 and member_id = $3),
-                    exists(select 1 from members where org_id = $1 and member_id = $3 and status = 'ACTIVE' and $4 = any(capabilities))",
-        )
-        .bind(ctx.org.uuid())
-        .bind(zone.uuid())
-        .bind(actor.uuid())
-        .bind(capability)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(facts)
-    }
-
     /// Drafts a kaizen in an active zone; the actor is its author.
     pub async fn draft_kaizen(
         &self,
@@ -56,7 +31,7 @@ impl Gemba {
         proposal: LongText,
     ) -> Result<KaizenId, CommandError> {
         let actor = ctx.require_actor()?;
-        let (zone_active, ..) = self.zone_and_capability(ctx, zone, actor.member_id, "").await?;
+        let zone_active = self.actor_in_zone(ctx, zone, actor.member_id, "savings_verifier").await?.zone_active;
         let id = KaizenId(Uuid::now_v7());
         let command = KaizenCommand::Draft { actor, kaizen_id: id, zone_id: zone, zone_active, title, category, problem, proposal };
         let position = self.bus.execute::<Kaizen>(ctx, &id.to_string(), command).await?;
@@ -72,8 +47,11 @@ impl Gemba {
     ) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;
         let zone = self.kaizen(ctx.org, id).await?.and_then(|k| k.zone_id()).ok_or(DomainError::NotFound)?;
-        let (_, leads, verifier) = self.zone_and_capability(ctx, zone, actor.member_id, "savings_verifier").await?;
-        let facts = KaizenFacts { may_review: leads || matches!(actor.role, Role::Owner | Role::Admin), is_savings_verifier: verifier };
+        let facts = self.actor_in_zone(ctx, zone, actor.member_id, "savings_verifier").await?;
+        let facts = KaizenFacts {
+            may_review: facts.leads_zone || matches!(actor.role, Role::Owner | Role::Admin),
+            is_savings_verifier: facts.has_capability,
+        };
         self.bus.execute::<Kaizen>(ctx, &id.to_string(), build(actor, facts)).await
     }
 

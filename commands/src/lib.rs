@@ -24,6 +24,7 @@ pub mod crypto;
 pub mod defects;
 pub mod envelope;
 pub mod error;
+pub mod facts;
 pub mod five_s;
 pub mod improvement;
 pub mod points;

@@ -6,19 +6,14 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::values::{ReasonCode, Role};
+use crate::test_support::{member, text};
+use crate::values::ReasonCode;
 
 type Given = TestFramework<A3Case>;
 const OWNER: MemberId = MemberId(Uuid::from_u128(1));
 const COACH: MemberId = MemberId(Uuid::from_u128(2));
 const WORKER: MemberId = MemberId(Uuid::from_u128(3));
 
-fn member(id: MemberId) -> Actor {
-    Actor { member_id: id, role: Role::Member }
-}
-fn text(t: &str) -> LongText {
-    LongText::parse("text", t).unwrap_or_else(|e| panic!("{e}"))
-}
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default()
 }

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
+use crate::test_support::{member, text};
 use crate::values::ReasonCode;
 
 type Given = TestFramework<Defect>;
@@ -19,12 +20,6 @@ const ZONE: ZoneId = ZoneId(Uuid::from_u128(20));
 
 fn at(hour: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).single().unwrap_or_default() + Duration::hours(hour)
-}
-fn member(id: MemberId) -> Actor {
-    Actor { member_id: id, role: Role::Member }
-}
-fn text(t: &str) -> LongText {
-    LongText::parse("text", t).unwrap_or_else(|e| panic!("{e}"))
 }
 fn reason() -> Reason {
     Reason { code: ReasonCode::Other, text: "because".into() }

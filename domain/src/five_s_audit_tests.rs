@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::*;
 use crate::five_s::{Scale, TemplateItem};
 use crate::ids::TemplateId;
+use crate::test_support::{member, text};
 use crate::values::{Name, ReasonCode};
 
 type Given = TestFramework<FiveSAudit>;
@@ -18,12 +19,6 @@ const OTHER: MemberId = MemberId(Uuid::from_u128(3));
 
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).single().unwrap_or_default()
-}
-fn member(id: MemberId) -> Actor {
-    Actor { member_id: id, role: Role::Member }
-}
-fn text(t: &str) -> LongText {
-    LongText::parse("text", t).unwrap_or_else(|e| panic!("{e}"))
 }
 fn reason() -> Reason {
     Reason { code: ReasonCode::DataEntryError, text: "typo".into() }

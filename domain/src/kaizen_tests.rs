@@ -6,7 +6,8 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::values::{ReasonCode, Role};
+use crate::test_support::{member, text};
+use crate::values::ReasonCode;
 
 type Given = TestFramework<Kaizen>;
 const AUTHOR: MemberId = MemberId(Uuid::from_u128(1));
@@ -19,12 +20,6 @@ fn at() -> DateTime<Utc> {
 }
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 2).unwrap_or_default()
-}
-fn member(id: MemberId) -> Actor {
-    Actor { member_id: id, role: Role::Member }
-}
-fn text(t: &str) -> LongText {
-    LongText::parse("text", t).unwrap_or_else(|e| panic!("{e}"))
 }
 fn reason() -> Reason {
     Reason { code: ReasonCode::Other, text: "because".into() }

@@ -23,6 +23,8 @@ pub mod member;
 pub mod organization;
 pub mod points;
 pub mod site;
+#[cfg(test)]
+mod test_support;
 pub mod values;
 pub mod zone;
 

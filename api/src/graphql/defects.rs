@@ -9,6 +9,7 @@ use gemba_domain::{DefectId, EvidenceRef, LongText, MemberId, Name, ZoneId};
 
 use super::context::{command_context, principal, services};
 use super::errors::{ApiError, ApiResult};
+use super::inputs::{long_text, optional_long_text, reason};
 use super::types::ReasonCode;
 
 mirror_enum!(
@@ -158,19 +159,11 @@ async fn defect_payload(ctx: &Context<'_>, id: DefectId) -> ApiResult<Defect> {
     services(ctx)?.gemba.defect(p.org, id).await?.map(Defect).ok_or(ApiError::NotFound)
 }
 
-fn long_text(field: &str, text: &str) -> ApiResult<LongText> {
-    Ok(LongText::parse(field, text)?)
-}
-
 fn evidence(field: &str, refs: &[String]) -> ApiResult<Vec<EvidenceRef>> {
     if refs.len() > 50 {
         return Err(ApiError::Validation { field: field.into(), message: "lists at most 50 files".into() });
     }
     refs.iter().map(|r| EvidenceRef::parse(field, r).map_err(Into::into)).collect()
-}
-
-fn reason(code: Option<ReasonCode>, text: &str) -> ApiResult<gemba_domain::Reason> {
-    Ok(gemba_domain::Reason::parse(code.unwrap_or(ReasonCode::Other).into(), text)?)
 }
 
 /// Runs a command on an existing defect and returns the defect.
@@ -393,7 +386,7 @@ impl DefectMutation {
     /// Records (or improves) the countermeasure and root cause.
     async fn record_defect_countermeasure(&self, ctx: &Context<'_>, input: RecordDefectCountermeasureInput) -> ApiResult<Defect> {
         let countermeasure = long_text("countermeasure", &input.countermeasure)?;
-        let root_cause = input.root_cause.as_deref().map(|t| long_text("rootCause", t)).transpose()?;
+        let root_cause = optional_long_text("rootCause", input.root_cause.as_deref())?;
         on_defect(ctx, &input.defect_id, &input, |actor, _, _| DefectCommand::RecordCountermeasure { actor, countermeasure, root_cause })
             .await
     }
@@ -408,7 +401,7 @@ impl DefectMutation {
 
     /// Verifies and closes a resolved defect (never by its resolver); signature meaning `verified`.
     async fn verify_defect(&self, ctx: &Context<'_>, input: VerifyDefectInput) -> ApiResult<Defect> {
-        let note = input.note.as_deref().map(|t| long_text("note", t)).transpose()?;
+        let note = optional_long_text("note", input.note.as_deref())?;
         on_defect(ctx, &input.defect_id, &input, |actor, facts, now| DefectCommand::Verify { actor, facts, note, now }).await
     }
 

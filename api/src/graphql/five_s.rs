@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::context::{command_context, principal, services};
 use super::defects::{AbnormalityType, Priority};
 use super::errors::{ApiError, ApiResult};
+use super::inputs::{optional_long_text, reason};
 use super::types::ReasonCode;
 
 mirror_enum!(
@@ -247,10 +248,6 @@ fn value(score: Option<i32>, not_applicable: Option<bool>) -> ApiResult<ItemValu
     }
 }
 
-fn optional_text(field: &str, text: Option<&str>) -> ApiResult<Option<LongText>> {
-    Ok(text.map(|t| LongText::parse(field, t)).transpose()?)
-}
-
 #[derive(Debug, InputObject)]
 pub struct CreateTemplateDraftInput {
     pub name: String,
@@ -352,10 +349,6 @@ pub struct SubmitAuditPayload {
     pub raised_defect_ids: Vec<ID>,
 }
 
-fn reason(code: Option<ReasonCode>, text: &str) -> ApiResult<gemba_domain::Reason> {
-    Ok(gemba_domain::Reason::parse(code.unwrap_or(ReasonCode::Other).into(), text)?)
-}
-
 /// 5S mutations.
 #[derive(Debug, Default)]
 pub struct FiveSMutation;
@@ -380,7 +373,7 @@ impl FiveSMutation {
             item_id: input.item_id.trim().to_owned(),
             section: input.section.into(),
             text: Name::parse("text", &input.text)?,
-            guidance: optional_text("guidance", input.guidance.as_deref())?,
+            guidance: optional_long_text("guidance", input.guidance.as_deref())?,
             weight: input.weight.unwrap_or(Decimal::ONE),
             na_allowed: input.na_allowed.unwrap_or(true),
             critical: input.critical.unwrap_or(false),
@@ -431,7 +424,7 @@ impl FiveSMutation {
         let p = principal(ctx)?;
         let id = AuditId::parse(&input.audit_id)?;
         let value = value(input.value, input.not_applicable)?;
-        let comment = optional_text("comment", input.comment.as_deref())?;
+        let comment = optional_long_text("comment", input.comment.as_deref())?;
         let evidence = input.evidence.iter().flatten().map(|e| EvidenceRef::parse("evidence", e)).collect::<Result<Vec<_>, _>>()?;
         let item_id = input.item_id.clone();
         let command = command_context(ctx, p.org, Some(p), &input)?;
@@ -476,7 +469,7 @@ impl FiveSMutation {
         let p = principal(ctx)?;
         let id = AuditId::parse(&input.audit_id)?;
         let value = value(input.value, input.not_applicable)?;
-        let comment = optional_text("comment", input.comment.as_deref())?;
+        let comment = optional_long_text("comment", input.comment.as_deref())?;
         let reason = reason(input.reason_code, &input.reason)?;
         let item_id = input.item_id.clone();
         let command = command_context(ctx, p.org, Some(p), &input)?;

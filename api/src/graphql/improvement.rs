@@ -6,11 +6,12 @@ use gemba_domain::a3::{self as a3, A3Case, A3Command};
 use gemba_domain::kaizen::{
     self as kaizen, ImpactLine, Kaizen, KaizenCommand, LineKind as DomainLineKind, Money, Recurrence, SavingsTotals,
 };
-use gemba_domain::{A3Id, EvidenceRef, KaizenId, LongText, MemberId, Name, ZoneId};
+use gemba_domain::{A3Id, EvidenceRef, KaizenId, MemberId, Name, ZoneId};
 use rust_decimal::Decimal;
 
 use super::context::{command_context, principal, services};
 use super::errors::{ApiError, ApiResult};
+use super::inputs::{long_text, optional_long_text, optional_reason, reason};
 use super::types::ReasonCode;
 
 mirror_enum!(
@@ -294,14 +295,6 @@ async fn on_a3(
     a3_payload(ctx, id).await
 }
 
-fn long_text(field: &str, text: &str) -> ApiResult<LongText> {
-    Ok(LongText::parse(field, text)?)
-}
-
-fn reason(code: Option<ReasonCode>, text: &str) -> ApiResult<gemba_domain::Reason> {
-    Ok(gemba_domain::Reason::parse(code.unwrap_or(ReasonCode::Other).into(), text)?)
-}
-
 fn member(id: &ID, field: &str) -> ApiResult<MemberId> {
     MemberId::parse(id).map_err(|_| ApiError::Validation { field: field.into(), message: "is not a valid id".into() })
 }
@@ -529,13 +522,13 @@ impl ImprovementMutation {
             classification: input.classification.into(),
             money,
             recurrence,
-            calculation: input.calculation.as_deref().map(|c| long_text("calculation", c)).transpose()?,
+            calculation: optional_long_text("calculation", input.calculation.as_deref())?,
             evidence: input.evidence.iter().flatten().map(|e| EvidenceRef::parse("evidence", e)).collect::<Result<Vec<_>, _>>()?,
         };
         if line.line_id.is_empty() || line.line_id.len() > 32 {
             return Err(ApiError::Validation { field: "lineId".into(), message: "is 1 to 32 characters".into() });
         }
-        let reason = input.reason.as_deref().map(|r| reason(input.reason_code, r)).transpose()?;
+        let reason = optional_reason(input.reason_code, input.reason.as_deref())?;
         on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::SetImpactLine { actor, line, reason }).await
     }
 
@@ -617,7 +610,7 @@ impl ImprovementMutation {
 
     /// Moves a countermeasure on (cancelling needs a reason).
     async fn set_a3_countermeasure_status(&self, ctx: &Context<'_>, input: SetA3CountermeasureStatusInput) -> ApiResult<A3View> {
-        let reason = input.reason.as_deref().map(|r| reason(input.reason_code, r)).transpose()?;
+        let reason = optional_reason(input.reason_code, input.reason.as_deref())?;
         let (cm_id, status) = (input.cm_id.clone(), input.status.into());
         on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::SetCountermeasureStatus { actor, cm_id, status, reason }).await
     }
@@ -642,8 +635,7 @@ impl ImprovementMutation {
     /// Records the updated standards (or why none changed).
     async fn record_a3_standardization(&self, ctx: &Context<'_>, input: RecordA3StandardizationInput) -> ApiResult<A3View> {
         let documents = input.documents.iter().map(|d| Name::parse("documents", d)).collect::<Result<Vec<_>, _>>()?;
-        let no_change_justification =
-            input.no_change_justification.as_deref().map(|j| long_text("noChangeJustification", j)).transpose()?;
+        let no_change_justification = optional_long_text("noChangeJustification", input.no_change_justification.as_deref())?;
         on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::RecordStandardization { actor, documents, no_change_justification }).await
     }
 

@@ -26,6 +26,7 @@ pub mod defects;
 pub mod errors;
 pub mod five_s;
 pub mod improvement;
+mod inputs;
 pub mod mutation;
 pub mod query;
 pub mod types;

@@ -9,11 +9,12 @@ use gemba_commands::envelope::Channel;
 use gemba_commands::service::{SESSION_TTL, SignedIn};
 use gemba_commands::tenancy::begin_tenant;
 use gemba_domain::organization::OrganizationCommand;
-use gemba_domain::{Code, DisplayName, Email, MemberId, Name, OrgId, Reason, SiteId, Timezone, ZoneId};
+use gemba_domain::{Code, DisplayName, Email, MemberId, Name, OrgId, SiteId, Timezone, ZoneId};
 use gemba_projections::registry as reads;
 
 use super::context::{Principal, command_context, principal, request, services, tenant_tx};
 use super::errors::{ApiError, ApiResult};
+use super::inputs::{optional_reason, reason};
 use super::types::{Capability, Member, Organization, ReasonCode, Role, Site, Zone, member_for, members_view};
 
 /// Write operations.
@@ -185,14 +186,6 @@ pub struct InvitePayload {
     pub invitation: Invitation,
     pub member: Member,
     pub token: String,
-}
-
-fn reason(code: Option<ReasonCode>, text: &str) -> ApiResult<Reason> {
-    Ok(Reason::parse(code.unwrap_or(ReasonCode::Other).into(), text)?)
-}
-
-fn optional_reason(code: Option<ReasonCode>, text: Option<&str>) -> ApiResult<Option<Reason>> {
-    text.map(|t| reason(code, t)).transpose()
 }
 
 fn password(raw: &str) -> ApiResult<Password> {
