@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use gemba_commands::crypto::Keyring;
+use gemba_commands::evidence::EvidenceConfig;
 use gemba_commands::service::{Clock, Gemba};
 use gemba_commands::tenancy::begin_tenant;
 use gemba_projections::registry as reads;
@@ -21,6 +22,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::evidence;
 use crate::graphql::context::{Principal, RequestContext, Services};
 use crate::graphql::errors::ApiError;
 use crate::graphql::{GembaSchema, schema};
@@ -34,11 +36,14 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub struct AppConfig {
     /// Sign-in / sign-up attempts per client per minute.
     pub auth_attempts_per_minute: u32,
+    /// Where evidence files are stored, and their limits.
+    pub evidence: EvidenceConfig,
 }
 
-impl Default for AppConfig {
-    fn default() -> Self {
-        Self { auth_attempts_per_minute: 20 }
+impl AppConfig {
+    /// The defaults, with evidence files in the local folder `evidence_dir`.
+    pub fn new(evidence_dir: &std::path::Path) -> Result<Self, gemba_commands::CommandError> {
+        Ok(Self { auth_attempts_per_minute: 20, evidence: EvidenceConfig::local(evidence_dir)? })
     }
 }
 
@@ -46,20 +51,22 @@ impl Default for AppConfig {
 #[derive(Clone)]
 pub struct AppState {
     schema: GembaSchema,
-    gemba: Gemba,
+    pub(crate) gemba: Gemba,
 }
 
 /// Builds the router over a pool of the application role.
-pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &AppConfig) -> Router {
-    let gemba = Gemba::new(pool, keyring, clock);
+pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &AppConfig) -> Result<Router, gemba_commands::CommandError> {
+    let gemba = Gemba::new(pool, keyring, clock, config.evidence.clone())?;
     let services = Services {
         gemba: gemba.clone(),
         limiter: RateLimiter::per_minute(config.auth_attempts_per_minute),
         address_limiter: RateLimiter::per_minute(config.auth_attempts_per_minute.saturating_mul(5)),
     };
     let state = AppState { schema: schema(services), gemba };
-    Router::new()
+    Ok(Router::new()
         .route("/graphql", post(graphql))
+        .route("/evidence", post(evidence::upload))
+        .route("/evidence/{org}/{sha256}", get(evidence::download))
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -75,7 +82,7 @@ pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &Ap
         ))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"))))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.
@@ -102,7 +109,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// The session token of a request: `Authorization: Bearer …`, else the session cookie.
-fn token(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn token(headers: &HeaderMap) -> Option<String> {
     if let Some(bearer) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) {
         return Some(bearer.trim().to_owned());
     }
@@ -116,7 +123,7 @@ fn token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The member a token acts for, with their current role; `None` for no or a stale session.
-async fn principal(gemba: &Gemba, token: &str) -> Result<Option<Principal>, ApiError> {
+pub(crate) async fn principal(gemba: &Gemba, token: &str) -> Result<Option<Principal>, ApiError> {
     let Some((org, member)) = gemba.authenticate(token).await? else {
         return Ok(None);
     };
@@ -133,7 +140,7 @@ async fn principal(gemba: &Gemba, token: &str) -> Result<Option<Principal>, ApiE
     }))
 }
 
-fn error_response(status: StatusCode, error: &ApiError) -> Response {
+pub(crate) fn error_response(status: StatusCode, error: &ApiError) -> Response {
     let body = serde_json::json!({"errors": [{"message": error.message(), "extensions": {"code": error.code()}}]});
     (status, axum::Json(body)).into_response()
 }

@@ -56,6 +56,15 @@ pub enum Command {
         /// Sign-in and sign-up attempts allowed per client per minute.
         #[arg(long, env = "GEMBA_AUTH_ATTEMPTS_PER_MINUTE", default_value_t = 20)]
         auth_attempts_per_minute: u32,
+        /// Folder of the evidence files (content-addressed). Default: `<data-dir>/evidence`.
+        #[arg(long, env = "GEMBA_EVIDENCE_DIR")]
+        evidence_dir: Option<PathBuf>,
+        /// Largest evidence file accepted, in bytes.
+        #[arg(long, env = "GEMBA_EVIDENCE_MAX_BYTES", default_value_t = gemba_commands::evidence::DEFAULT_MAX_BYTES)]
+        evidence_max_bytes: usize,
+        /// How long an evidence download link stays valid, in seconds.
+        #[arg(long, env = "GEMBA_EVIDENCE_LINK_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+        evidence_link_ttl_secs: u32,
     },
     /// Apply the database migrations.
     Migrate,
@@ -113,7 +122,7 @@ async fn shutdown_signal() {
 /// Runs the command line; the exit code says how it went.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, auth_attempts_per_minute } => {
+        Command::Serve { listen, auth_attempts_per_minute, evidence_dir, evidence_max_bytes, evidence_link_ttl_secs } => {
             let keyring = app_key(cli.db.app_key.as_deref(), &cli.db.data_dir).map_err(anyhow::Error::msg)?;
             let database = Database::open(&cli.db.config()).await?;
             let where_ = match &database.embedded {
@@ -124,8 +133,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let listener = tokio::net::TcpListener::bind(listen).await?;
             let address = listener.local_addr()?;
-            let config = AppConfig { auth_attempts_per_minute };
-            let app = router(database.pool.clone(), keyring, Arc::new(SystemClock), &config);
+            let mut config = AppConfig::new(&evidence_dir.unwrap_or_else(|| cli.db.data_dir.join("evidence")))?;
+            config.auth_attempts_per_minute = auth_attempts_per_minute;
+            config.evidence.max_bytes = evidence_max_bytes;
+            config.evidence.link_ttl = chrono::Duration::seconds(i64::from(evidence_link_ttl_secs));
+            let app = router(database.pool.clone(), keyring, Arc::new(SystemClock), &config)?;
             println!("Gemba is serving GraphQL at http://{address}/graphql (GraphiQL: http://{address}/graphiql), database: {where_}");
             let served = serve(listener, app, shutdown_signal()).await;
             database.close().await;

@@ -8,5 +8,6 @@ pub mod app;
 pub mod cli;
 pub mod database;
 pub mod embedded;
+pub mod evidence;
 pub mod graphql;
 pub mod rate_limit;

@@ -99,6 +99,16 @@ impl Keyring {
         Ok(Self { app_key: Key(key) })
     }
 
+    /// A 256-bit key for one `purpose` (e.g. signing download links), derived from the
+    /// application key with HMAC-SHA256 so the application key itself is used only to wrap.
+    pub fn derive(&self, purpose: &str) -> Result<[u8; 32], CryptoError> {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.app_key.0).map_err(|_| CryptoError::BadAppKey)?;
+        mac.update(b"gemba-derive:");
+        mac.update(purpose.as_bytes());
+        Ok(mac.finalize().into_bytes().into())
+    }
+
     /// A new random application key, base64, for first-time set-up.
     pub fn generate_base64() -> String {
         STANDARD.encode(Key::random().0)

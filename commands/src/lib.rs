@@ -12,6 +12,7 @@
 //! - [`auth`]: passwords (argon2id), session and invitation tokens.
 //! - [`service`]: the commands of the product, with the facts they need looked up.
 //! - [`defects`]: the commands of abnormality tags (defects).
+//! - [`evidence`]: evidence files (content-addressed store, signed expiring download links).
 //!
 //! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
 //! ([`CommandError`]) and are mapped to API codes once, in `gemba-api`.
@@ -24,6 +25,7 @@ pub mod crypto;
 pub mod defects;
 pub mod envelope;
 pub mod error;
+pub mod evidence;
 pub mod facts;
 pub mod five_s;
 pub mod improvement;

@@ -3,6 +3,7 @@
 //! sign-in) and for the simple reads of the first slice. Every row is derived from events;
 //! `gemba projections rebuild` (issue 6) will be able to rebuild it from them.
 
+use gemba_domain::evidence::EvidenceEvent;
 use gemba_domain::five_s_audit::AuditEvent;
 use gemba_domain::member::{Capability, MemberEvent};
 use gemba_domain::organization::OrganizationEvent;
@@ -227,6 +228,22 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 _ => {}
             }
         }
+        "EvidenceFile" => match payload::<EvidenceEvent>(stored)? {
+            EvidenceEvent::EvidenceUploaded { sha256, media_type, size_bytes, uploaded_by } => {
+                sqlx::query(
+                    "insert into evidence_files (org_id, sha256, media_type, size_bytes, uploaded_by, uploaded_at)
+                     values ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(org)
+                .bind(sha256.as_str())
+                .bind(media_type.mime())
+                .bind(i64::try_from(size_bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+                .bind(uploaded_by.uuid())
+                .bind(stored.recorded_at)
+                .execute(&mut *conn)
+                .await?;
+            }
+        },
         _ => {}
     }
     Ok(())

@@ -84,6 +84,7 @@ pub struct Gemba {
     keyring: Keyring,
     clock: Arc<dyn Clock>,
     pub(crate) advisor: Arc<dyn crate::advisor::Advisor>,
+    pub(crate) evidence: crate::evidence::Evidence,
 }
 
 /// At most this many argon2 computations run at once (each takes 19 MiB and a core for
@@ -110,9 +111,22 @@ fn new_id() -> Uuid {
 }
 
 impl Gemba {
-    /// The write side over `pool` (the application role), with the application key.
-    pub fn new(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>) -> Self {
-        Self { bus: CommandBus::new(pool), keyring, clock, advisor: Arc::new(crate::advisor::KeywordAdvisor) }
+    /// The write side over `pool` (the application role), with the application key and
+    /// the evidence file store.
+    pub fn new(
+        pool: PgPool,
+        keyring: Keyring,
+        clock: Arc<dyn Clock>,
+        evidence: crate::evidence::EvidenceConfig,
+    ) -> Result<Self, CommandError> {
+        let link_key = keyring.derive("evidence download links")?;
+        Ok(Self {
+            bus: CommandBus::new(pool),
+            keyring,
+            clock,
+            advisor: Arc::new(crate::advisor::KeywordAdvisor),
+            evidence: crate::evidence::Evidence::new(evidence, link_key),
+        })
     }
 
     /// Replaces the advisor (the offline keyword advisor by default).

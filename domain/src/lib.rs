@@ -15,6 +15,7 @@ pub mod actor;
 pub mod audit;
 pub mod defect;
 pub mod error;
+pub mod evidence;
 pub mod five_s;
 pub mod five_s_audit;
 pub mod ids;

@@ -74,6 +74,8 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub client: reqwest::Client,
     pub app_key: String,
+    /// The folder of this app's evidence files.
+    pub evidence_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -97,11 +99,16 @@ pub fn gemba_bin() -> PathBuf {
 impl TestApp {
     /// Starts the server on a new, migrated database.
     pub async fn spawn() -> Self {
-        Self::spawn_with(AppConfig { auth_attempts_per_minute: 10_000 }).await.expect("test app")
+        Self::spawn_with(|_| {}).await.expect("test app")
     }
 
-    /// Starts the server with `config`.
-    pub async fn spawn_with(config: AppConfig) -> anyhow::Result<Self> {
+    /// Starts the server with the test configuration changed by `configure` (by default:
+    /// sign-in limits out of the way, evidence files in a private temporary folder).
+    pub async fn spawn_with(configure: impl FnOnce(&mut AppConfig)) -> anyhow::Result<Self> {
+        let evidence_dir = tempfile::tempdir()?;
+        let mut config = AppConfig::new(evidence_dir.path())?;
+        config.auth_attempts_per_minute = 10_000;
+        configure(&mut config);
         let cluster = cluster();
         let database = format!("t_{}", Uuid::new_v4().simple());
         let mut superuser = cluster.embedded.superuser(DATABASE).await?;
@@ -112,14 +119,14 @@ impl TestApp {
         gemba_api::database::check_app_role(&pool).await?;
         let app_key = Keyring::generate_base64();
         let clock = Arc::new(TestClock::default());
-        let app = router(pool.clone(), Keyring::from_base64(&app_key).map_err(|e| anyhow!("{e}"))?, clock.clone(), &config);
+        let app = router(pool.clone(), Keyring::from_base64(&app_key).map_err(|e| anyhow!("{e}"))?, clock.clone(), &config)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve(listener, app, async {
             let _ = stopped.await;
         }));
-        Ok(Self { url, database, pool, clock, client: reqwest::Client::new(), app_key, shutdown: Some(shutdown) })
+        Ok(Self { url, database, pool, clock, client: reqwest::Client::new(), app_key, evidence_dir, shutdown: Some(shutdown) })
     }
 
     /// `DATABASE_URL` of this test's database for the application role.

@@ -24,6 +24,7 @@ macro_rules! mirror_enum {
 pub mod context;
 pub mod defects;
 pub mod errors;
+pub mod evidence;
 pub mod five_s;
 pub mod improvement;
 mod inputs;
@@ -35,7 +36,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 /// All queries.
 #[derive(Debug, Default, MergedObject)]
-pub struct Query(query::CoreQuery, defects::DefectQuery, five_s::FiveSQuery, improvement::ImprovementQuery);
+pub struct Query(query::CoreQuery, defects::DefectQuery, five_s::FiveSQuery, improvement::ImprovementQuery, evidence::EvidenceQuery);
 
 /// All mutations.
 #[derive(Debug, Default, MergedObject)]

@@ -110,17 +110,23 @@ impl CoreQuery {
         Ok(connection(page, rows, |z| z.zone_id, Zone))
     }
 
-    /// Every change of an entity (organisation, member, site, zone): who, when, what,
-    /// before, after and why. Owners, Admins and Auditors only.
+    /// Every change of an entity (any record by its id, an evidence file by its sha256):
+    /// who, when, what, before, after and why. Owners, Admins and Auditors only.
     async fn history(&self, ctx: &Context<'_>, entity_id: ID) -> ApiResult<Vec<HistoryEntry>> {
         let p = principal(ctx)?;
         if p.role == DomainRole::Member {
             return Err(ApiError::Forbidden("the audit log is visible to owners, admins and auditors".into()));
         }
-        let entity = Uuid::parse_str(entity_id.trim())
-            .map_err(|_| ApiError::Validation { field: "entityId".into(), message: "is not a valid id".into() })?;
+        // Entities have UUIDs; evidence files are named by their sha256.
+        let entity = match Uuid::parse_str(entity_id.trim()) {
+            Ok(uuid) => uuid.to_string(),
+            Err(_) => gemba_domain::EvidenceRef::parse("entityId", &entity_id)
+                .map_err(|_| ApiError::Validation { field: "entityId".into(), message: "is not a valid id".into() })?
+                .as_str()
+                .to_owned(),
+        };
         let mut tx = tenant_tx(ctx).await?;
-        let rows = entity_history(&mut tx, p.org.uuid(), &entity.to_string()).await?;
+        let rows = entity_history(&mut tx, p.org.uuid(), &entity).await?;
         let envelopes: Vec<Envelope> = rows
             .iter()
             .map(|r| serde_json::from_value(r.metadata.clone()).map_err(|e| ApiError::internal(format!("event envelope: {e}"))))

@@ -1,7 +1,6 @@
 //! Sign-up, sign-in, invitations and roles through HTTP.
 
 use chrono::Duration;
-use gemba_api::app::AppConfig;
 use gemba_tests::{TestApp, error_code};
 use serde_json::json;
 
@@ -77,7 +76,7 @@ async fn log_in_needs_the_right_password_and_organisation_and_log_out_ends_the_s
 
 #[tokio::test]
 async fn sign_in_attempts_are_rate_limited() {
-    let app = TestApp::spawn_with(AppConfig { auth_attempts_per_minute: 3 }).await.expect("app");
+    let app = TestApp::spawn_with(|config| config.auth_attempts_per_minute = 3).await.expect("app");
     let ann = app.sign_up("ann@a.example", "Org A").await;
     let attempt = json!({"input": {"email": "ann@a.example", "password": "wrong password!", "organizationId": ann.org}});
     for _ in 0..3 {

@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod database;
 mod defects;
+mod evidence;
 mod five_s;
 mod idempotency;
 mod improvement;
