@@ -30,6 +30,7 @@ pub mod facts;
 pub mod five_s;
 pub mod improvement;
 pub mod points;
+pub mod recognition;
 pub mod registry;
 pub mod service;
 pub mod store;

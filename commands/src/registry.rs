@@ -7,6 +7,8 @@ use gemba_domain::evidence::EvidenceEvent;
 use gemba_domain::five_s_audit::AuditEvent;
 use gemba_domain::member::{Capability, MemberEvent};
 use gemba_domain::organization::OrganizationEvent;
+use gemba_domain::points::PointsEvent;
+use gemba_domain::points_rules::PointsRuleSetEvent;
 use gemba_domain::site::SiteEvent;
 use gemba_domain::zone::ZoneEvent;
 use gemba_domain::{OrgId, Role};
@@ -227,6 +229,58 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 AuditEvent::AuditCancelled { .. } => set_audit_status(conn, org, audit, "CANCELLED").await?,
                 _ => {}
             }
+        }
+        "PointsLedger" => {
+            let member = id(stored)?;
+            match payload::<PointsEvent>(stored)? {
+                PointsEvent::PointsAwarded { award } => {
+                    let source_ref = award.source.split('#').next().unwrap_or_default().to_owned();
+                    sqlx::query(
+                        "insert into points_awards (org_id, award_id, member_id, rule_id, points, earned_at, source_ref)
+                         values ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(org)
+                    .bind(&award.award_id)
+                    .bind(member)
+                    .bind(&award.rule_id)
+                    .bind(award.points)
+                    .bind(award.earned_at)
+                    .bind(source_ref)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                PointsEvent::PointsReversed { award_id, .. } => {
+                    sqlx::query("update points_awards set reversed = true where org_id = $1 and award_id = $2")
+                        .bind(org)
+                        .bind(award_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                PointsEvent::PointsAdjusted { adjustment_id, delta, .. } => {
+                    sqlx::query(
+                        "insert into points_awards (org_id, award_id, member_id, rule_id, points, earned_at)
+                         values ($1, $2, $3, 'manual_adjustment', $4, $5)",
+                    )
+                    .bind(org)
+                    .bind(format!("adjustment:{adjustment_id}"))
+                    .bind(member)
+                    .bind(delta)
+                    .bind(stored.recorded_at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+        }
+        "PointsRuleSet" => {
+            let PointsRuleSetEvent::PointsRuleSetPublished { version, rules, checksum } = payload::<PointsRuleSetEvent>(stored)?;
+            sqlx::query("insert into points_rulesets (org_id, version, rules, checksum, published_at) values ($1, $2, $3, $4, $5)")
+                .bind(org)
+                .bind(i32::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+                .bind(serde_json::to_value(&rules).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+                .bind(checksum)
+                .bind(stored.recorded_at)
+                .execute(&mut *conn)
+                .await?;
         }
         "EvidenceFile" => match payload::<EvidenceEvent>(stored)? {
             EvidenceEvent::EvidenceUploaded { sha256, media_type, size_bytes, uploaded_by } => {

@@ -300,7 +300,7 @@ impl Gemba {
         Ok(())
     }
 
-    async fn role_of(&self, org: OrgId, member: MemberId) -> Result<Option<Role>, CommandError> {
+    pub(crate) async fn role_of(&self, org: OrgId, member: MemberId) -> Result<Option<Role>, CommandError> {
         let mut tx = begin_tenant(self.pool(), org).await?;
         let role: Option<String> = sqlx::query_scalar("select role from members where org_id = $1 and member_id = $2")
             .bind(org.uuid())

@@ -23,6 +23,7 @@ pub mod kaizen;
 pub mod member;
 pub mod organization;
 pub mod points;
+pub mod points_rules;
 pub mod site;
 #[cfg(test)]
 mod test_support;

@@ -35,10 +35,12 @@ pub struct Award {
 pub enum PointsCommand {
     /// A policy awards points; `beneficiary_role` is the member's role at the time.
     Award { award: Award, beneficiary_role: Role },
-    /// A policy or an admin reverses an award.
-    Reverse { award_id: String, reason: Reason },
-    /// An Owner or Admin adjusts the balance, with a reason.
-    Adjust { actor: Actor, adjustment_id: String, delta: i64, reason: Reason },
+    /// An Owner or Admin reverses an award by hand, with a reason (the policy reverses
+    /// awards whose source was reversed by itself).
+    Reverse { actor: Actor, award_id: String, reason: Reason },
+    /// An Owner or Admin adjusts another member's balance, with a reason; `member` is
+    /// the ledger's member and `beneficiary_role` their role.
+    Adjust { actor: Actor, member: crate::ids::MemberId, beneficiary_role: Role, adjustment_id: String, delta: i64, reason: Reason },
 }
 
 /// Events of a ledger.
@@ -119,13 +121,20 @@ impl Aggregate for PointsLedger {
                 }
                 PointsEvent::PointsAwarded { award }
             }
-            PointsCommand::Reverse { award_id, reason } => match self.awards.get(&award_id) {
+            PointsCommand::Reverse { actor, award_id, reason } => match self.awards.get(&award_id) {
+                _ if actor.require_admin().is_err() => return Err(DomainError::Forbidden("only owners and admins reverse points")),
                 None => return Err(DomainError::NotFound),
                 Some((_, true)) => return Err(DomainError::Rule("the award is already reversed")),
                 Some((points, false)) => PointsEvent::PointsReversed { award_id, points: *points, reason },
             },
-            PointsCommand::Adjust { actor, adjustment_id, delta, reason } => {
+            PointsCommand::Adjust { actor, member, beneficiary_role, adjustment_id, delta, reason } => {
                 actor.require_admin()?;
+                if actor.member_id == member {
+                    return Err(DomainError::Forbidden("nobody adjusts their own points"));
+                }
+                if beneficiary_role == Role::Auditor {
+                    return Err(DomainError::Rule("auditors never accrue points"));
+                }
                 if delta == 0 || delta.abs() > 10_000 {
                     return Err(ValidationError::new("delta", "is non-zero and at most 10000 either way").into());
                 }
@@ -179,6 +188,9 @@ mod tests {
     fn reason() -> Reason {
         Reason { code: ReasonCode::Other, text: "correction".into() }
     }
+    fn admin() -> Actor {
+        Actor { member_id: MemberId(Uuid::nil()), role: Role::Admin }
+    }
 
     #[test]
     fn an_award_is_recorded_once_and_never_for_an_auditor() {
@@ -200,11 +212,25 @@ mod tests {
     fn a_reversal_names_an_existing_award_and_the_balance_follows() {
         Given::with(())
             .given_no_previous_events()
-            .when(PointsCommand::Reverse { award_id: "a".into(), reason: reason() })
+            .when(PointsCommand::Reverse { actor: admin(), award_id: "a".into(), reason: reason() })
             .then_expect_error(DomainError::NotFound);
+        assert!(matches!(
+            Given::with(())
+                .given(vec![PointsEvent::PointsAwarded { award: award("a", 3) }])
+                .when(PointsCommand::Reverse { actor: Actor { role: Role::Member, ..admin() }, award_id: "a".into(), reason: reason() })
+                .inspect_result(),
+            Err(DomainError::Forbidden(_))
+        ));
+        Given::with(())
+            .given(vec![
+                PointsEvent::PointsAwarded { award: award("a", 3) },
+                PointsEvent::PointsReversed { award_id: "a".into(), points: 3, reason: reason() },
+            ])
+            .when(PointsCommand::Reverse { actor: admin(), award_id: "a".into(), reason: reason() })
+            .then_expect_error(DomainError::Rule("the award is already reversed"));
         Given::with(())
             .given(vec![PointsEvent::PointsAwarded { award: award("a", 3) }])
-            .when(PointsCommand::Reverse { award_id: "a".into(), reason: reason() })
+            .when(PointsCommand::Reverse { actor: admin(), award_id: "a".into(), reason: reason() })
             .then_expect_events(vec![PointsEvent::PointsReversed { award_id: "a".into(), points: 3, reason: reason() }]);
         let mut ledger = PointsLedger::default();
         ledger.apply(PointsEvent::PointsAwarded { award: award("a", 3) });
@@ -216,20 +242,32 @@ mod tests {
 
     #[test]
     fn only_owners_and_admins_adjust_with_a_reason() {
-        let adjust = |role| PointsCommand::Adjust {
+        let adjust = |role, member: u128, beneficiary_role, delta| PointsCommand::Adjust {
             actor: Actor { member_id: MemberId(Uuid::nil()), role },
+            member: MemberId(Uuid::from_u128(member)),
+            beneficiary_role,
             adjustment_id: "x".into(),
-            delta: 5,
+            delta,
             reason: reason(),
         };
-        assert!(matches!(
-            Given::with(()).given_no_previous_events().when(adjust(Role::Member)).inspect_result(),
-            Err(DomainError::Forbidden(_))
-        ));
-        Given::with(()).given_no_previous_events().when(adjust(Role::Admin)).then_expect_events(vec![PointsEvent::PointsAdjusted {
-            adjustment_id: "x".into(),
-            delta: 5,
-            reason: reason(),
-        }]);
+        for refused in [adjust(Role::Member, 1, Role::Member, 5), adjust(Role::Admin, 0, Role::Admin, 5)] {
+            assert!(matches!(Given::with(()).given_no_previous_events().when(refused).inspect_result(), Err(DomainError::Forbidden(_))));
+        }
+        Given::with(())
+            .given_no_previous_events()
+            .when(adjust(Role::Owner, 1, Role::Auditor, 5))
+            .then_expect_error(DomainError::Rule("auditors never accrue points"));
+        for delta in [0, 10_001, -10_001] {
+            let result = Given::with(()).given_no_previous_events().when(adjust(Role::Owner, 1, Role::Member, delta)).inspect_result();
+            assert!(matches!(result, Err(DomainError::Invalid(_))));
+        }
+        Given::with(())
+            .given(vec![PointsEvent::PointsAdjusted { adjustment_id: "x".into(), delta: 5, reason: reason() }])
+            .when(adjust(Role::Owner, 1, Role::Member, 5))
+            .then_expect_error(DomainError::Rule("the adjustment is already recorded"));
+        Given::with(())
+            .given_no_previous_events()
+            .when(adjust(Role::Admin, 1, Role::Member, 5))
+            .then_expect_events(vec![PointsEvent::PointsAdjusted { adjustment_id: "x".into(), delta: 5, reason: reason() }]);
     }
 }

@@ -155,3 +155,27 @@ pub async fn points_balances(
     .await?;
     Ok(rows.into_iter().collect())
 }
+
+/// One line of a member's points ledger.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PointsEntryRow {
+    pub award_id: String,
+    pub rule_id: String,
+    pub points: i64,
+    pub source_ref: Option<String>,
+    pub earned_at: chrono::DateTime<chrono::Utc>,
+    pub reversed: bool,
+}
+
+/// A member's awards and adjustments, newest first.
+pub async fn points_entries(conn: &mut PgConnection, org: Uuid, member: Uuid, limit: i64) -> Result<Vec<PointsEntryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select award_id, rule_id, points, source_ref, earned_at, reversed from points_awards
+          where org_id = $1 and member_id = $2 order by earned_at desc, award_id limit $3",
+    )
+    .bind(org)
+    .bind(member)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

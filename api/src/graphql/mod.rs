@@ -29,6 +29,7 @@ pub mod five_s;
 pub mod improvement;
 mod inputs;
 pub mod mutation;
+pub mod points;
 pub mod query;
 pub mod types;
 
@@ -36,11 +37,24 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 /// All queries.
 #[derive(Debug, Default, MergedObject)]
-pub struct Query(query::CoreQuery, defects::DefectQuery, five_s::FiveSQuery, improvement::ImprovementQuery, evidence::EvidenceQuery);
+pub struct Query(
+    query::CoreQuery,
+    defects::DefectQuery,
+    five_s::FiveSQuery,
+    improvement::ImprovementQuery,
+    evidence::EvidenceQuery,
+    points::PointsQuery,
+);
 
 /// All mutations.
 #[derive(Debug, Default, MergedObject)]
-pub struct Mutation(mutation::CoreMutation, defects::DefectMutation, five_s::FiveSMutation, improvement::ImprovementMutation);
+pub struct Mutation(
+    mutation::CoreMutation,
+    defects::DefectMutation,
+    five_s::FiveSMutation,
+    improvement::ImprovementMutation,
+    points::PointsMutation,
+);
 
 /// The schema type.
 pub type GembaSchema = Schema<Query, Mutation, EmptySubscription>;

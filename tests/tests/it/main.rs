@@ -12,6 +12,7 @@ mod five_s;
 mod idempotency;
 mod improvement;
 mod plant_story;
+mod points;
 mod schema;
 mod tenancy;
 mod validation;

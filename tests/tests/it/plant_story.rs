@@ -231,9 +231,11 @@ async fn a_plant_story_from_audit_to_standard_is_fully_recorded() {
     let expected = [("PLAN", "DO"), ("DO", "CHECK"), ("CHECK", "ACT"), ("ACT", "CLOSED")].map(|(b, a)| (b.to_owned(), a.to_owned()));
     assert_eq!(phases, expected, "every PDCA gate, in order");
 
-    // 7. Points followed the validated outcomes: the auditor for the submitted audit (2), the
-    //    mechanic for the defect closed on time (3 + 1) and the verified kaizen savings (5),
-    //    the leader for verifying the defect (1); the compliance auditor earns nothing.
+    // 7. Points followed the validated outcomes under the default rules: the auditor for the
+    //    submitted audit (2) and for their finding accepted as a real defect (1); the mechanic
+    //    for the defect closed on time (3 + 1), the kaizen approved (1), its verified savings
+    //    (5) and their tier (+5 at 1000 or more hard savings); the leader for verifying the
+    //    defect (1); the compliance auditor earns nothing.
     let members = app.gql(Some(&manager.token), "{ members { edges { node { id points } } } }", json!({})).await;
     let points = |who: &Session| {
         members["data"]["members"]["edges"]
@@ -241,8 +243,8 @@ async fn a_plant_story_from_audit_to_standard_is_fully_recorded() {
             .and_then(|edges| edges.iter().find(|e| e["node"]["id"] == who.member.as_str()))
             .and_then(|e| e["node"]["points"].as_i64())
     };
-    assert_eq!(points(&auditor), Some(2), "{members}");
-    assert_eq!(points(&mechanic), Some(9));
+    assert_eq!(points(&auditor), Some(3), "{members}");
+    assert_eq!(points(&mechanic), Some(15));
     assert_eq!(points(&leader), Some(1));
     assert_eq!(points(&compliance), Some(0));
     let ledger = history(&app, &manager, &mechanic.member).await;
