@@ -4,9 +4,10 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use gemba_domain::a3::{self as a3, A3Case, A3Command};
 use gemba_domain::kaizen::{
-    self as kaizen, ImpactLine, Kaizen, KaizenCommand, LineKind as DomainLineKind, Money, Recurrence, SavingsTotals,
+    self as kaizen, AuthorShare, ImpactLine, Kaizen, KaizenCommand, KaizenContent, LineKind as DomainLineKind, LinePatch, Money,
+    Recurrence, SavingsTotals,
 };
-use gemba_domain::{A3Id, EvidenceRef, KaizenId, MemberId, Name, ZoneId};
+use gemba_domain::{A3Id, DefectId, EvidenceRef, KaizenId, MemberId, Name, ZoneId};
 use rust_decimal::Decimal;
 
 use super::context::{command_context, principal, services};
@@ -21,7 +22,7 @@ mirror_enum!(
 mirror_enum!(
     /// Where a kaizen stands.
     KaizenStatus => kaizen::KaizenStatus {
-        None, Draft, Submitted, UnderReview, Approved, Implementing, Implemented, ImpactSubmitted, SavingsVerified, Closed, Rejected, Withdrawn
+        None, Draft, Submitted, UnderReview, Deferred, Approved, Implementing, Implemented, ImpactSubmitted, SavingsVerified, Closed, Rejected, Withdrawn
     }
 );
 mirror_enum!(
@@ -86,6 +87,13 @@ pub struct ImpactLineView {
     pub annualized: Option<Decimal>,
 }
 
+/// An author and their share of the kaizen's recognition (shares sum to 100).
+#[derive(Debug, SimpleObject)]
+pub struct KaizenAuthorView {
+    pub member_id: ID,
+    pub share_pct: u8,
+}
+
 /// An improvement idea.
 #[derive(Debug)]
 pub struct KaizenView(KaizenId, Kaizen);
@@ -102,7 +110,36 @@ impl KaizenView {
         self.1.zone_id().map(|z| ID(z.to_string()))
     }
     async fn author_ids(&self) -> Vec<ID> {
-        self.1.authors().iter().map(|m| ID(m.to_string())).collect()
+        self.1.authors().iter().map(|a| ID(a.member_id.to_string())).collect()
+    }
+    /// The authors with their shares in whole percent (summing to 100).
+    async fn authors(&self) -> Vec<KaizenAuthorView> {
+        self.1.authors().iter().map(|a| KaizenAuthorView { member_id: ID(a.member_id.to_string()), share_pct: a.share_pct }).collect()
+    }
+    async fn title(&self) -> Option<String> {
+        self.1.content().title.as_ref().map(ToString::to_string)
+    }
+    async fn category(&self) -> Option<KaizenCategory> {
+        self.1.content().category.map(Into::into)
+    }
+    async fn problem(&self) -> Option<String> {
+        self.1.content().problem.as_ref().map(|t| t.as_str().to_owned())
+    }
+    async fn proposal(&self) -> Option<String> {
+        self.1.content().proposal.as_ref().map(|t| t.as_str().to_owned())
+    }
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.1.due_at()
+    }
+    /// 0 until verified; each savings adjustment adds one.
+    async fn verification_version(&self) -> u32 {
+        self.1.verification_version()
+    }
+    async fn linked_defect_ids(&self) -> Vec<ID> {
+        self.1.linked_defects().iter().map(|d| ID(d.to_string())).collect()
+    }
+    async fn linked_a3_id(&self) -> Option<ID> {
+        self.1.linked_a3().map(|a| ID(a.to_string()))
     }
     async fn reviewer_id(&self) -> Option<ID> {
         self.1.reviewer().map(|m| ID(m.to_string()))
@@ -354,6 +391,122 @@ pub struct SetKaizenImpactLineInput {
 }
 
 #[derive(Debug, InputObject)]
+pub struct EditKaizenDraftInput {
+    pub kaizen_id: ID,
+    pub title: Option<String>,
+    pub category: Option<KaizenCategory>,
+    pub problem: Option<String>,
+    pub proposal: Option<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeKaizenContentInput {
+    pub kaizen_id: ID,
+    pub title: Option<String>,
+    pub category: Option<KaizenCategory>,
+    pub problem: Option<String>,
+    pub proposal: Option<String>,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+fn content(
+    title: Option<&str>,
+    category: Option<KaizenCategory>,
+    problem: Option<&str>,
+    proposal: Option<&str>,
+) -> ApiResult<KaizenContent> {
+    Ok(KaizenContent {
+        title: title.map(|t| Name::parse("title", t)).transpose()?,
+        category: category.map(Into::into),
+        problem: optional_long_text("problem", problem)?,
+        proposal: optional_long_text("proposal", proposal)?,
+    })
+}
+
+#[derive(Debug, InputObject)]
+pub struct KaizenMemberInput {
+    pub kaizen_id: ID,
+    pub member_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AuthorShareInput {
+    pub member_id: ID,
+    /// Whole percent, at least 1; all shares sum to 100.
+    pub share_pct: i32,
+}
+
+#[derive(Debug, InputObject)]
+pub struct SetKaizenAuthorSharesInput {
+    pub kaizen_id: ID,
+    pub shares: Vec<AuthorShareInput>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeKaizenDueDateInput {
+    pub kaizen_id: ID,
+    pub due_at: DateTime<Utc>,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RemoveKaizenImpactLineInput {
+    pub kaizen_id: ID,
+    pub line_id: String,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AdjustKaizenSavingsInput {
+    pub kaizen_id: ID,
+    pub line_id: String,
+    pub classification: Option<Classification>,
+    /// A new amount (with its currency).
+    pub amount: Option<Decimal>,
+    pub currency: Option<String>,
+    pub calculation: Option<String>,
+    pub evidence: Option<Vec<String>>,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct LinkKaizenToDefectInput {
+    pub kaizen_id: ID,
+    pub defect_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct LinkKaizenToA3Input {
+    pub kaizen_id: ID,
+    pub a3_id: ID,
+}
+
+fn money(amount: Option<Decimal>, currency: Option<&str>) -> ApiResult<Option<Money>> {
+    match (amount, currency) {
+        (Some(amount), Some(currency)) => Ok(Some(Money { amount, currency: kaizen::Currency::parse(currency)? })),
+        (None, None) => Ok(None),
+        _ => Err(ApiError::Validation { field: "currency".into(), message: "an amount needs its currency".into() }),
+    }
+}
+
+fn evidence(refs: Option<&Vec<String>>) -> ApiResult<Vec<EvidenceRef>> {
+    Ok(refs.into_iter().flatten().map(|e| EvidenceRef::parse("evidence", e)).collect::<Result<Vec<_>, _>>()?)
+}
+
+async fn kaizen_done(
+    ctx: &Context<'_>,
+    id: KaizenId,
+    run: impl std::future::Future<Output = Result<gemba_commands::bus::Position, gemba_commands::error::CommandError>>,
+) -> ApiResult<KaizenView> {
+    run.await?;
+    kaizen_payload(ctx, id).await
+}
+
+#[derive(Debug, InputObject)]
 pub struct OpenA3Input {
     pub theme: String,
     pub owner_id: ID,
@@ -507,11 +660,7 @@ impl ImprovementMutation {
 
     /// Sets a target, forecast or actual impact line (hard lines need a calculation and evidence).
     async fn set_kaizen_impact_line(&self, ctx: &Context<'_>, input: SetKaizenImpactLineInput) -> ApiResult<KaizenView> {
-        let money = match (input.amount, input.currency.as_deref()) {
-            (Some(amount), Some(currency)) => Some(Money { amount, currency: kaizen::Currency::parse(currency)? }),
-            (None, None) => None,
-            _ => return Err(ApiError::Validation { field: "currency".into(), message: "an amount needs its currency".into() }),
-        };
+        let money = money(input.amount, input.currency.as_deref())?;
         let recurrence = match input.period {
             Some(period) => Recurrence::Recurring { period: period.into(), start_on: input.realized_on, end_on: None },
             None => Recurrence::OneTime { realized_on: input.realized_on },
@@ -523,7 +672,7 @@ impl ImprovementMutation {
             money,
             recurrence,
             calculation: optional_long_text("calculation", input.calculation.as_deref())?,
-            evidence: input.evidence.iter().flatten().map(|e| EvidenceRef::parse("evidence", e)).collect::<Result<Vec<_>, _>>()?,
+            evidence: evidence(input.evidence.as_ref())?,
         };
         if line.line_id.is_empty() || line.line_id.len() > 32 {
             return Err(ApiError::Validation { field: "lineId".into(), message: "is 1 to 32 characters".into() });
@@ -561,6 +710,126 @@ impl ImprovementMutation {
     /// Closes a verified kaizen (or an implemented one without quantified savings).
     async fn close_kaizen(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
         on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Close { actor }).await
+    }
+
+    /// Edits a draft's title, category, problem or proposal (an author).
+    async fn edit_kaizen_draft(&self, ctx: &Context<'_>, input: EditKaizenDraftInput) -> ApiResult<KaizenView> {
+        let patch = content(input.title.as_deref(), input.category, input.problem.as_deref(), input.proposal.as_deref())?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::EditDraft { actor, patch }).await
+    }
+
+    /// Changes a submitted kaizen's content with a reason (an author, the reviewer, owners, admins).
+    async fn change_kaizen_content(&self, ctx: &Context<'_>, input: ChangeKaizenContentInput) -> ApiResult<KaizenView> {
+        let patch = content(input.title.as_deref(), input.category, input.problem.as_deref(), input.proposal.as_deref())?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::ChangeContent { actor, patch, reason }).await
+    }
+
+    /// Adds a co-author; the shares are reset to an equal split (remainder to the first author).
+    async fn add_kaizen_co_author(&self, ctx: &Context<'_>, input: KaizenMemberInput) -> ApiResult<KaizenView> {
+        let p = principal(ctx)?;
+        let id = KaizenId::parse(&input.kaizen_id)?;
+        let member = member(&input.member_id, "memberId")?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        kaizen_done(ctx, id, services(ctx)?.gemba.add_kaizen_co_author(&command, id, member)).await
+    }
+
+    /// Removes a co-author (never the last); the shares are reset to an equal split.
+    async fn remove_kaizen_co_author(&self, ctx: &Context<'_>, input: KaizenMemberInput) -> ApiResult<KaizenView> {
+        let member = member(&input.member_id, "memberId")?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::RemoveCoAuthor { actor, member }).await
+    }
+
+    /// Sets the authors' shares: every author once, at least 1 % each, summing to 100.
+    async fn set_kaizen_author_shares(&self, ctx: &Context<'_>, input: SetKaizenAuthorSharesInput) -> ApiResult<KaizenView> {
+        let shares = input
+            .shares
+            .iter()
+            .map(|s| {
+                let share_pct = u8::try_from(s.share_pct)
+                    .ok()
+                    .filter(|p| *p <= 100)
+                    .ok_or_else(|| ApiError::Validation { field: "shares".into(), message: "a share is 0 to 100 percent".into() })?;
+                Ok(AuthorShare { member_id: member(&s.member_id, "shares")?, share_pct })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::SetAuthorShares { actor, shares }).await
+    }
+
+    /// The reviewer defers a kaizen under review, with a reason.
+    async fn defer_kaizen(&self, ctx: &Context<'_>, input: KaizenReasonInput) -> ApiResult<KaizenView> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Defer { actor, reason }).await
+    }
+
+    /// Takes a deferred kaizen back into review (its reviewer, or a zone leader, owner or admin who is no author).
+    async fn reactivate_kaizen(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, facts, _| KaizenCommand::Reactivate { actor, may_review: facts.may_review }).await
+    }
+
+    /// Changes the due date with a reason (the reviewer, owners, admins).
+    async fn change_kaizen_due_date(&self, ctx: &Context<'_>, input: ChangeKaizenDueDateInput) -> ApiResult<KaizenView> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        let due_at = input.due_at;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::ChangeDueDate { actor, due_at, reason }).await
+    }
+
+    /// Removes an impact line with a reason (verified actual lines are only adjusted).
+    async fn remove_kaizen_impact_line(&self, ctx: &Context<'_>, input: RemoveKaizenImpactLineInput) -> ApiResult<KaizenView> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        let line_id = input.line_id.trim().to_owned();
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::RemoveImpactLine { actor, line_id, reason }).await
+    }
+
+    /// Adjusts a verified actual line (an independent savings verifier), with a reason; signature
+    /// meaning `verified`. The earlier verification stays recorded; the event states before, after and the delta.
+    async fn adjust_kaizen_savings(&self, ctx: &Context<'_>, input: AdjustKaizenSavingsInput) -> ApiResult<KaizenView> {
+        let patch = LinePatch {
+            classification: input.classification.map(Into::into),
+            money: money(input.amount, input.currency.as_deref())?,
+            calculation: optional_long_text("calculation", input.calculation.as_deref())?,
+            evidence: input.evidence.as_ref().map(|e| evidence(Some(e))).transpose()?,
+        };
+        let reason = reason(input.reason_code, &input.reason)?;
+        let line_id = input.line_id.trim().to_owned();
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, facts, now| KaizenCommand::AdjustSavings {
+            actor,
+            is_savings_verifier: facts.is_savings_verifier,
+            line_id,
+            patch,
+            reason,
+            now,
+        })
+        .await
+    }
+
+    /// Reopens a closed kaizen with a reason (the reviewer, owners, admins).
+    async fn reopen_kaizen(&self, ctx: &Context<'_>, input: KaizenReasonInput) -> ApiResult<KaizenView> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Reopen { actor, reason }).await
+    }
+
+    /// Just-do-it: an author submits a draft already implemented by themself.
+    async fn submit_kaizen_as_implemented(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, now| KaizenCommand::SubmitAsImplemented { actor, now }).await
+    }
+
+    /// Links a defect of the organisation to the kaizen.
+    async fn link_kaizen_to_defect(&self, ctx: &Context<'_>, input: LinkKaizenToDefectInput) -> ApiResult<KaizenView> {
+        let p = principal(ctx)?;
+        let id = KaizenId::parse(&input.kaizen_id)?;
+        let defect = DefectId::parse(&input.defect_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        kaizen_done(ctx, id, services(ctx)?.gemba.link_kaizen_to_defect(&command, id, defect)).await
+    }
+
+    /// Links an A3 case of the organisation to the kaizen.
+    async fn link_kaizen_to_a3(&self, ctx: &Context<'_>, input: LinkKaizenToA3Input) -> ApiResult<KaizenView> {
+        let p = principal(ctx)?;
+        let id = KaizenId::parse(&input.kaizen_id)?;
+        let a3 = A3Id::parse(&input.a3_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        kaizen_done(ctx, id, services(ctx)?.gemba.link_kaizen_to_a3(&command, id, a3)).await
     }
 
     /// Opens an A3 case with its owner and coach (never the same person).
