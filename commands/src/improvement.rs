@@ -93,6 +93,19 @@ impl Gemba {
         self.bus.execute::<A3Case>(ctx, &id.to_string(), build(actor)).await
     }
 
+    /// Runs a command naming a member (new owner, coach or team member) with whether that
+    /// member is active in the organisation.
+    pub async fn on_a3_with_member(
+        &self,
+        ctx: &CommandContext,
+        id: A3Id,
+        member: MemberId,
+        build: impl FnOnce(Actor, bool) -> A3Command,
+    ) -> Result<Position, CommandError> {
+        let member_active = self.member_is_active(ctx, member).await?;
+        self.on_a3(ctx, id, |actor| build(actor, member_active)).await
+    }
+
     /// The A3 case's current state.
     pub async fn a3(&self, org: gemba_domain::OrgId, id: A3Id) -> Result<Option<A3Case>, CommandError> {
         let loaded = self.bus.load::<A3Case>(org, &id.to_string()).await?;

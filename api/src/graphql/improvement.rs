@@ -39,7 +39,11 @@ mirror_enum!(
 );
 mirror_enum!(
     /// Where an A3 case stands (its PDCA phase while open).
-    A3Status => a3::A3Status { None, Plan, Do, Check, Act, Closed, Cancelled }
+    A3Status => a3::A3Status { None, Plan, Do, Check, Act, Closed, Cancelled, OnHold }
+);
+mirror_enum!(
+    /// The free-text sections of an A3.
+    A3Section => a3::A3Section { Background, CurrentCondition, Target, Containment, Lessons }
 );
 mirror_enum!(
     /// The 6M cause categories.
@@ -212,6 +216,23 @@ pub struct A3MetricView {
     pub target_date: Option<NaiveDate>,
 }
 
+/// A free-text section of an A3.
+#[derive(Debug, SimpleObject)]
+pub struct A3SectionView {
+    pub section: A3Section,
+    pub content: String,
+}
+
+/// A five-whys chain ending in a cause of the case.
+#[derive(Debug, SimpleObject)]
+pub struct A3WhyChainView {
+    pub chain_id: String,
+    pub problem: String,
+    pub whys: Vec<String>,
+    pub root_cause_id: String,
+    pub iteration: u32,
+}
+
 /// An A3 problem-solving case.
 #[derive(Debug)]
 pub struct A3View(A3Id, A3Case);
@@ -226,6 +247,44 @@ impl A3View {
     }
     async fn iteration(&self) -> u32 {
         self.1.iteration()
+    }
+    async fn owner_id(&self) -> Option<ID> {
+        self.1.owner().map(|m| ID(m.to_string()))
+    }
+    /// The approver; never the owner.
+    async fn coach_id(&self) -> Option<ID> {
+        self.1.coach().map(|m| ID(m.to_string()))
+    }
+    async fn team_ids(&self) -> Vec<ID> {
+        self.1.team().iter().map(|m| ID(m.to_string())).collect()
+    }
+    /// The phase a case on hold resumes in.
+    async fn held_from(&self) -> Option<A3Status> {
+        self.1.held_from().map(Into::into)
+    }
+    /// The last effect check's verdict.
+    async fn target_met(&self) -> Option<TargetMet> {
+        self.1.target_met().map(Into::into)
+    }
+    async fn sections(&self) -> Vec<A3SectionView> {
+        self.1
+            .sections()
+            .iter()
+            .map(|(section, content)| A3SectionView { section: (*section).into(), content: content.as_str().to_owned() })
+            .collect()
+    }
+    async fn why_chains(&self) -> Vec<A3WhyChainView> {
+        self.1
+            .why_chains()
+            .iter()
+            .map(|c| A3WhyChainView {
+                chain_id: c.chain_id.clone(),
+                problem: c.problem.as_str().to_owned(),
+                whys: c.whys.iter().map(|w| w.as_str().to_owned()).collect(),
+                root_cause_id: c.root_cause_id.clone(),
+                iteration: c.iteration,
+            })
+            .collect()
     }
     async fn metrics(&self) -> Vec<A3MetricView> {
         self.1
@@ -602,6 +661,82 @@ pub struct CancelA3Input {
     pub reason_code: Option<ReasonCode>,
 }
 
+#[derive(Debug, InputObject)]
+pub struct A3ReasonInput {
+    pub a3_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct EditA3SectionInput {
+    pub a3_id: ID,
+    pub section: A3Section,
+    pub content: String,
+    /// Required once the case has left plan.
+    pub reason: Option<String>,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RecordA3WhyChainInput {
+    pub a3_id: ID,
+    pub chain_id: String,
+    pub problem: String,
+    /// 1 to 10 whys, in order.
+    pub whys: Vec<String>,
+    /// A cause of this case.
+    pub root_cause_id: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeA3CountermeasureInput {
+    pub a3_id: ID,
+    pub cm_id: String,
+    pub description: Option<String>,
+    pub addresses: Option<Vec<String>>,
+    pub owner_id: Option<ID>,
+    pub due_on: Option<NaiveDate>,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeA3OwnerInput {
+    pub a3_id: ID,
+    pub owner_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeA3CoachInput {
+    pub a3_id: ID,
+    pub coach_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct A3MemberInput {
+    pub a3_id: ID,
+    pub member_id: ID,
+}
+
+async fn on_a3_member(
+    ctx: &Context<'_>,
+    id: &ID,
+    member: MemberId,
+    input: &impl std::fmt::Debug,
+    build: impl FnOnce(gemba_domain::Actor, bool) -> A3Command,
+) -> ApiResult<A3View> {
+    let p = principal(ctx)?;
+    let id = A3Id::parse(id)?;
+    let command = command_context(ctx, p.org, Some(p), input)?;
+    services(ctx)?.gemba.on_a3_with_member(&command, id, member, build).await?;
+    a3_payload(ctx, id).await
+}
+
 /// Kaizen and A3 mutations.
 #[derive(Debug, Default)]
 pub struct ImprovementMutation;
@@ -923,5 +1058,94 @@ impl ImprovementMutation {
     async fn cancel_a3(&self, ctx: &Context<'_>, input: CancelA3Input) -> ApiResult<A3View> {
         let reason = reason(input.reason_code, &input.reason)?;
         on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::Cancel { actor, reason }).await
+    }
+
+    /// Edits a section (background, current condition, target, containment, lessons); a reason
+    /// is required once the case has left plan.
+    async fn edit_a3_section(&self, ctx: &Context<'_>, input: EditA3SectionInput) -> ApiResult<A3View> {
+        let content = long_text("content", &input.content)?;
+        let reason = optional_reason(input.reason_code, input.reason.as_deref())?;
+        let section = input.section.into();
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::EditSection { actor, section, content, reason }).await
+    }
+
+    /// Records a five-whys chain ending in a cause of the case.
+    async fn record_a3_why_chain(&self, ctx: &Context<'_>, input: RecordA3WhyChainInput) -> ApiResult<A3View> {
+        let problem = long_text("problem", &input.problem)?;
+        let whys = input.whys.iter().map(|w| long_text("whys", w)).collect::<ApiResult<Vec<_>>>()?;
+        let (chain_id, root_cause_id) = (input.chain_id.trim().to_owned(), input.root_cause_id.clone());
+        if chain_id.is_empty() || chain_id.len() > 32 {
+            return Err(ApiError::Validation { field: "chainId".into(), message: "is 1 to 32 characters".into() });
+        }
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::RecordWhyChain { actor, chain_id, problem, whys, root_cause_id }).await
+    }
+
+    /// Changes a countermeasure's description, causes, owner or due date, with a reason.
+    async fn change_a3_countermeasure(&self, ctx: &Context<'_>, input: ChangeA3CountermeasureInput) -> ApiResult<A3View> {
+        let patch = a3::CountermeasurePatch {
+            description: optional_long_text("description", input.description.as_deref())?,
+            addresses: input.addresses.clone(),
+            owner: input.owner_id.as_ref().map(|o| member(o, "ownerId")).transpose()?,
+            due_on: input.due_on,
+        };
+        let reason = reason(input.reason_code, &input.reason)?;
+        let cm_id = input.cm_id.clone();
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::ChangeCountermeasure { actor, cm_id, patch, reason }).await
+    }
+
+    /// Puts an open case on hold, with a reason.
+    async fn put_a3_on_hold(&self, ctx: &Context<'_>, input: A3ReasonInput) -> ApiResult<A3View> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::PutOnHold { actor, reason }).await
+    }
+
+    /// Resumes a case on hold in the phase it was held in.
+    async fn resume_a3(&self, ctx: &Context<'_>, input: A3Input) -> ApiResult<A3View> {
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::Resume { actor }).await
+    }
+
+    /// Reopens a closed case into check, with a reason (the coach, owners, admins).
+    async fn reopen_a3(&self, ctx: &Context<'_>, input: A3ReasonInput) -> ApiResult<A3View> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::Reopen { actor, reason }).await
+    }
+
+    /// Hands the case to a new owner (never the coach or a team member), with a reason.
+    async fn change_a3_owner(&self, ctx: &Context<'_>, input: ChangeA3OwnerInput) -> ApiResult<A3View> {
+        let owner = member(&input.owner_id, "ownerId")?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_a3_member(ctx, &input.a3_id, owner, &input, |actor, member_active| A3Command::ChangeOwner {
+            actor,
+            owner,
+            member_active,
+            reason,
+        })
+        .await
+    }
+
+    /// Changes the coach (never the owner), with a reason (the coach, owners, admins).
+    async fn change_a3_coach(&self, ctx: &Context<'_>, input: ChangeA3CoachInput) -> ApiResult<A3View> {
+        let coach = member(&input.coach_id, "coachId")?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_a3_member(ctx, &input.a3_id, coach, &input, |actor, member_active| A3Command::ChangeCoach {
+            actor,
+            coach,
+            member_active,
+            reason,
+        })
+        .await
+    }
+
+    /// Adds a team member (neither the owner nor the coach).
+    async fn add_a3_team_member(&self, ctx: &Context<'_>, input: A3MemberInput) -> ApiResult<A3View> {
+        let who = member(&input.member_id, "memberId")?;
+        on_a3_member(ctx, &input.a3_id, who, &input, |actor, member_active| A3Command::AddTeamMember { actor, member: who, member_active })
+            .await
+    }
+
+    /// Removes a team member.
+    async fn remove_a3_team_member(&self, ctx: &Context<'_>, input: A3MemberInput) -> ApiResult<A3View> {
+        let who = member(&input.member_id, "memberId")?;
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::RemoveTeamMember { actor, member: who }).await
     }
 }

@@ -486,3 +486,234 @@ async fn verified_savings_are_adjusted_as_a_new_version_and_a_closed_kaizen_reop
     let types: Vec<Value> = history(&p, &quick).await.iter().map(|e| e["eventType"].clone()).collect();
     assert_eq!(types, [json!("KaizenDrafted"), json!("KaizenSubmitted"), json!("KaizenImplemented")]);
 }
+
+const A: &str = "id status iteration ownerId coachId teamIds heldFrom targetMet sections { section content } \
+                 whyChains { chainId whys rootCauseId } countermeasures { cmId dueOn description }";
+
+fn a3_input(id: &str, extra: Value) -> Value {
+    let mut input = json!({"a3Id": id});
+    if let (Some(target), Some(fields)) = (input.as_object_mut(), extra.as_object()) {
+        target.extend(fields.clone());
+    }
+    input
+}
+
+/// Opens a case owned by `lead` and coached by `coach` and plans it up to the coach's approval.
+async fn planned_a3(app: &TestApp, lead: &Session, coach: &Session) -> String {
+    let opened =
+        call(app, lead, "openA3", "OpenA3Input", A, json!({"theme": "Scrap on press 3", "ownerId": lead.member, "coachId": coach.member}))
+            .await;
+    let id = opened["data"]["openA3"]["id"].as_str().unwrap_or_else(|| panic!("{opened}")).to_owned();
+    let steps = [
+        ("recordA3Baseline", "RecordA3BaselineInput", json!({"metricId": "scrap", "name": "Scrap rate", "unit": "%", "value": "4"})),
+        ("setA3Target", "SetA3TargetInput", json!({"metricId": "scrap", "value": "2", "by": "2027-01-31"})),
+        ("addA3Cause", "AddA3CauseInput", json!({"causeId": "c1", "category": "METHOD", "text": "no torque standard"})),
+        ("changeA3CauseStatus", "ChangeA3CauseStatusInput", json!({"causeId": "c1", "status": "VERIFIED"})),
+        (
+            "addA3Countermeasure",
+            "AddA3CountermeasureInput",
+            json!({"cmId": "cm1", "description": "torque standard", "addresses": ["c1"], "ownerId": lead.member, "dueOn": "2026-12-15"}),
+        ),
+    ];
+    for (name, input_type, extra) in steps {
+        let r = call(app, lead, name, input_type, A, a3_input(&id, extra)).await;
+        assert!(r["errors"].is_null(), "{name}: {r}");
+    }
+    id
+}
+
+async fn a3_history(app: &TestApp, who: &Session, id: &str) -> Vec<Value> {
+    let h = app
+        .gql(
+            Some(&who.token),
+            "query($id: ID!) { history(entityId: $id) { eventType actor { id } changes { path before after } reason } }",
+            json!({"id": id}),
+        )
+        .await;
+    h["data"]["history"].as_array().cloned().unwrap_or_else(|| panic!("{h}"))
+}
+
+#[tokio::test]
+async fn an_a3_case_is_put_on_hold_resumed_where_it_was_and_reopened_into_check() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let lead = app.join(&owner, "lead@a.example", "MEMBER").await;
+    let coach = app.join(&owner, "coach@a.example", "MEMBER").await;
+    let outsider = app.join(&owner, "out@a.example", "MEMBER").await;
+    let id = planned_a3(&app, &lead, &coach).await;
+    let a = |extra: Value| a3_input(&id, extra);
+    call(&app, &coach, "approveA3Plan", "A3Input", A, a(json!({}))).await;
+
+    let events = app.event_count(&owner.org).await;
+    let by_outsider = call(&app, &outsider, "putA3OnHold", "A3ReasonInput", A, a(json!({"reason": "no budget"}))).await;
+    assert_eq!(error_code(&by_outsider), Some("FORBIDDEN"), "{by_outsider}");
+    let no_reason = call(&app, &lead, "putA3OnHold", "A3ReasonInput", A, a(json!({"reason": ""}))).await;
+    assert_eq!(error_code(&no_reason), Some("VALIDATION"), "{no_reason}");
+    assert_eq!(app.event_count(&owner.org).await, events, "refused commands change nothing");
+    let held = call(&app, &lead, "putA3OnHold", "A3ReasonInput", A, a(json!({"reason": "press rebuild until January"}))).await;
+    assert_eq!(held["data"]["putA3OnHold"]["status"], "ON_HOLD", "{held}");
+    assert_eq!(held["data"]["putA3OnHold"]["heldFrom"], "DO");
+    call(&app, &lead, "setA3CountermeasureStatus", "SetA3CountermeasureStatusInput", A, a(json!({"cmId": "cm1", "status": "DONE"}))).await;
+    let while_held = call(&app, &lead, "advanceA3ToCheck", "A3Input", A, a(json!({}))).await;
+    assert_eq!(error_code(&while_held), Some("CONFLICT"), "{while_held}");
+    let resumed = call(&app, &coach, "resumeA3", "A3Input", A, a(json!({}))).await;
+    assert_eq!(resumed["data"]["resumeA3"]["status"], "DO", "resumes where it was held: {resumed}");
+
+    call(&app, &lead, "setA3CountermeasureStatus", "SetA3CountermeasureStatusInput", A, a(json!({"cmId": "cm1", "status": "DONE"}))).await;
+    call(&app, &lead, "advanceA3ToCheck", "A3Input", A, a(json!({}))).await;
+    call(
+        &app,
+        &lead,
+        "confirmA3Effect",
+        "ConfirmA3EffectInput",
+        A,
+        a(json!({"actuals": [{"metricId": "scrap", "value": "1.8"}], "targetMet": "YES"})),
+    )
+    .await;
+    call(&app, &lead, "recordA3Standardization", "RecordA3StandardizationInput", A, a(json!({"documents": ["WI-17 rev C"]}))).await;
+    call(&app, &lead, "recordA3Yokoten", "A3TextInput", A, a(json!({"text": "presses 1 and 2"}))).await;
+    let closed = call(&app, &coach, "closeA3", "A3Input", A, a(json!({}))).await;
+    assert_eq!(closed["data"]["closeA3"]["status"], "CLOSED", "{closed}");
+    assert_eq!(closed["data"]["closeA3"]["targetMet"], "YES");
+
+    let by_owner = call(&app, &lead, "reopenA3", "A3ReasonInput", A, a(json!({"reason": "scrap is back"}))).await;
+    assert_eq!(error_code(&by_owner), Some("FORBIDDEN"), "{by_owner}");
+    let reopened = call(&app, &coach, "reopenA3", "A3ReasonInput", A, a(json!({"reason": "scrap is back"}))).await;
+    assert_eq!(reopened["data"]["reopenA3"]["status"], "CHECK", "{reopened}");
+    call(
+        &app,
+        &lead,
+        "confirmA3Effect",
+        "ConfirmA3EffectInput",
+        A,
+        a(json!({"actuals": [{"metricId": "scrap", "value": "1.9"}], "targetMet": "PARTIAL"})),
+    )
+    .await;
+    let unstandardized = call(&app, &coach, "closeA3", "A3Input", A, a(json!({}))).await;
+    assert_eq!(error_code(&unstandardized), Some("CONFLICT"), "a reopened case passes act again: {unstandardized}");
+
+    let entries = a3_history(&app, &owner, &id).await;
+    let hold = entries.iter().find(|e| e["eventType"] == "A3PutOnHold").cloned().unwrap_or_default();
+    assert_eq!(hold["reason"], "press rebuild until January", "{entries:?}");
+    assert_eq!(hold["changes"], json!([{"path": "status", "before": "DO", "after": "ON_HOLD"}]));
+    let resume = entries.iter().find(|e| e["eventType"] == "A3Resumed").cloned().unwrap_or_default();
+    assert_eq!(resume["actor"]["id"], coach.member.as_str());
+    let reopen = entries.iter().find(|e| e["eventType"] == "A3Reopened").cloned().unwrap_or_default();
+    assert_eq!(reopen["reason"], "scrap is back");
+    assert_eq!(reopen["changes"], json!([{"path": "status", "before": "CLOSED", "after": "CHECK"}]));
+}
+
+#[tokio::test]
+async fn a3_owner_coach_team_why_chains_sections_and_countermeasures_change_with_their_history() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let lead = app.join(&owner, "lead@a.example", "MEMBER").await;
+    let coach = app.join(&owner, "coach@a.example", "MEMBER").await;
+    let mate = app.join(&owner, "mate@a.example", "MEMBER").await;
+    let successor = app.join(&owner, "succ@a.example", "MEMBER").await;
+    let stranger = app.sign_up("zed@b.example", "Org B").await;
+    let id = planned_a3(&app, &lead, &coach).await;
+    let a = |extra: Value| a3_input(&id, extra);
+
+    let coach_on_team = call(&app, &lead, "addA3TeamMember", "A3MemberInput", A, a(json!({"memberId": coach.member}))).await;
+    assert_eq!(error_code(&coach_on_team), Some("VALIDATION"), "{coach_on_team}");
+    let foreign = call(&app, &lead, "addA3TeamMember", "A3MemberInput", A, a(json!({"memberId": stranger.member}))).await;
+    assert_eq!(error_code(&foreign), Some("VALIDATION"), "{foreign}");
+    let added = call(&app, &lead, "addA3TeamMember", "A3MemberInput", A, a(json!({"memberId": mate.member}))).await;
+    assert_eq!(added["data"]["addA3TeamMember"]["teamIds"], json!([mate.member]), "{added}");
+
+    let bad_root = call(
+        &app,
+        &mate,
+        "recordA3WhyChain",
+        "RecordA3WhyChainInput",
+        A,
+        a(json!({"chainId": "w1", "problem": "scrap", "whys": ["loose bolts"], "rootCauseId": "c9"})),
+    )
+    .await;
+    assert_eq!(error_code(&bad_root), Some("VALIDATION"), "{bad_root}");
+    let chain = call(
+        &app,
+        &mate,
+        "recordA3WhyChain",
+        "RecordA3WhyChainInput",
+        A,
+        a(json!({"chainId": "w1", "problem": "scrap", "whys": ["loose bolts", "no torque standard"], "rootCauseId": "c1"})),
+    )
+    .await;
+    assert_eq!(
+        chain["data"]["recordA3WhyChain"]["whyChains"],
+        json!([{"chainId": "w1", "whys": ["loose bolts", "no torque standard"], "rootCauseId": "c1"}]),
+        "{chain}"
+    );
+    let section = call(
+        &app,
+        &mate,
+        "editA3Section",
+        "EditA3SectionInput",
+        A,
+        a(json!({"section": "BACKGROUND", "content": "scrap doubled since May"})),
+    )
+    .await;
+    assert_eq!(
+        section["data"]["editA3Section"]["sections"],
+        json!([{"section": "BACKGROUND", "content": "scrap doubled since May"}]),
+        "{section}"
+    );
+
+    let owner_as_coach =
+        call(&app, &owner, "changeA3Coach", "ChangeA3CoachInput", A, a(json!({"coachId": lead.member, "reason": "x"}))).await;
+    assert_eq!(error_code(&owner_as_coach), Some("VALIDATION"), "the coach is never the owner: {owner_as_coach}");
+    let own_approver =
+        call(&app, &lead, "changeA3Coach", "ChangeA3CoachInput", A, a(json!({"coachId": successor.member, "reason": "x"}))).await;
+    assert_eq!(error_code(&own_approver), Some("FORBIDDEN"), "{own_approver}");
+    let coach_as_owner =
+        call(&app, &lead, "changeA3Owner", "ChangeA3OwnerInput", A, a(json!({"ownerId": coach.member, "reason": "x"}))).await;
+    assert_eq!(error_code(&coach_as_owner), Some("VALIDATION"), "{coach_as_owner}");
+    let handed = call(
+        &app,
+        &lead,
+        "changeA3Owner",
+        "ChangeA3OwnerInput",
+        A,
+        a(json!({"ownerId": successor.member, "reason": "moved to plant 2", "reasonCode": "SCOPE_CHANGE"})),
+    )
+    .await;
+    assert_eq!(handed["data"]["changeA3Owner"]["ownerId"], successor.member.as_str(), "{handed}");
+
+    call(&app, &coach, "approveA3Plan", "A3Input", A, a(json!({}))).await;
+    let unreasoned =
+        call(&app, &successor, "editA3Section", "EditA3SectionInput", A, a(json!({"section": "LESSONS", "content": "standardise torque"})))
+            .await;
+    assert_eq!(error_code(&unreasoned), Some("VALIDATION"), "a reason once the case has left plan: {unreasoned}");
+    let moved = call(
+        &app,
+        &successor,
+        "changeA3Countermeasure",
+        "ChangeA3CountermeasureInput",
+        A,
+        a(json!({"cmId": "cm1", "dueOn": "2027-01-15", "reason": "tool delivery late"})),
+    )
+    .await;
+    assert_eq!(moved["data"]["changeA3Countermeasure"]["countermeasures"][0]["dueOn"], "2027-01-15", "{moved}");
+    let removed = call(&app, &successor, "removeA3TeamMember", "A3MemberInput", A, a(json!({"memberId": mate.member}))).await;
+    assert_eq!(removed["data"]["removeA3TeamMember"]["teamIds"], json!([]), "{removed}");
+    let swapped =
+        call(&app, &coach, "changeA3Coach", "ChangeA3CoachInput", A, a(json!({"coachId": mate.member, "reason": "coach on leave"}))).await;
+    assert_eq!(swapped["data"]["changeA3Coach"]["coachId"], mate.member.as_str(), "{swapped}");
+
+    let entries = a3_history(&app, &owner, &id).await;
+    let find = |t: &str| entries.iter().find(|e| e["eventType"] == t).cloned().unwrap_or_else(|| panic!("no {t} in {entries:?}"));
+    let handover = find("A3OwnerChanged");
+    assert_eq!(handover["changes"], json!([{"path": "ownerId", "before": lead.member, "after": successor.member}]));
+    assert_eq!(handover["reason"], "moved to plant 2");
+    assert_eq!(handover["actor"]["id"], lead.member.as_str());
+    let cm = find("A3CountermeasureChanged");
+    assert_eq!(
+        cm["changes"],
+        json!([{"path": "countermeasures.cm1", "before": {"due_on": "2026-12-15"}, "after": {"due_on": "2027-01-15"}}])
+    );
+    assert_eq!(cm["reason"], "tool delivery late");
+    assert_eq!(find("A3WhyChainRecorded")["actor"]["id"], mate.member.as_str());
+    assert_eq!(find("A3CoachChanged")["changes"][0]["before"], coach.member.as_str());
+}
