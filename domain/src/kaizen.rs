@@ -1077,10 +1077,13 @@ impl Aggregate for Kaizen {
                 if shares.iter().map(|s| u32::from(s.share_pct)).sum::<u32>() != 100 {
                     return Err(ValidationError::new("shares", "sum to 100").into());
                 }
-                if shares == self.authors {
+                // The authors keep their order (the first author takes an equal split's remainder).
+                let after: Vec<AuthorShare> =
+                    self.authors.iter().filter_map(|a| shares.iter().find(|s| s.member_id == a.member_id).copied()).collect();
+                if after == self.authors {
                     return Err(ValidationError::new("shares", "change nothing").into());
                 }
-                KaizenEvent::KaizenAuthorSharesChanged { before: self.authors.clone(), after: shares }
+                KaizenEvent::KaizenAuthorSharesChanged { before: self.authors.clone(), after }
             }
             KaizenCommand::Defer { actor, reason } => {
                 self.require(&[S::UnderReview], "only a kaizen under review is deferred")?;

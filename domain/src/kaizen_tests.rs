@@ -399,7 +399,13 @@ fn author_shares_name_every_author_once_and_sum_to_100() {
     ] {
         assert!(invalid(Given::with(()).given(two.clone()).when(set(AUTHOR, bad.clone())).inspect_result(), "shares"), "{bad:?}");
     }
-    assert!(forbidden(Given::with(()).given(two).when(set(REVIEWER, vec![share(AUTHOR, 70), share(CO, 30)])).inspect_result()));
+    assert!(forbidden(Given::with(()).given(two.clone()).when(set(REVIEWER, vec![share(AUTHOR, 70), share(CO, 30)])).inspect_result()));
+    Given::with(()).given(two).when(set(AUTHOR, vec![share(CO, 30), share(AUTHOR, 70)])).then_expect_events(vec![
+        KaizenEvent::KaizenAuthorSharesChanged {
+            before: vec![share(AUTHOR, 50), share(CO, 50)],
+            after: vec![share(AUTHOR, 70), share(CO, 30)],
+        },
+    ]);
 }
 
 #[test]
