@@ -506,3 +506,41 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn outsiders_and_closed_cases_are_refused_for_the_new_a3_commands() {
+    let change = A3Command::ChangeCountermeasure {
+        actor: member(OWNER),
+        cm_id: "nope".into(),
+        patch: CountermeasurePatch { due_on: Some(day()), ..CountermeasurePatch::default() },
+        reason: reason(),
+    };
+    assert!(invalid(Given::with(()).given(doing()).when(change).inspect_result(), "cmId"));
+    let chain = A3Command::RecordWhyChain {
+        actor: member(WORKER),
+        chain_id: "w1".into(),
+        problem: text("p"),
+        whys: vec![text("x")],
+        root_cause_id: "c1".into(),
+    };
+    assert!(forbidden(Given::with(()).given(planned()).when(chain).inspect_result()));
+    assert!(forbidden(
+        Given::with(()).given(doing()).when(A3Command::PutOnHold { actor: member(WORKER), reason: reason() }).inspect_result()
+    ));
+    assert!(rule(Given::with(()).given(closed()).when(A3Command::PutOnHold { actor: member(OWNER), reason: reason() }).inspect_result()));
+    let auditor = Actor { member_id: COACH, role: Role::Auditor };
+    assert!(forbidden(Given::with(()).given(closed()).when(A3Command::Reopen { actor: auditor, reason: reason() }).inspect_result()));
+    let inactive = A3Command::ChangeCoach { actor: member(COACH), coach: NEWBIE, member_active: false, reason: reason() };
+    assert!(invalid(Given::with(()).given(doing()).when(inactive).inspect_result(), "coachId"));
+    let remove = A3Command::RemoveTeamMember { actor: member(OWNER), member: MATE };
+    assert!(rule(Given::with(()).given(closed()).when(remove).inspect_result()), "closed cases are immutable except through reopen");
+    let mut held = doing();
+    held.push(A3Event::A3PutOnHold { from: A3Status::Do, reason: reason() });
+    let edit = A3Command::EditSection { actor: member(OWNER), section: A3Section::Containment, content: text("x"), reason: Some(reason()) };
+    assert!(rule(Given::with(()).given(held.clone()).when(edit).inspect_result()), "a case on hold is resumed first");
+    let added = Given::with(())
+        .given(held)
+        .when(A3Command::AddTeamMember { actor: member(OWNER), member: MATE, member_active: true })
+        .inspect_result();
+    assert!(added.is_ok(), "the team changes while on hold: {added:?}");
+}

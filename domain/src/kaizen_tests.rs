@@ -706,3 +706,54 @@ proptest! {
         prop_assert_eq!(totals.soft.values().copied().sum::<Decimal>(), sum(Classification::Soft));
     }
 }
+
+#[test]
+fn finished_kaizens_keep_their_content_lines_and_an_author_limit_holds() {
+    let mut closed = verified();
+    closed.push(KaizenEvent::KaizenClosed { from: KaizenStatus::SavingsVerified });
+    let change = KaizenCommand::ChangeContent { actor: member(REVIEWER), patch: title("x"), reason: reason() };
+    assert!(rule(Given::with(()).given(closed.clone()).when(change).inspect_result()), "a closed kaizen is reopened first");
+    let remove = KaizenCommand::RemoveImpactLine { actor: member(AUTHOR), line_id: "a1".into(), reason: reason() };
+    Given::with(()).given(closed).when(remove).then_expect_error(DomainError::Rule("the kaizen is finished"));
+
+    let mut crowded = submitted();
+    let mut ids = vec![AUTHOR];
+    for i in 0..(MAX_AUTHORS as u128 - 1) {
+        let before = equal_shares(&ids);
+        ids.push(MemberId(Uuid::from_u128(100 + i)));
+        crowded.push(KaizenEvent::KaizenAuthorAdded { member_id: ids[ids.len() - 1], before, after: equal_shares(&ids) });
+    }
+    let add = KaizenCommand::AddCoAuthor { actor: member(AUTHOR), member: CO, member_active: true };
+    Given::with(()).given(crowded).when(add).then_expect_error(DomainError::Rule("a kaizen has at most 20 authors"));
+}
+
+#[test]
+fn an_adjusted_line_still_follows_the_hard_and_soft_rules() {
+    let no_evidence = KaizenCommand::AdjustSavings {
+        actor: member(VERIFIER),
+        is_savings_verifier: true,
+        line_id: "a1".into(),
+        patch: LinePatch { evidence: Some(vec![]), ..LinePatch::default() },
+        reason: reason(),
+        now: at(),
+    };
+    assert!(invalid(Given::with(()).given(verified()).when(no_evidence).inspect_result(), "evidence"));
+    let to_soft = KaizenCommand::AdjustSavings {
+        actor: member(VERIFIER),
+        is_savings_verifier: true,
+        line_id: "a1".into(),
+        patch: LinePatch { classification: Some(Classification::Soft), ..LinePatch::default() },
+        reason: reason(),
+        now: at(),
+    };
+    let result = Given::with(()).given(verified()).when(to_soft).inspect_result();
+    match result.as_deref() {
+        Ok([KaizenEvent::KaizenSavingsAdjusted { totals_after, delta, .. }]) => {
+            assert!(totals_after.hard.is_empty(), "a reclassified line leaves the hard total");
+            assert_eq!(totals_after.soft.values().copied().collect::<Vec<_>>(), [Decimal::from(1200)]);
+            assert_eq!(delta.hard.values().copied().collect::<Vec<_>>(), [Decimal::from(-1200)]);
+            assert_eq!(delta.soft.values().copied().collect::<Vec<_>>(), [Decimal::from(1200)]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
