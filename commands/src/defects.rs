@@ -17,7 +17,7 @@ impl Gemba {
         Ok(ZoneFacts { zone_active: facts.zone_active, actor_leads_zone: facts.leads_zone, actor_is_defect_verifier: facts.has_capability })
     }
 
-    async fn member_is_active(&self, ctx: &CommandContext, member: MemberId) -> Result<bool, CommandError> {
+    pub(crate) async fn member_is_active(&self, ctx: &CommandContext, member: MemberId) -> Result<bool, CommandError> {
         Ok(self
             .count(ctx.org, "select count(*) from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'", Some(member.uuid()))
             .await?

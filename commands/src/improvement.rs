@@ -2,7 +2,7 @@
 
 use gemba_domain::a3::{A3Case, A3Command};
 use gemba_domain::kaizen::{Kaizen, KaizenCategory, KaizenCommand};
-use gemba_domain::{A3Id, Actor, DomainError, KaizenId, LongText, MemberId, Name, Role, ZoneId};
+use gemba_domain::{A3Id, Actor, DefectId, DomainError, KaizenId, LongText, MemberId, Name, Role, ZoneId};
 use uuid::Uuid;
 
 use crate::bus::Position;
@@ -55,6 +55,24 @@ impl Gemba {
         self.bus.execute::<Kaizen>(ctx, &id.to_string(), build(actor, facts)).await
     }
 
+    /// Adds a co-author, who must be an active member of the organisation.
+    pub async fn add_kaizen_co_author(&self, ctx: &CommandContext, id: KaizenId, member: MemberId) -> Result<Position, CommandError> {
+        let member_active = self.member_is_active(ctx, member).await?;
+        self.on_kaizen(ctx, id, |actor, _| KaizenCommand::AddCoAuthor { actor, member, member_active }).await
+    }
+
+    /// Links a defect of the same organisation to the kaizen.
+    pub async fn link_kaizen_to_defect(&self, ctx: &CommandContext, id: KaizenId, defect_id: DefectId) -> Result<Position, CommandError> {
+        let defect_exists = self.defect(ctx.org, defect_id).await?.is_some();
+        self.on_kaizen(ctx, id, |actor, _| KaizenCommand::LinkToDefect { actor, defect_id, defect_exists }).await
+    }
+
+    /// Links an A3 case of the same organisation to the kaizen.
+    pub async fn link_kaizen_to_a3(&self, ctx: &CommandContext, id: KaizenId, a3_id: A3Id) -> Result<Position, CommandError> {
+        let a3_exists = self.a3(ctx.org, a3_id).await?.is_some();
+        self.on_kaizen(ctx, id, |actor, _| KaizenCommand::LinkToA3 { actor, a3_id, a3_exists }).await
+    }
+
     /// The kaizen's current state.
     pub async fn kaizen(&self, org: gemba_domain::OrgId, id: KaizenId) -> Result<Option<Kaizen>, CommandError> {
         let loaded = self.bus.load::<Kaizen>(org, &id.to_string()).await?;
@@ -73,6 +91,19 @@ impl Gemba {
     pub async fn on_a3(&self, ctx: &CommandContext, id: A3Id, build: impl FnOnce(Actor) -> A3Command) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;
         self.bus.execute::<A3Case>(ctx, &id.to_string(), build(actor)).await
+    }
+
+    /// Runs a command naming a member (new owner, coach or team member) with whether that
+    /// member is active in the organisation.
+    pub async fn on_a3_with_member(
+        &self,
+        ctx: &CommandContext,
+        id: A3Id,
+        member: MemberId,
+        build: impl FnOnce(Actor, bool) -> A3Command,
+    ) -> Result<Position, CommandError> {
+        let member_active = self.member_is_active(ctx, member).await?;
+        self.on_a3(ctx, id, |actor| build(actor, member_active)).await
     }
 
     /// The A3 case's current state.

@@ -9,8 +9,13 @@
 //!   closed by the original due date; the verifier earns `defect_verified` unless they found
 //!   the defect. A reopen that is a recurrence reverses the resolver's awards.
 //! - `KaizenApproved`: the authors share `kaizen_accepted` (weekly cap).
+//! - `KaizenImplemented`: the authors share `kaizen_implemented` and each implementer earns
+//!   it in full; `KaizenReopened` reverses both.
 //! - `KaizenSavingsVerified`: the authors share `kaizen_savings_verified` plus the bonus of
-//!   the highest savings tier reached by verified hard savings in any one currency.
+//!   the highest savings tier reached by verified hard savings in any one currency; an
+//!   adjustment that changes the tier reverses the old bonus and awards the new one.
+//! - `A3Closed` with the target met: the owner earns `a3_closed_owner`, each team member
+//!   `a3_closed_team`; `A3Reopened` reverses them.
 //! - `AuditSubmitted`: each member who conducted the audit earns `audit_submitted`.
 //!
 //! Awards are idempotent per rule, source and member (the award id), Auditors and members
@@ -22,9 +27,10 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use cqrs_es::persist::SerializedEvent;
 use cqrs_es::{Aggregate, DomainEvent};
+use gemba_domain::a3::{A3Event, TargetMet};
 use gemba_domain::defect::{CancelReason, Defect, DefectEvent};
 use gemba_domain::five_s_audit::AuditEvent;
-use gemba_domain::kaizen::{Kaizen, KaizenEvent};
+use gemba_domain::kaizen::{AuthorShare, Kaizen, KaizenEvent};
 use gemba_domain::points::{Award, PointsEvent, PointsLedger};
 use gemba_domain::points_rules::{PointsRules, RuleValue};
 use gemba_domain::{Audited, MemberId, OrgId, Reason, ReasonCode, Role};
@@ -84,10 +90,8 @@ pub fn by_share(points: i64, shares: &[(MemberId, u32)]) -> Vec<(MemberId, i64)>
         .collect()
 }
 
-fn author_shares(kaizen: &Kaizen) -> Vec<(MemberId, u32)> {
-    let authors = kaizen.authors();
-    let count = u32::try_from(authors.len()).unwrap_or(u32::MAX).max(1);
-    authors.iter().map(|m| (*m, 100 / count)).collect()
+fn shares(authors: &[AuthorShare]) -> Vec<(MemberId, u32)> {
+    authors.iter().map(|a| (a.member_id, u32::from(a.share_pct))).collect()
 }
 
 /// The aggregate's state after everything stored so far (in this transaction too).
@@ -158,13 +162,47 @@ async fn effects(conn: &mut PgConnection, org: OrgId, rules: &PointsRules, store
             Some(KaizenEvent::KaizenApproved { .. }) => {
                 let kaizen = load::<Kaizen>(conn, org, &stored.event.aggregate_id).await?;
                 let value = rules.kaizen_accepted;
-                for (member, points) in by_share(value.points, &author_shares(&kaizen)) {
+                for (member, points) in by_share(value.points, &shares(kaizen.authors())) {
                     out.extend(grant(member, "kaizen_accepted", value, points, &source, stored.recorded_at));
+                }
+            }
+            Some(KaizenEvent::KaizenImplemented { implemented_at, authors, implementers, .. }) => {
+                let value = rules.kaizen_implemented;
+                for (member, points) in by_share(value.points, &shares(&authors)) {
+                    out.extend(grant(member, "kaizen_implemented", value, points, &source, implemented_at));
+                }
+                for member in implementers {
+                    out.extend(grant(member, "kaizen_implementer", value, value.points, &source, implemented_at));
+                }
+            }
+            Some(KaizenEvent::KaizenReopened { .. }) => {
+                out.push(Effect::Reverse {
+                    rules: &["kaizen_implemented", "kaizen_implementer"],
+                    source_ref: entity,
+                    why: "the kaizen was reopened",
+                });
+            }
+            Some(KaizenEvent::KaizenSavingsAdjusted { totals_before, totals_after, adjusted_at, .. }) => {
+                let tier =
+                    |t: &gemba_domain::kaizen::SavingsTotals| rules.savings_bonus(t.hard.values().copied().max().unwrap_or_default());
+                if tier(&totals_before) != tier(&totals_after) {
+                    // The tier follows the verified figure: the old tier bonus is reversed and
+                    // the new one (if any) awarded for this adjustment.
+                    out.push(Effect::Reverse {
+                        rules: &["kaizen_savings_tier"],
+                        source_ref: entity,
+                        why: "the verified savings were adjusted to another tier",
+                    });
+                    let kaizen = load::<Kaizen>(conn, org, &stored.event.aggregate_id).await?;
+                    let bonus = RuleValue { points: tier(&totals_after), weekly_cap: None };
+                    for (member, points) in by_share(bonus.points, &shares(kaizen.authors())) {
+                        out.extend(grant(member, "kaizen_savings_tier", bonus, points, &source, adjusted_at));
+                    }
                 }
             }
             Some(KaizenEvent::KaizenSavingsVerified { verified_at, totals, .. }) => {
                 let kaizen = load::<Kaizen>(conn, org, &stored.event.aggregate_id).await?;
-                let shares = author_shares(&kaizen);
+                let shares = shares(kaizen.authors());
                 let value = rules.kaizen_savings_verified;
                 for (member, points) in by_share(value.points, &shares) {
                     out.extend(grant(member, "kaizen_savings_verified", value, points, &source, verified_at));
@@ -174,6 +212,24 @@ async fn effects(conn: &mut PgConnection, org: OrgId, rules: &PointsRules, store
                 for (member, points) in by_share(bonus.points, &shares) {
                     out.extend(grant(member, "kaizen_savings_tier", bonus, points, &source, verified_at));
                 }
+            }
+            _ => {}
+        },
+        "A3Case" => match payload::<A3Event>(stored) {
+            Some(A3Event::A3Closed { target_met: Some(TargetMet::Yes), owner, team, .. }) => {
+                if let Some(owner) = owner {
+                    let value = rules.a3_closed_owner;
+                    out.extend(grant(owner, "a3_closed_owner", value, value.points, &source, stored.recorded_at));
+                }
+                let value = rules.a3_closed_team;
+                out.extend(team.into_iter().filter_map(|m| grant(m, "a3_closed_team", value, value.points, &source, stored.recorded_at)));
+            }
+            Some(A3Event::A3Reopened { .. }) => {
+                out.push(Effect::Reverse {
+                    rules: &["a3_closed_owner", "a3_closed_team"],
+                    source_ref: entity,
+                    why: "the A3 case was reopened",
+                });
             }
             _ => {}
         },
@@ -331,7 +387,7 @@ impl Ledgers<'_> {
 
 /// Derives the ledger events caused by `appended`.
 pub async fn derive(conn: &mut PgConnection, org: OrgId, appended: &[Appended]) -> Result<Vec<SerializedEvent>, StoreError> {
-    let relevant = |s: &&Appended| matches!(s.event.aggregate_type.as_str(), "Defect" | "FiveSAudit" | "Kaizen");
+    let relevant = |s: &&Appended| matches!(s.event.aggregate_type.as_str(), "Defect" | "FiveSAudit" | "Kaizen" | "A3Case");
     let Some(first) = appended.iter().find(relevant) else {
         return Ok(Vec::new());
     };

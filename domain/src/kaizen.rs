@@ -7,6 +7,11 @@
 //! and soft amounts are never added together; target lines lock once approved, forecast
 //! lines once implemented, actual lines once verified (after which only a reasoned
 //! adjustment by a verifier changes them).
+//!
+//! Authors share the recognition in whole percent that always sum to 100. Adding or removing
+//! a co-author resets the shares to an equal split: each author gets `100 / n` and the first
+//! author also gets the remainder (three authors: 34, 33, 33). `SetAuthorShares` sets any other
+//! split of at least 1 % per author.
 
 use std::collections::BTreeMap;
 
@@ -19,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::audit::{Audited, Change};
 use crate::error::{DomainError, Outcome, ValidationError};
-use crate::ids::{KaizenId, MemberId, ZoneId};
-use crate::values::{EvidenceRef, LongText, Name, Reason};
+use crate::ids::{A3Id, DefectId, KaizenId, MemberId, ZoneId};
+use crate::values::{EvidenceRef, LongText, Name, Reason, Role};
 
 /// SQDCM+E.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,6 +48,7 @@ pub enum KaizenStatus {
     Draft,
     Submitted,
     UnderReview,
+    Deferred,
     Approved,
     Implementing,
     Implemented,
@@ -184,6 +190,122 @@ impl SavingsTotals {
     }
 }
 
+/// An author and their share of the kaizen's recognition, in whole percent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorShare {
+    pub member_id: MemberId,
+    pub share_pct: u8,
+}
+
+/// The most authors a kaizen has (each keeps at least 1 %).
+pub const MAX_AUTHORS: usize = 20;
+
+/// An equal split of 100 % between `members`; the remainder goes to the first author.
+pub fn equal_shares(members: &[MemberId]) -> Vec<AuthorShare> {
+    let count = u8::try_from(members.len()).unwrap_or(u8::MAX).clamp(1, 100);
+    let (each, remainder) = (100 / count, 100 % count);
+    members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| AuthorShare { member_id: *m, share_pct: if i == 0 { each + remainder } else { each } })
+        .collect()
+}
+
+/// The description of a kaizen, or the fields a patch changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KaizenContent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Name>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<KaizenCategory>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<LongText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<LongText>,
+}
+
+impl KaizenContent {
+    /// The fields of `patch` that differ from `self`: `(before, after)`.
+    fn diff(&self, patch: &Self) -> Result<(Self, Self), DomainError> {
+        let mut before = Self::default();
+        let mut after = Self::default();
+        fn pick<T: Clone + PartialEq>(current: &Option<T>, new: &Option<T>, before: &mut Option<T>, after: &mut Option<T>) {
+            if let Some(value) = new
+                && current.as_ref() != Some(value)
+            {
+                *before = current.clone();
+                *after = Some(value.clone());
+            }
+        }
+        pick(&self.title, &patch.title, &mut before.title, &mut after.title);
+        pick(&self.category, &patch.category, &mut before.category, &mut after.category);
+        pick(&self.problem, &patch.problem, &mut before.problem, &mut after.problem);
+        pick(&self.proposal, &patch.proposal, &mut before.proposal, &mut after.proposal);
+        if after == Self::default() {
+            return Err(ValidationError::new("patch", "changes nothing").into());
+        }
+        Ok((before, after))
+    }
+
+    fn merge(&mut self, patch: Self) {
+        if patch.title.is_some() {
+            self.title = patch.title;
+        }
+        if patch.category.is_some() {
+            self.category = patch.category;
+        }
+        if patch.problem.is_some() {
+            self.problem = patch.problem;
+        }
+        if patch.proposal.is_some() {
+            self.proposal = patch.proposal;
+        }
+    }
+
+    fn changes(before: &Self, after: &Self) -> Vec<Change> {
+        let mut changes = Vec::new();
+        if after.title.is_some() {
+            changes.push(Change::new("title", &before.title, &after.title));
+        }
+        if after.category.is_some() {
+            changes.push(Change::new("category", before.category, after.category));
+        }
+        if after.problem.is_some() {
+            changes.push(Change::new("problem", &before.problem, &after.problem));
+        }
+        if after.proposal.is_some() {
+            changes.push(Change::new("proposal", &before.proposal, &after.proposal));
+        }
+        changes
+    }
+}
+
+/// What a savings adjustment changes on a verified actual line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinePatch {
+    pub classification: Option<Classification>,
+    pub money: Option<Money>,
+    pub calculation: Option<LongText>,
+    pub evidence: Option<Vec<EvidenceRef>>,
+}
+
+impl SavingsTotals {
+    /// `after - before` per classification and currency (zero differences left out).
+    pub fn delta(before: &Self, after: &Self) -> Self {
+        fn diff(before: &BTreeMap<Currency, Decimal>, after: &BTreeMap<Currency, Decimal>) -> BTreeMap<Currency, Decimal> {
+            let currencies: std::collections::BTreeSet<&Currency> = before.keys().chain(after.keys()).collect();
+            currencies
+                .into_iter()
+                .filter_map(|c| {
+                    let d = after.get(c).copied().unwrap_or_default() - before.get(c).copied().unwrap_or_default();
+                    (!d.is_zero()).then(|| (c.clone(), d))
+                })
+                .collect()
+        }
+        Self { hard: diff(&before.hard, &after.hard), soft: diff(&before.soft, &after.soft) }
+    }
+}
+
 /// Commands on a kaizen.
 #[derive(Clone, Debug)]
 pub enum KaizenCommand {
@@ -248,6 +370,78 @@ pub enum KaizenCommand {
     Close {
         actor: Actor,
     },
+    /// Changes the description of a draft (an author).
+    EditDraft {
+        actor: Actor,
+        patch: KaizenContent,
+    },
+    /// Changes the description after submission, with a reason.
+    ChangeContent {
+        actor: Actor,
+        patch: KaizenContent,
+        reason: Reason,
+    },
+    /// `member_active`: the member is active in the organisation.
+    AddCoAuthor {
+        actor: Actor,
+        member: MemberId,
+        member_active: bool,
+    },
+    RemoveCoAuthor {
+        actor: Actor,
+        member: MemberId,
+    },
+    SetAuthorShares {
+        actor: Actor,
+        shares: Vec<AuthorShare>,
+    },
+    Defer {
+        actor: Actor,
+        reason: Reason,
+    },
+    Reactivate {
+        actor: Actor,
+        may_review: bool,
+    },
+    ChangeDueDate {
+        actor: Actor,
+        due_at: DateTime<Utc>,
+        reason: Reason,
+    },
+    RemoveImpactLine {
+        actor: Actor,
+        line_id: String,
+        reason: Reason,
+    },
+    AdjustSavings {
+        actor: Actor,
+        is_savings_verifier: bool,
+        line_id: String,
+        patch: LinePatch,
+        reason: Reason,
+        now: DateTime<Utc>,
+    },
+    Reopen {
+        actor: Actor,
+        reason: Reason,
+    },
+    /// Just-do-it: submitted already implemented by its author.
+    SubmitAsImplemented {
+        actor: Actor,
+        now: DateTime<Utc>,
+    },
+    /// `defect_exists`: the defect exists in the kaizen's organisation.
+    LinkToDefect {
+        actor: Actor,
+        defect_id: DefectId,
+        defect_exists: bool,
+    },
+    /// `a3_exists`: the A3 case exists in the kaizen's organisation.
+    LinkToA3 {
+        actor: Actor,
+        a3_id: A3Id,
+        a3_exists: bool,
+    },
 }
 
 /// Events of a kaizen.
@@ -281,8 +475,15 @@ pub enum KaizenEvent {
         feedback: LongText,
     },
     KaizenImplementationStarted,
+    /// Carries the authors with their shares and the implementers (for the points policy).
     KaizenImplemented {
         implemented_at: DateTime<Utc>,
+        #[serde(default)]
+        just_do_it: bool,
+        #[serde(default)]
+        authors: Vec<AuthorShare>,
+        #[serde(default)]
+        implementers: Vec<MemberId>,
     },
     KaizenImpactLineSet {
         before: Option<ImpactLine>,
@@ -300,12 +501,81 @@ pub enum KaizenEvent {
         verification_version: u32,
         /// The authors (for the points policy).
         authors: Vec<MemberId>,
+        /// The authors with their shares (for the points policy).
+        #[serde(default)]
+        author_shares: Vec<AuthorShare>,
     },
     KaizenSavingsVerificationDeclined {
         reason: Reason,
     },
     KaizenClosed {
         from: KaizenStatus,
+    },
+    KaizenDraftEdited {
+        before: KaizenContent,
+        after: KaizenContent,
+    },
+    KaizenContentChanged {
+        before: KaizenContent,
+        after: KaizenContent,
+        reason: Reason,
+    },
+    KaizenAuthorAdded {
+        member_id: MemberId,
+        before: Vec<AuthorShare>,
+        after: Vec<AuthorShare>,
+    },
+    KaizenAuthorRemoved {
+        member_id: MemberId,
+        before: Vec<AuthorShare>,
+        after: Vec<AuthorShare>,
+    },
+    KaizenAuthorSharesChanged {
+        before: Vec<AuthorShare>,
+        after: Vec<AuthorShare>,
+    },
+    KaizenDeferred {
+        reason: Reason,
+    },
+    KaizenReactivated {
+        reviewer_before: Option<MemberId>,
+        reviewer: MemberId,
+    },
+    KaizenDueDateChanged {
+        before: Option<DateTime<Utc>>,
+        after: DateTime<Utc>,
+        reason: Reason,
+    },
+    KaizenImpactLineRemoved {
+        line: ImpactLine,
+        reason: Reason,
+    },
+    /// Signature meaning `verified`: a reversing entry, the earlier verification stays recorded.
+    KaizenSavingsAdjusted {
+        line_before: ImpactLine,
+        line_after: ImpactLine,
+        totals_before: SavingsTotals,
+        totals_after: SavingsTotals,
+        /// `totals_after - totals_before`.
+        delta: SavingsTotals,
+        verification_version: u32,
+        adjusted_by: MemberId,
+        adjusted_at: DateTime<Utc>,
+        reason: Reason,
+    },
+    /// Carries the authors and implementers whose recognition the reopening reverses.
+    KaizenReopened {
+        to: KaizenStatus,
+        reason: Reason,
+        authors: Vec<AuthorShare>,
+        implementers: Vec<MemberId>,
+    },
+    KaizenLinkedToDefect {
+        defect_id: DefectId,
+    },
+    KaizenLinkedToA3 {
+        before: Option<A3Id>,
+        after: A3Id,
     },
 }
 
@@ -325,6 +595,19 @@ impl DomainEvent for KaizenEvent {
             Self::KaizenSavingsVerified { .. } => "KaizenSavingsVerified",
             Self::KaizenSavingsVerificationDeclined { .. } => "KaizenSavingsVerificationDeclined",
             Self::KaizenClosed { .. } => "KaizenClosed",
+            Self::KaizenDraftEdited { .. } => "KaizenDraftEdited",
+            Self::KaizenContentChanged { .. } => "KaizenContentChanged",
+            Self::KaizenAuthorAdded { .. } => "KaizenAuthorAdded",
+            Self::KaizenAuthorRemoved { .. } => "KaizenAuthorRemoved",
+            Self::KaizenAuthorSharesChanged { .. } => "KaizenAuthorSharesChanged",
+            Self::KaizenDeferred { .. } => "KaizenDeferred",
+            Self::KaizenReactivated { .. } => "KaizenReactivated",
+            Self::KaizenDueDateChanged { .. } => "KaizenDueDateChanged",
+            Self::KaizenImpactLineRemoved { .. } => "KaizenImpactLineRemoved",
+            Self::KaizenSavingsAdjusted { .. } => "KaizenSavingsAdjusted",
+            Self::KaizenReopened { .. } => "KaizenReopened",
+            Self::KaizenLinkedToDefect { .. } => "KaizenLinkedToDefect",
+            Self::KaizenLinkedToA3 { .. } => "KaizenLinkedToA3",
         }
         .to_owned()
     }
@@ -358,8 +641,15 @@ impl Audited for KaizenEvent {
             }
             Self::KaizenRejected { feedback } => vec![status(S::UnderReview, S::Rejected), Change::created("feedback", feedback)],
             Self::KaizenImplementationStarted => vec![status(S::Approved, S::Implementing)],
-            Self::KaizenImplemented { implemented_at } => {
-                vec![status(S::Implementing, S::Implemented), Change::created("implementedAt", implemented_at)]
+            Self::KaizenImplemented { implemented_at, just_do_it, implementers, .. } => {
+                let mut changes = vec![
+                    status(if *just_do_it { S::Submitted } else { S::Implementing }, S::Implemented),
+                    Change::created("implementedAt", implemented_at),
+                ];
+                if *just_do_it {
+                    changes.push(Change::created("implementerIds", implementers));
+                }
+                changes
             }
             Self::KaizenImpactLineSet { before, after, .. } => vec![Change::new(&format!("impactLines.{}", after.line_id), before, after)],
             Self::KaizenImpactSubmitted { actual } => {
@@ -372,11 +662,40 @@ impl Audited for KaizenEvent {
             ],
             Self::KaizenSavingsVerificationDeclined { .. } => vec![status(S::ImpactSubmitted, S::Implemented)],
             Self::KaizenClosed { from } => vec![status(*from, S::Closed)],
+            Self::KaizenDraftEdited { before, after } | Self::KaizenContentChanged { before, after, .. } => {
+                KaizenContent::changes(before, after)
+            }
+            Self::KaizenAuthorAdded { before, after, .. }
+            | Self::KaizenAuthorRemoved { before, after, .. }
+            | Self::KaizenAuthorSharesChanged { before, after } => vec![Change::new("authors", before, after)],
+            Self::KaizenDeferred { .. } => vec![status(S::UnderReview, S::Deferred)],
+            Self::KaizenReactivated { reviewer_before, reviewer } => {
+                vec![status(S::Deferred, S::UnderReview), Change::new("reviewerId", reviewer_before, reviewer)]
+            }
+            Self::KaizenDueDateChanged { before, after, .. } => vec![Change::new("dueAt", before, after)],
+            Self::KaizenImpactLineRemoved { line, .. } => {
+                vec![Change::new(&format!("impactLines.{}", line.line_id), line, Option::<()>::None)]
+            }
+            Self::KaizenSavingsAdjusted { line_before, line_after, totals_before, totals_after, verification_version, .. } => vec![
+                Change::new(&format!("impactLines.{}", line_after.line_id), line_before, line_after),
+                Change::new("verifiedTotals", totals_before, totals_after),
+                Change::new("verificationVersion", verification_version.saturating_sub(1), verification_version),
+            ],
+            Self::KaizenReopened { to, .. } => vec![status(S::Closed, *to)],
+            Self::KaizenLinkedToDefect { defect_id } => vec![Change::created(&format!("linkedDefectIds.{defect_id}"), defect_id)],
+            Self::KaizenLinkedToA3 { before, after } => vec![Change::new("linkedA3Id", before, after)],
         }
     }
     fn reason(&self) -> Option<&Reason> {
         match self {
-            Self::KaizenWithdrawn { reason, .. } | Self::KaizenSavingsVerificationDeclined { reason } => Some(reason),
+            Self::KaizenWithdrawn { reason, .. }
+            | Self::KaizenSavingsVerificationDeclined { reason }
+            | Self::KaizenContentChanged { reason, .. }
+            | Self::KaizenDeferred { reason }
+            | Self::KaizenDueDateChanged { reason, .. }
+            | Self::KaizenImpactLineRemoved { reason, .. }
+            | Self::KaizenSavingsAdjusted { reason, .. }
+            | Self::KaizenReopened { reason, .. } => Some(reason),
             Self::KaizenImpactLineSet { reason, .. } => reason.as_ref(),
             _ => None,
         }
@@ -388,12 +707,17 @@ impl Audited for KaizenEvent {
 pub struct Kaizen {
     status: KaizenStatus,
     zone_id: Option<ZoneId>,
-    authors: Vec<MemberId>,
+    content: KaizenContent,
+    authors: Vec<AuthorShare>,
     reviewer: Option<MemberId>,
     implementers: Vec<MemberId>,
+    due_at: Option<DateTime<Utc>>,
     lines: Vec<ImpactLine>,
     verified: Option<SavingsTotals>,
     verification_version: u32,
+    closed_from: Option<KaizenStatus>,
+    linked_defects: Vec<DefectId>,
+    linked_a3: Option<A3Id>,
 }
 
 impl Kaizen {
@@ -405,16 +729,24 @@ impl Kaizen {
     pub fn zone_id(&self) -> Option<ZoneId> {
         self.zone_id
     }
+    /// Title, category, problem and proposal.
+    pub fn content(&self) -> &KaizenContent {
+        &self.content
+    }
     /// The impact lines.
     pub fn lines(&self) -> &[ImpactLine] {
         &self.lines
     }
-    /// The verified totals, once verified.
+    /// The verified totals, once verified (after an adjustment, the adjusted totals).
     pub fn verified(&self) -> Option<&SavingsTotals> {
         self.verified.as_ref()
     }
-    /// Authors.
-    pub fn authors(&self) -> &[MemberId] {
+    /// How many times the savings were verified or adjusted.
+    pub fn verification_version(&self) -> u32 {
+        self.verification_version
+    }
+    /// Authors with their shares (summing to 100).
+    pub fn authors(&self) -> &[AuthorShare] {
         &self.authors
     }
     /// The reviewer.
@@ -424,6 +756,30 @@ impl Kaizen {
     /// Implementers.
     pub fn implementers(&self) -> &[MemberId] {
         &self.implementers
+    }
+    /// The due date set on approval.
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.due_at
+    }
+    /// Linked defects.
+    pub fn linked_defects(&self) -> &[DefectId] {
+        &self.linked_defects
+    }
+    /// The linked A3 case.
+    pub fn linked_a3(&self) -> Option<A3Id> {
+        self.linked_a3
+    }
+
+    fn is_author(&self, member: MemberId) -> bool {
+        self.authors.iter().any(|a| a.member_id == member)
+    }
+
+    fn author_ids(&self) -> Vec<MemberId> {
+        self.authors.iter().map(|a| a.member_id).collect()
+    }
+
+    fn is_admin(actor: &Actor) -> bool {
+        matches!(actor.role, Role::Owner | Role::Admin)
     }
 
     fn require(&self, allowed: &[KaizenStatus], what: &'static str) -> Outcome {
@@ -436,7 +792,7 @@ impl Kaizen {
 
     fn require_author(&self, actor: &Actor) -> Outcome {
         actor.require_mutator()?;
-        if self.authors.contains(&actor.member_id) { Ok(()) } else { Err(DomainError::Forbidden("only an author may do this")) }
+        if self.is_author(actor.member_id) { Ok(()) } else { Err(DomainError::Forbidden("only an author may do this")) }
     }
 
     fn require_reviewer(&self, actor: &Actor) -> Outcome {
@@ -449,20 +805,57 @@ impl Kaizen {
         if !is_savings_verifier {
             return Err(DomainError::Forbidden("savings are verified by a savings_verifier"));
         }
-        let involved = self.authors.contains(&actor.member_id)
-            || self.implementers.contains(&actor.member_id)
-            || self.reviewer == Some(actor.member_id);
+        let involved =
+            self.is_author(actor.member_id) || self.implementers.contains(&actor.member_id) || self.reviewer == Some(actor.member_id);
         if involved {
             return Err(DomainError::Forbidden("the savings verifier is not an author, implementer or reviewer of the kaizen"));
         }
         Ok(())
     }
 
+    /// Impact lines and links are kept by the kaizen's authors, reviewer and implementers.
+    fn require_involved(&self, actor: &Actor, what: &'static str) -> Outcome {
+        actor.require_mutator()?;
+        let involved =
+            self.is_author(actor.member_id) || self.implementers.contains(&actor.member_id) || self.reviewer == Some(actor.member_id);
+        if involved { Ok(()) } else { Err(DomainError::Forbidden(what)) }
+    }
+
+    /// Co-authors and shares are changed by an author, an owner or an admin before the
+    /// kaizen is implemented (recognition is derived from the implementation).
+    fn require_author_change(&self, actor: &Actor) -> Outcome {
+        use KaizenStatus as S;
+        self.require(
+            &[S::Draft, S::Submitted, S::UnderReview, S::Deferred, S::Approved, S::Implementing],
+            "authors change only before the kaizen is implemented",
+        )?;
+        actor.require_mutator()?;
+        if self.is_author(actor.member_id) || Self::is_admin(actor) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden("only an author, an owner or an admin changes the authors"))
+        }
+    }
+
+    /// Links are recorded by the kaizen's authors, reviewer, implementers, owners or admins.
+    fn require_linkable(&self, actor: &Actor) -> Outcome {
+        use KaizenStatus as S;
+        match self.status {
+            S::None => return Err(DomainError::NotFound),
+            S::Rejected | S::Withdrawn => return Err(DomainError::Rule("a rejected or withdrawn kaizen is not linked")),
+            _ => {}
+        }
+        if Self::is_admin(actor) {
+            return actor.require_mutator();
+        }
+        self.require_involved(actor, "links are recorded by the kaizen's authors, reviewer, implementers, owners or admins")
+    }
+
     /// Whether a line of `kind` may still change without a reason.
     fn line_locked(&self, kind: LineKind) -> bool {
         use KaizenStatus as S;
         match kind {
-            LineKind::Target => !matches!(self.status, S::Draft | S::Submitted | S::UnderReview),
+            LineKind::Target => !matches!(self.status, S::Draft | S::Submitted | S::UnderReview | S::Deferred),
             LineKind::Forecast => matches!(self.status, S::Implemented | S::ImpactSubmitted | S::SavingsVerified | S::Closed),
             LineKind::Actual => matches!(self.status, S::SavingsVerified | S::Closed),
         }
@@ -505,7 +898,7 @@ impl Aggregate for Kaizen {
                 if !may_review {
                     return Err(DomainError::Forbidden("kaizens are reviewed by the zone's leaders, owners or admins"));
                 }
-                if self.authors.contains(&actor.member_id) {
+                if self.is_author(actor.member_id) {
                     return Err(DomainError::Forbidden("an author does not review their own kaizen"));
                 }
                 KaizenEvent::KaizenReviewStarted { reviewer: actor.member_id }
@@ -537,7 +930,12 @@ impl Aggregate for Kaizen {
                 if !self.implementers.contains(&actor.member_id) {
                     return Err(DomainError::Forbidden("only an implementer marks the kaizen implemented"));
                 }
-                KaizenEvent::KaizenImplemented { implemented_at: now }
+                KaizenEvent::KaizenImplemented {
+                    implemented_at: now,
+                    just_do_it: false,
+                    authors: self.authors.clone(),
+                    implementers: self.implementers.clone(),
+                }
             }
             KaizenCommand::SetImpactLine { actor, line, reason } => {
                 actor.require_mutator()?;
@@ -547,12 +945,7 @@ impl Aggregate for Kaizen {
                 if matches!(self.status, S::Rejected | S::Withdrawn | S::Closed) {
                     return Err(DomainError::Rule("the kaizen is finished"));
                 }
-                let involved = self.authors.contains(&actor.member_id)
-                    || self.implementers.contains(&actor.member_id)
-                    || self.reviewer == Some(actor.member_id);
-                if !involved {
-                    return Err(DomainError::Forbidden("impact lines are kept by the kaizen's authors, reviewer and implementers"));
-                }
+                self.require_involved(&actor, "impact lines are kept by the kaizen's authors, reviewer and implementers")?;
                 line.validate()?;
                 let before = self.lines.iter().find(|l| l.line_id == line.line_id).cloned();
                 if before.as_ref().is_some_and(|b| b.kind != line.kind) {
@@ -571,7 +964,7 @@ impl Aggregate for Kaizen {
             KaizenCommand::SubmitImpact { actor } => {
                 self.require(&[S::Implemented], "impact is submitted for an implemented kaizen")?;
                 actor.require_mutator()?;
-                let involved = self.authors.contains(&actor.member_id) || self.implementers.contains(&actor.member_id);
+                let involved = self.is_author(actor.member_id) || self.implementers.contains(&actor.member_id);
                 if !involved {
                     return Err(DomainError::Forbidden("impact is submitted by the kaizen's authors or implementers"));
                 }
@@ -588,7 +981,8 @@ impl Aggregate for Kaizen {
                     verified_at: now,
                     totals: SavingsTotals::of(&self.lines, LineKind::Actual),
                     verification_version: self.verification_version + 1,
-                    authors: self.authors.clone(),
+                    authors: self.author_ids(),
+                    author_shares: self.authors.clone(),
                 }
             }
             KaizenCommand::DeclineVerification { actor, is_savings_verifier, reason } => {
@@ -606,12 +1000,225 @@ impl Aggregate for Kaizen {
                     S::None => return Err(DomainError::NotFound),
                     _ => return Err(DomainError::Rule("only an implemented or verified kaizen is closed")),
                 }
-                let may_close =
-                    self.reviewer == Some(actor.member_id) || matches!(actor.role, crate::values::Role::Owner | crate::values::Role::Admin);
+                let may_close = self.reviewer == Some(actor.member_id) || Self::is_admin(&actor);
                 if !may_close {
                     return Err(DomainError::Forbidden("the reviewer, owners or admins close a kaizen"));
                 }
                 KaizenEvent::KaizenClosed { from: self.status }
+            }
+            KaizenCommand::EditDraft { actor, patch } => {
+                self.require(&[S::Draft], "only a draft is edited freely; after submission change the content with a reason")?;
+                self.require_author(&actor)?;
+                let (before, after) = self.content.diff(&patch)?;
+                KaizenEvent::KaizenDraftEdited { before, after }
+            }
+            KaizenCommand::ChangeContent { actor, patch, reason } => {
+                self.require(
+                    &[
+                        S::Submitted,
+                        S::UnderReview,
+                        S::Deferred,
+                        S::Approved,
+                        S::Implementing,
+                        S::Implemented,
+                        S::ImpactSubmitted,
+                        S::SavingsVerified,
+                    ],
+                    "the content of a draft is edited as a draft; a finished kaizen's content is not changed",
+                )?;
+                actor.require_mutator()?;
+                if !(self.is_author(actor.member_id) || self.reviewer == Some(actor.member_id) || Self::is_admin(&actor)) {
+                    return Err(DomainError::Forbidden("the content is changed by an author, the reviewer, an owner or an admin"));
+                }
+                let (before, after) = self.content.diff(&patch)?;
+                KaizenEvent::KaizenContentChanged { before, after, reason }
+            }
+            KaizenCommand::AddCoAuthor { actor, member, member_active } => {
+                self.require_author_change(&actor)?;
+                if !member_active {
+                    return Err(ValidationError::new("memberId", "does not name an active member").into());
+                }
+                if self.is_author(member) {
+                    return Err(DomainError::Rule("the member is already an author"));
+                }
+                if self.reviewer == Some(member) {
+                    return Err(DomainError::Rule("the reviewer is never an author of the kaizen"));
+                }
+                if self.authors.len() >= MAX_AUTHORS {
+                    return Err(DomainError::Rule("a kaizen has at most 20 authors"));
+                }
+                let mut ids = self.author_ids();
+                ids.push(member);
+                KaizenEvent::KaizenAuthorAdded { member_id: member, before: self.authors.clone(), after: equal_shares(&ids) }
+            }
+            KaizenCommand::RemoveCoAuthor { actor, member } => {
+                self.require_author_change(&actor)?;
+                if !self.is_author(member) {
+                    return Err(ValidationError::new("memberId", "is not an author of the kaizen").into());
+                }
+                if self.authors.len() == 1 {
+                    return Err(DomainError::Rule("a kaizen keeps at least one author"));
+                }
+                let ids: Vec<MemberId> = self.author_ids().into_iter().filter(|m| *m != member).collect();
+                KaizenEvent::KaizenAuthorRemoved { member_id: member, before: self.authors.clone(), after: equal_shares(&ids) }
+            }
+            KaizenCommand::SetAuthorShares { actor, shares } => {
+                self.require_author_change(&actor)?;
+                let mut given: Vec<MemberId> = shares.iter().map(|s| s.member_id).collect();
+                let mut current = self.author_ids();
+                given.sort();
+                current.sort();
+                if given != current {
+                    return Err(ValidationError::new("shares", "name every author exactly once").into());
+                }
+                if shares.iter().any(|s| s.share_pct == 0) {
+                    return Err(ValidationError::new("shares", "each author has at least 1 %").into());
+                }
+                if shares.iter().map(|s| u32::from(s.share_pct)).sum::<u32>() != 100 {
+                    return Err(ValidationError::new("shares", "sum to 100").into());
+                }
+                // The authors keep their order (the first author takes an equal split's remainder).
+                let after: Vec<AuthorShare> =
+                    self.authors.iter().filter_map(|a| shares.iter().find(|s| s.member_id == a.member_id).copied()).collect();
+                if after == self.authors {
+                    return Err(ValidationError::new("shares", "change nothing").into());
+                }
+                KaizenEvent::KaizenAuthorSharesChanged { before: self.authors.clone(), after }
+            }
+            KaizenCommand::Defer { actor, reason } => {
+                self.require(&[S::UnderReview], "only a kaizen under review is deferred")?;
+                self.require_reviewer(&actor)?;
+                KaizenEvent::KaizenDeferred { reason }
+            }
+            KaizenCommand::Reactivate { actor, may_review } => {
+                self.require(&[S::Deferred], "only a deferred kaizen is reactivated")?;
+                actor.require_mutator()?;
+                if !may_review && self.reviewer != Some(actor.member_id) {
+                    return Err(DomainError::Forbidden("kaizens are reviewed by the zone's leaders, owners or admins"));
+                }
+                if self.is_author(actor.member_id) {
+                    return Err(DomainError::Forbidden("an author does not review their own kaizen"));
+                }
+                KaizenEvent::KaizenReactivated { reviewer_before: self.reviewer, reviewer: actor.member_id }
+            }
+            KaizenCommand::ChangeDueDate { actor, due_at, reason } => {
+                self.require(&[S::Approved, S::Implementing], "the due date changes while the kaizen is approved or being implemented")?;
+                actor.require_mutator()?;
+                if !(self.reviewer == Some(actor.member_id) || Self::is_admin(&actor)) {
+                    return Err(DomainError::Forbidden("the reviewer, owners or admins change the due date"));
+                }
+                if self.due_at == Some(due_at) {
+                    return Err(ValidationError::new("dueAt", "is already the due date").into());
+                }
+                KaizenEvent::KaizenDueDateChanged { before: self.due_at, after: due_at, reason }
+            }
+            KaizenCommand::RemoveImpactLine { actor, line_id, reason } => {
+                actor.require_mutator()?;
+                if matches!(self.status, S::None) {
+                    return Err(DomainError::NotFound);
+                }
+                if matches!(self.status, S::Rejected | S::Withdrawn | S::Closed) {
+                    return Err(DomainError::Rule("the kaizen is finished"));
+                }
+                self.require_involved(&actor, "impact lines are kept by the kaizen's authors, reviewer and implementers")?;
+                let line = self
+                    .lines
+                    .iter()
+                    .find(|l| l.line_id == line_id)
+                    .cloned()
+                    .ok_or_else(|| ValidationError::new("lineId", "names no impact line of the kaizen"))?;
+                if line.kind == LineKind::Actual && self.line_locked(LineKind::Actual) {
+                    return Err(DomainError::Rule("verified actual lines change only through a savings adjustment"));
+                }
+                if line.kind == LineKind::Actual && self.status == S::ImpactSubmitted {
+                    return Err(DomainError::Rule("submitted actual lines stay until the verification is decided"));
+                }
+                KaizenEvent::KaizenImpactLineRemoved { line, reason }
+            }
+            KaizenCommand::AdjustSavings { actor, is_savings_verifier, line_id, patch, reason, now } => {
+                self.require(&[S::SavingsVerified], "only verified savings are adjusted")?;
+                self.require_independent_verifier(&actor, is_savings_verifier)?;
+                let before = self
+                    .lines
+                    .iter()
+                    .find(|l| l.line_id == line_id && l.kind == LineKind::Actual)
+                    .cloned()
+                    .ok_or_else(|| ValidationError::new("lineId", "names no actual line of the kaizen"))?;
+                let mut after = before.clone();
+                if let Some(classification) = patch.classification {
+                    after.classification = classification;
+                }
+                if let Some(money) = patch.money {
+                    after.money = Some(money);
+                }
+                if let Some(calculation) = patch.calculation {
+                    after.calculation = Some(calculation);
+                }
+                if let Some(evidence) = patch.evidence {
+                    after.evidence = evidence;
+                }
+                if after == before {
+                    return Err(ValidationError::new("patch", "changes nothing").into());
+                }
+                after.validate()?;
+                let totals_before = self.verified.clone().unwrap_or_default();
+                let lines = self.lines.iter().map(|l| if l.line_id == line_id { &after } else { l });
+                let totals_after = SavingsTotals::of(lines, LineKind::Actual);
+                KaizenEvent::KaizenSavingsAdjusted {
+                    delta: SavingsTotals::delta(&totals_before, &totals_after),
+                    line_before: before,
+                    line_after: after,
+                    totals_before,
+                    totals_after,
+                    verification_version: self.verification_version + 1,
+                    adjusted_by: actor.member_id,
+                    adjusted_at: now,
+                    reason,
+                }
+            }
+            KaizenCommand::Reopen { actor, reason } => {
+                self.require(&[S::Closed], "only a closed kaizen is reopened")?;
+                actor.require_mutator()?;
+                if !(self.reviewer == Some(actor.member_id) || Self::is_admin(&actor)) {
+                    return Err(DomainError::Forbidden("the reviewer, owners or admins reopen a kaizen"));
+                }
+                KaizenEvent::KaizenReopened {
+                    to: self.closed_from.unwrap_or(S::Implemented),
+                    reason,
+                    authors: self.authors.clone(),
+                    implementers: self.implementers.clone(),
+                }
+            }
+            KaizenCommand::SubmitAsImplemented { actor, now } => {
+                self.require(&[S::Draft], "only a draft is submitted")?;
+                self.require_author(&actor)?;
+                sink.write(KaizenEvent::KaizenSubmitted { submitted_at: now }, self).await;
+                KaizenEvent::KaizenImplemented {
+                    implemented_at: now,
+                    just_do_it: true,
+                    authors: self.authors.clone(),
+                    implementers: vec![actor.member_id],
+                }
+            }
+            KaizenCommand::LinkToDefect { actor, defect_id, defect_exists } => {
+                self.require_linkable(&actor)?;
+                if !defect_exists {
+                    return Err(ValidationError::new("defectId", "does not name a defect of this organisation").into());
+                }
+                if self.linked_defects.contains(&defect_id) {
+                    return Err(DomainError::Rule("the defect is already linked"));
+                }
+                KaizenEvent::KaizenLinkedToDefect { defect_id }
+            }
+            KaizenCommand::LinkToA3 { actor, a3_id, a3_exists } => {
+                self.require_linkable(&actor)?;
+                if !a3_exists {
+                    return Err(ValidationError::new("a3Id", "does not name an A3 case of this organisation").into());
+                }
+                if self.linked_a3 == Some(a3_id) {
+                    return Err(DomainError::Rule("the A3 case is already linked"));
+                }
+                KaizenEvent::KaizenLinkedToA3 { before: self.linked_a3, after: a3_id }
             }
         };
         sink.write(event, self).await;
@@ -621,10 +1228,12 @@ impl Aggregate for Kaizen {
     fn apply(&mut self, event: Self::Event) {
         use KaizenStatus as S;
         match event {
-            KaizenEvent::KaizenDrafted { author, zone_id, .. } => {
+            KaizenEvent::KaizenDrafted { author, zone_id, title, category, problem, proposal, .. } => {
                 self.status = S::Draft;
                 self.zone_id = Some(zone_id);
-                self.authors = vec![author];
+                self.content =
+                    KaizenContent { title: Some(title), category: Some(category), problem: Some(problem), proposal: Some(proposal) };
+                self.authors = equal_shares(&[author]);
             }
             KaizenEvent::KaizenSubmitted { .. } => self.status = S::Submitted,
             KaizenEvent::KaizenWithdrawn { .. } => self.status = S::Withdrawn,
@@ -632,13 +1241,19 @@ impl Aggregate for Kaizen {
                 self.status = S::UnderReview;
                 self.reviewer = Some(reviewer);
             }
-            KaizenEvent::KaizenApproved { implementers, .. } => {
+            KaizenEvent::KaizenApproved { implementers, due_at } => {
                 self.status = S::Approved;
                 self.implementers = implementers;
+                self.due_at = due_at;
             }
             KaizenEvent::KaizenRejected { .. } => self.status = S::Rejected,
             KaizenEvent::KaizenImplementationStarted => self.status = S::Implementing,
-            KaizenEvent::KaizenImplemented { .. } => self.status = S::Implemented,
+            KaizenEvent::KaizenImplemented { just_do_it, implementers, .. } => {
+                self.status = S::Implemented;
+                if just_do_it {
+                    self.implementers = implementers;
+                }
+            }
             KaizenEvent::KaizenImpactLineSet { after, .. } => match self.lines.iter_mut().find(|l| l.line_id == after.line_id) {
                 Some(slot) => *slot = after,
                 None => self.lines.push(after),
@@ -650,7 +1265,34 @@ impl Aggregate for Kaizen {
                 self.verification_version = verification_version;
             }
             KaizenEvent::KaizenSavingsVerificationDeclined { .. } => self.status = S::Implemented,
-            KaizenEvent::KaizenClosed { .. } => self.status = S::Closed,
+            KaizenEvent::KaizenClosed { from } => {
+                self.status = S::Closed;
+                self.closed_from = Some(from);
+            }
+            KaizenEvent::KaizenDraftEdited { after, .. } | KaizenEvent::KaizenContentChanged { after, .. } => self.content.merge(after),
+            KaizenEvent::KaizenAuthorAdded { after, .. }
+            | KaizenEvent::KaizenAuthorRemoved { after, .. }
+            | KaizenEvent::KaizenAuthorSharesChanged { after, .. } => self.authors = after,
+            KaizenEvent::KaizenDeferred { .. } => self.status = S::Deferred,
+            KaizenEvent::KaizenReactivated { reviewer, .. } => {
+                self.status = S::UnderReview;
+                self.reviewer = Some(reviewer);
+            }
+            KaizenEvent::KaizenDueDateChanged { after, .. } => self.due_at = Some(after),
+            KaizenEvent::KaizenImpactLineRemoved { line, .. } => self.lines.retain(|l| l.line_id != line.line_id),
+            KaizenEvent::KaizenSavingsAdjusted { line_after, totals_after, verification_version, .. } => {
+                if let Some(slot) = self.lines.iter_mut().find(|l| l.line_id == line_after.line_id) {
+                    *slot = line_after;
+                }
+                self.verified = Some(totals_after);
+                self.verification_version = verification_version;
+            }
+            KaizenEvent::KaizenReopened { to, .. } => {
+                self.status = to;
+                self.closed_from = None;
+            }
+            KaizenEvent::KaizenLinkedToDefect { defect_id } => self.linked_defects.push(defect_id),
+            KaizenEvent::KaizenLinkedToA3 { after, .. } => self.linked_a3 = Some(after),
         }
     }
 }

@@ -4,9 +4,10 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use gemba_domain::a3::{self as a3, A3Case, A3Command};
 use gemba_domain::kaizen::{
-    self as kaizen, ImpactLine, Kaizen, KaizenCommand, LineKind as DomainLineKind, Money, Recurrence, SavingsTotals,
+    self as kaizen, AuthorShare, ImpactLine, Kaizen, KaizenCommand, KaizenContent, LineKind as DomainLineKind, LinePatch, Money,
+    Recurrence, SavingsTotals,
 };
-use gemba_domain::{A3Id, EvidenceRef, KaizenId, MemberId, Name, ZoneId};
+use gemba_domain::{A3Id, DefectId, EvidenceRef, KaizenId, MemberId, Name, ZoneId};
 use rust_decimal::Decimal;
 
 use super::context::{command_context, principal, services};
@@ -21,7 +22,7 @@ mirror_enum!(
 mirror_enum!(
     /// Where a kaizen stands.
     KaizenStatus => kaizen::KaizenStatus {
-        None, Draft, Submitted, UnderReview, Approved, Implementing, Implemented, ImpactSubmitted, SavingsVerified, Closed, Rejected, Withdrawn
+        None, Draft, Submitted, UnderReview, Deferred, Approved, Implementing, Implemented, ImpactSubmitted, SavingsVerified, Closed, Rejected, Withdrawn
     }
 );
 mirror_enum!(
@@ -38,7 +39,11 @@ mirror_enum!(
 );
 mirror_enum!(
     /// Where an A3 case stands (its PDCA phase while open).
-    A3Status => a3::A3Status { None, Plan, Do, Check, Act, Closed, Cancelled }
+    A3Status => a3::A3Status { None, Plan, Do, Check, Act, Closed, Cancelled, OnHold }
+);
+mirror_enum!(
+    /// The free-text sections of an A3.
+    A3Section => a3::A3Section { Background, CurrentCondition, Target, Containment, Lessons }
 );
 mirror_enum!(
     /// The 6M cause categories.
@@ -86,6 +91,13 @@ pub struct ImpactLineView {
     pub annualized: Option<Decimal>,
 }
 
+/// An author and their share of the kaizen's recognition (shares sum to 100).
+#[derive(Debug, SimpleObject)]
+pub struct KaizenAuthorView {
+    pub member_id: ID,
+    pub share_pct: u8,
+}
+
 /// An improvement idea.
 #[derive(Debug)]
 pub struct KaizenView(KaizenId, Kaizen);
@@ -102,7 +114,36 @@ impl KaizenView {
         self.1.zone_id().map(|z| ID(z.to_string()))
     }
     async fn author_ids(&self) -> Vec<ID> {
-        self.1.authors().iter().map(|m| ID(m.to_string())).collect()
+        self.1.authors().iter().map(|a| ID(a.member_id.to_string())).collect()
+    }
+    /// The authors with their shares in whole percent (summing to 100).
+    async fn authors(&self) -> Vec<KaizenAuthorView> {
+        self.1.authors().iter().map(|a| KaizenAuthorView { member_id: ID(a.member_id.to_string()), share_pct: a.share_pct }).collect()
+    }
+    async fn title(&self) -> Option<String> {
+        self.1.content().title.as_ref().map(ToString::to_string)
+    }
+    async fn category(&self) -> Option<KaizenCategory> {
+        self.1.content().category.map(Into::into)
+    }
+    async fn problem(&self) -> Option<String> {
+        self.1.content().problem.as_ref().map(|t| t.as_str().to_owned())
+    }
+    async fn proposal(&self) -> Option<String> {
+        self.1.content().proposal.as_ref().map(|t| t.as_str().to_owned())
+    }
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.1.due_at()
+    }
+    /// 0 until verified; each savings adjustment adds one.
+    async fn verification_version(&self) -> u32 {
+        self.1.verification_version()
+    }
+    async fn linked_defect_ids(&self) -> Vec<ID> {
+        self.1.linked_defects().iter().map(|d| ID(d.to_string())).collect()
+    }
+    async fn linked_a3_id(&self) -> Option<ID> {
+        self.1.linked_a3().map(|a| ID(a.to_string()))
     }
     async fn reviewer_id(&self) -> Option<ID> {
         self.1.reviewer().map(|m| ID(m.to_string()))
@@ -175,6 +216,23 @@ pub struct A3MetricView {
     pub target_date: Option<NaiveDate>,
 }
 
+/// A free-text section of an A3.
+#[derive(Debug, SimpleObject)]
+pub struct A3SectionView {
+    pub section: A3Section,
+    pub content: String,
+}
+
+/// A five-whys chain ending in a cause of the case.
+#[derive(Debug, SimpleObject)]
+pub struct A3WhyChainView {
+    pub chain_id: String,
+    pub problem: String,
+    pub whys: Vec<String>,
+    pub root_cause_id: String,
+    pub iteration: u32,
+}
+
 /// An A3 problem-solving case.
 #[derive(Debug)]
 pub struct A3View(A3Id, A3Case);
@@ -189,6 +247,44 @@ impl A3View {
     }
     async fn iteration(&self) -> u32 {
         self.1.iteration()
+    }
+    async fn owner_id(&self) -> Option<ID> {
+        self.1.owner().map(|m| ID(m.to_string()))
+    }
+    /// The approver; never the owner.
+    async fn coach_id(&self) -> Option<ID> {
+        self.1.coach().map(|m| ID(m.to_string()))
+    }
+    async fn team_ids(&self) -> Vec<ID> {
+        self.1.team().iter().map(|m| ID(m.to_string())).collect()
+    }
+    /// The phase a case on hold resumes in.
+    async fn held_from(&self) -> Option<A3Status> {
+        self.1.held_from().map(Into::into)
+    }
+    /// The last effect check's verdict.
+    async fn target_met(&self) -> Option<TargetMet> {
+        self.1.target_met().map(Into::into)
+    }
+    async fn sections(&self) -> Vec<A3SectionView> {
+        self.1
+            .sections()
+            .iter()
+            .map(|(section, content)| A3SectionView { section: (*section).into(), content: content.as_str().to_owned() })
+            .collect()
+    }
+    async fn why_chains(&self) -> Vec<A3WhyChainView> {
+        self.1
+            .why_chains()
+            .iter()
+            .map(|c| A3WhyChainView {
+                chain_id: c.chain_id.clone(),
+                problem: c.problem.as_str().to_owned(),
+                whys: c.whys.iter().map(|w| w.as_str().to_owned()).collect(),
+                root_cause_id: c.root_cause_id.clone(),
+                iteration: c.iteration,
+            })
+            .collect()
     }
     async fn metrics(&self) -> Vec<A3MetricView> {
         self.1
@@ -354,6 +450,122 @@ pub struct SetKaizenImpactLineInput {
 }
 
 #[derive(Debug, InputObject)]
+pub struct EditKaizenDraftInput {
+    pub kaizen_id: ID,
+    pub title: Option<String>,
+    pub category: Option<KaizenCategory>,
+    pub problem: Option<String>,
+    pub proposal: Option<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeKaizenContentInput {
+    pub kaizen_id: ID,
+    pub title: Option<String>,
+    pub category: Option<KaizenCategory>,
+    pub problem: Option<String>,
+    pub proposal: Option<String>,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+fn content(
+    title: Option<&str>,
+    category: Option<KaizenCategory>,
+    problem: Option<&str>,
+    proposal: Option<&str>,
+) -> ApiResult<KaizenContent> {
+    Ok(KaizenContent {
+        title: title.map(|t| Name::parse("title", t)).transpose()?,
+        category: category.map(Into::into),
+        problem: optional_long_text("problem", problem)?,
+        proposal: optional_long_text("proposal", proposal)?,
+    })
+}
+
+#[derive(Debug, InputObject)]
+pub struct KaizenMemberInput {
+    pub kaizen_id: ID,
+    pub member_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AuthorShareInput {
+    pub member_id: ID,
+    /// Whole percent, at least 1; all shares sum to 100.
+    pub share_pct: i32,
+}
+
+#[derive(Debug, InputObject)]
+pub struct SetKaizenAuthorSharesInput {
+    pub kaizen_id: ID,
+    pub shares: Vec<AuthorShareInput>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeKaizenDueDateInput {
+    pub kaizen_id: ID,
+    pub due_at: DateTime<Utc>,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RemoveKaizenImpactLineInput {
+    pub kaizen_id: ID,
+    pub line_id: String,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AdjustKaizenSavingsInput {
+    pub kaizen_id: ID,
+    pub line_id: String,
+    pub classification: Option<Classification>,
+    /// A new amount (with its currency).
+    pub amount: Option<Decimal>,
+    pub currency: Option<String>,
+    pub calculation: Option<String>,
+    pub evidence: Option<Vec<String>>,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct LinkKaizenToDefectInput {
+    pub kaizen_id: ID,
+    pub defect_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct LinkKaizenToA3Input {
+    pub kaizen_id: ID,
+    pub a3_id: ID,
+}
+
+fn money(amount: Option<Decimal>, currency: Option<&str>) -> ApiResult<Option<Money>> {
+    match (amount, currency) {
+        (Some(amount), Some(currency)) => Ok(Some(Money { amount, currency: kaizen::Currency::parse(currency)? })),
+        (None, None) => Ok(None),
+        _ => Err(ApiError::Validation { field: "currency".into(), message: "an amount needs its currency".into() }),
+    }
+}
+
+fn evidence(refs: Option<&Vec<String>>) -> ApiResult<Vec<EvidenceRef>> {
+    Ok(refs.into_iter().flatten().map(|e| EvidenceRef::parse("evidence", e)).collect::<Result<Vec<_>, _>>()?)
+}
+
+async fn kaizen_done(
+    ctx: &Context<'_>,
+    id: KaizenId,
+    run: impl std::future::Future<Output = Result<gemba_commands::bus::Position, gemba_commands::error::CommandError>>,
+) -> ApiResult<KaizenView> {
+    run.await?;
+    kaizen_payload(ctx, id).await
+}
+
+#[derive(Debug, InputObject)]
 pub struct OpenA3Input {
     pub theme: String,
     pub owner_id: ID,
@@ -449,6 +661,82 @@ pub struct CancelA3Input {
     pub reason_code: Option<ReasonCode>,
 }
 
+#[derive(Debug, InputObject)]
+pub struct A3ReasonInput {
+    pub a3_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct EditA3SectionInput {
+    pub a3_id: ID,
+    pub section: A3Section,
+    pub content: String,
+    /// Required once the case has left plan.
+    pub reason: Option<String>,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RecordA3WhyChainInput {
+    pub a3_id: ID,
+    pub chain_id: String,
+    pub problem: String,
+    /// 1 to 10 whys, in order.
+    pub whys: Vec<String>,
+    /// A cause of this case.
+    pub root_cause_id: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeA3CountermeasureInput {
+    pub a3_id: ID,
+    pub cm_id: String,
+    pub description: Option<String>,
+    pub addresses: Option<Vec<String>>,
+    pub owner_id: Option<ID>,
+    pub due_on: Option<NaiveDate>,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeA3OwnerInput {
+    pub a3_id: ID,
+    pub owner_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ChangeA3CoachInput {
+    pub a3_id: ID,
+    pub coach_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct A3MemberInput {
+    pub a3_id: ID,
+    pub member_id: ID,
+}
+
+async fn on_a3_member(
+    ctx: &Context<'_>,
+    id: &ID,
+    member: MemberId,
+    input: &impl std::fmt::Debug,
+    build: impl FnOnce(gemba_domain::Actor, bool) -> A3Command,
+) -> ApiResult<A3View> {
+    let p = principal(ctx)?;
+    let id = A3Id::parse(id)?;
+    let command = command_context(ctx, p.org, Some(p), input)?;
+    services(ctx)?.gemba.on_a3_with_member(&command, id, member, build).await?;
+    a3_payload(ctx, id).await
+}
+
 /// Kaizen and A3 mutations.
 #[derive(Debug, Default)]
 pub struct ImprovementMutation;
@@ -507,11 +795,7 @@ impl ImprovementMutation {
 
     /// Sets a target, forecast or actual impact line (hard lines need a calculation and evidence).
     async fn set_kaizen_impact_line(&self, ctx: &Context<'_>, input: SetKaizenImpactLineInput) -> ApiResult<KaizenView> {
-        let money = match (input.amount, input.currency.as_deref()) {
-            (Some(amount), Some(currency)) => Some(Money { amount, currency: kaizen::Currency::parse(currency)? }),
-            (None, None) => None,
-            _ => return Err(ApiError::Validation { field: "currency".into(), message: "an amount needs its currency".into() }),
-        };
+        let money = money(input.amount, input.currency.as_deref())?;
         let recurrence = match input.period {
             Some(period) => Recurrence::Recurring { period: period.into(), start_on: input.realized_on, end_on: None },
             None => Recurrence::OneTime { realized_on: input.realized_on },
@@ -523,7 +807,7 @@ impl ImprovementMutation {
             money,
             recurrence,
             calculation: optional_long_text("calculation", input.calculation.as_deref())?,
-            evidence: input.evidence.iter().flatten().map(|e| EvidenceRef::parse("evidence", e)).collect::<Result<Vec<_>, _>>()?,
+            evidence: evidence(input.evidence.as_ref())?,
         };
         if line.line_id.is_empty() || line.line_id.len() > 32 {
             return Err(ApiError::Validation { field: "lineId".into(), message: "is 1 to 32 characters".into() });
@@ -561,6 +845,126 @@ impl ImprovementMutation {
     /// Closes a verified kaizen (or an implemented one without quantified savings).
     async fn close_kaizen(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
         on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Close { actor }).await
+    }
+
+    /// Edits a draft's title, category, problem or proposal (an author).
+    async fn edit_kaizen_draft(&self, ctx: &Context<'_>, input: EditKaizenDraftInput) -> ApiResult<KaizenView> {
+        let patch = content(input.title.as_deref(), input.category, input.problem.as_deref(), input.proposal.as_deref())?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::EditDraft { actor, patch }).await
+    }
+
+    /// Changes a submitted kaizen's content with a reason (an author, the reviewer, owners, admins).
+    async fn change_kaizen_content(&self, ctx: &Context<'_>, input: ChangeKaizenContentInput) -> ApiResult<KaizenView> {
+        let patch = content(input.title.as_deref(), input.category, input.problem.as_deref(), input.proposal.as_deref())?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::ChangeContent { actor, patch, reason }).await
+    }
+
+    /// Adds a co-author; the shares are reset to an equal split (remainder to the first author).
+    async fn add_kaizen_co_author(&self, ctx: &Context<'_>, input: KaizenMemberInput) -> ApiResult<KaizenView> {
+        let p = principal(ctx)?;
+        let id = KaizenId::parse(&input.kaizen_id)?;
+        let member = member(&input.member_id, "memberId")?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        kaizen_done(ctx, id, services(ctx)?.gemba.add_kaizen_co_author(&command, id, member)).await
+    }
+
+    /// Removes a co-author (never the last); the shares are reset to an equal split.
+    async fn remove_kaizen_co_author(&self, ctx: &Context<'_>, input: KaizenMemberInput) -> ApiResult<KaizenView> {
+        let member = member(&input.member_id, "memberId")?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::RemoveCoAuthor { actor, member }).await
+    }
+
+    /// Sets the authors' shares: every author once, at least 1 % each, summing to 100.
+    async fn set_kaizen_author_shares(&self, ctx: &Context<'_>, input: SetKaizenAuthorSharesInput) -> ApiResult<KaizenView> {
+        let shares = input
+            .shares
+            .iter()
+            .map(|s| {
+                let share_pct = u8::try_from(s.share_pct)
+                    .ok()
+                    .filter(|p| *p <= 100)
+                    .ok_or_else(|| ApiError::Validation { field: "shares".into(), message: "a share is 0 to 100 percent".into() })?;
+                Ok(AuthorShare { member_id: member(&s.member_id, "shares")?, share_pct })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::SetAuthorShares { actor, shares }).await
+    }
+
+    /// The reviewer defers a kaizen under review, with a reason.
+    async fn defer_kaizen(&self, ctx: &Context<'_>, input: KaizenReasonInput) -> ApiResult<KaizenView> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Defer { actor, reason }).await
+    }
+
+    /// Takes a deferred kaizen back into review (its reviewer, or a zone leader, owner or admin who is no author).
+    async fn reactivate_kaizen(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, facts, _| KaizenCommand::Reactivate { actor, may_review: facts.may_review }).await
+    }
+
+    /// Changes the due date with a reason (the reviewer, owners, admins).
+    async fn change_kaizen_due_date(&self, ctx: &Context<'_>, input: ChangeKaizenDueDateInput) -> ApiResult<KaizenView> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        let due_at = input.due_at;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::ChangeDueDate { actor, due_at, reason }).await
+    }
+
+    /// Removes an impact line with a reason (verified actual lines are only adjusted).
+    async fn remove_kaizen_impact_line(&self, ctx: &Context<'_>, input: RemoveKaizenImpactLineInput) -> ApiResult<KaizenView> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        let line_id = input.line_id.trim().to_owned();
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::RemoveImpactLine { actor, line_id, reason }).await
+    }
+
+    /// Adjusts a verified actual line (an independent savings verifier), with a reason; signature
+    /// meaning `verified`. The earlier verification stays recorded; the event states before, after and the delta.
+    async fn adjust_kaizen_savings(&self, ctx: &Context<'_>, input: AdjustKaizenSavingsInput) -> ApiResult<KaizenView> {
+        let patch = LinePatch {
+            classification: input.classification.map(Into::into),
+            money: money(input.amount, input.currency.as_deref())?,
+            calculation: optional_long_text("calculation", input.calculation.as_deref())?,
+            evidence: input.evidence.as_ref().map(|e| evidence(Some(e))).transpose()?,
+        };
+        let reason = reason(input.reason_code, &input.reason)?;
+        let line_id = input.line_id.trim().to_owned();
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, facts, now| KaizenCommand::AdjustSavings {
+            actor,
+            is_savings_verifier: facts.is_savings_verifier,
+            line_id,
+            patch,
+            reason,
+            now,
+        })
+        .await
+    }
+
+    /// Reopens a closed kaizen with a reason (the reviewer, owners, admins).
+    async fn reopen_kaizen(&self, ctx: &Context<'_>, input: KaizenReasonInput) -> ApiResult<KaizenView> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Reopen { actor, reason }).await
+    }
+
+    /// Just-do-it: an author submits a draft already implemented by themself.
+    async fn submit_kaizen_as_implemented(&self, ctx: &Context<'_>, input: KaizenInput) -> ApiResult<KaizenView> {
+        on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, now| KaizenCommand::SubmitAsImplemented { actor, now }).await
+    }
+
+    /// Links a defect of the organisation to the kaizen.
+    async fn link_kaizen_to_defect(&self, ctx: &Context<'_>, input: LinkKaizenToDefectInput) -> ApiResult<KaizenView> {
+        let p = principal(ctx)?;
+        let id = KaizenId::parse(&input.kaizen_id)?;
+        let defect = DefectId::parse(&input.defect_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        kaizen_done(ctx, id, services(ctx)?.gemba.link_kaizen_to_defect(&command, id, defect)).await
+    }
+
+    /// Links an A3 case of the organisation to the kaizen.
+    async fn link_kaizen_to_a3(&self, ctx: &Context<'_>, input: LinkKaizenToA3Input) -> ApiResult<KaizenView> {
+        let p = principal(ctx)?;
+        let id = KaizenId::parse(&input.kaizen_id)?;
+        let a3 = A3Id::parse(&input.a3_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        kaizen_done(ctx, id, services(ctx)?.gemba.link_kaizen_to_a3(&command, id, a3)).await
     }
 
     /// Opens an A3 case with its owner and coach (never the same person).
@@ -654,5 +1058,94 @@ impl ImprovementMutation {
     async fn cancel_a3(&self, ctx: &Context<'_>, input: CancelA3Input) -> ApiResult<A3View> {
         let reason = reason(input.reason_code, &input.reason)?;
         on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::Cancel { actor, reason }).await
+    }
+
+    /// Edits a section (background, current condition, target, containment, lessons); a reason
+    /// is required once the case has left plan.
+    async fn edit_a3_section(&self, ctx: &Context<'_>, input: EditA3SectionInput) -> ApiResult<A3View> {
+        let content = long_text("content", &input.content)?;
+        let reason = optional_reason(input.reason_code, input.reason.as_deref())?;
+        let section = input.section.into();
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::EditSection { actor, section, content, reason }).await
+    }
+
+    /// Records a five-whys chain ending in a cause of the case.
+    async fn record_a3_why_chain(&self, ctx: &Context<'_>, input: RecordA3WhyChainInput) -> ApiResult<A3View> {
+        let problem = long_text("problem", &input.problem)?;
+        let whys = input.whys.iter().map(|w| long_text("whys", w)).collect::<ApiResult<Vec<_>>>()?;
+        let (chain_id, root_cause_id) = (input.chain_id.trim().to_owned(), input.root_cause_id.clone());
+        if chain_id.is_empty() || chain_id.len() > 32 {
+            return Err(ApiError::Validation { field: "chainId".into(), message: "is 1 to 32 characters".into() });
+        }
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::RecordWhyChain { actor, chain_id, problem, whys, root_cause_id }).await
+    }
+
+    /// Changes a countermeasure's description, causes, owner or due date, with a reason.
+    async fn change_a3_countermeasure(&self, ctx: &Context<'_>, input: ChangeA3CountermeasureInput) -> ApiResult<A3View> {
+        let patch = a3::CountermeasurePatch {
+            description: optional_long_text("description", input.description.as_deref())?,
+            addresses: input.addresses.clone(),
+            owner: input.owner_id.as_ref().map(|o| member(o, "ownerId")).transpose()?,
+            due_on: input.due_on,
+        };
+        let reason = reason(input.reason_code, &input.reason)?;
+        let cm_id = input.cm_id.clone();
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::ChangeCountermeasure { actor, cm_id, patch, reason }).await
+    }
+
+    /// Puts an open case on hold, with a reason.
+    async fn put_a3_on_hold(&self, ctx: &Context<'_>, input: A3ReasonInput) -> ApiResult<A3View> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::PutOnHold { actor, reason }).await
+    }
+
+    /// Resumes a case on hold in the phase it was held in.
+    async fn resume_a3(&self, ctx: &Context<'_>, input: A3Input) -> ApiResult<A3View> {
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::Resume { actor }).await
+    }
+
+    /// Reopens a closed case into check, with a reason (the coach, owners, admins).
+    async fn reopen_a3(&self, ctx: &Context<'_>, input: A3ReasonInput) -> ApiResult<A3View> {
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::Reopen { actor, reason }).await
+    }
+
+    /// Hands the case to a new owner (never the coach or a team member), with a reason.
+    async fn change_a3_owner(&self, ctx: &Context<'_>, input: ChangeA3OwnerInput) -> ApiResult<A3View> {
+        let owner = member(&input.owner_id, "ownerId")?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_a3_member(ctx, &input.a3_id, owner, &input, |actor, member_active| A3Command::ChangeOwner {
+            actor,
+            owner,
+            member_active,
+            reason,
+        })
+        .await
+    }
+
+    /// Changes the coach (never the owner), with a reason (the coach, owners, admins).
+    async fn change_a3_coach(&self, ctx: &Context<'_>, input: ChangeA3CoachInput) -> ApiResult<A3View> {
+        let coach = member(&input.coach_id, "coachId")?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        on_a3_member(ctx, &input.a3_id, coach, &input, |actor, member_active| A3Command::ChangeCoach {
+            actor,
+            coach,
+            member_active,
+            reason,
+        })
+        .await
+    }
+
+    /// Adds a team member (neither the owner nor the coach).
+    async fn add_a3_team_member(&self, ctx: &Context<'_>, input: A3MemberInput) -> ApiResult<A3View> {
+        let who = member(&input.member_id, "memberId")?;
+        on_a3_member(ctx, &input.a3_id, who, &input, |actor, member_active| A3Command::AddTeamMember { actor, member: who, member_active })
+            .await
+    }
+
+    /// Removes a team member.
+    async fn remove_a3_team_member(&self, ctx: &Context<'_>, input: A3MemberInput) -> ApiResult<A3View> {
+        let who = member(&input.member_id, "memberId")?;
+        on_a3(ctx, &input.a3_id, &input, |actor, _| A3Command::RemoveTeamMember { actor, member: who }).await
     }
 }
