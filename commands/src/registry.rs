@@ -3,6 +3,7 @@
 //! sign-in) and for the simple reads of the first slice. Every row is derived from events;
 //! `gemba projections rebuild` (issue 6) will be able to rebuild it from them.
 
+use gemba_domain::area::AreaEvent;
 use gemba_domain::five_s_audit::AuditEvent;
 use gemba_domain::member::{Capability, MemberEvent};
 use gemba_domain::organization::OrganizationEvent;
@@ -175,16 +176,29 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
         "Zone" => {
             let zone = id(stored)?;
             let (sql, value): (&str, Option<String>) = match payload::<ZoneEvent>(stored)? {
-                ZoneEvent::ZoneCreated { site_id, code, name, .. } => {
-                    sqlx::query("insert into zones (org_id, zone_id, site_id, code, name, status) values ($1, $2, $3, $4, $5, 'ACTIVE')")
-                        .bind(org)
-                        .bind(zone)
-                        .bind(site_id.uuid())
-                        .bind(code.as_str())
-                        .bind(name.as_str())
-                        .execute(&mut *conn)
-                        .await?;
+                ZoneEvent::ZoneCreated { site_id, area_id, code, name, .. } => {
+                    sqlx::query(
+                        "insert into zones (org_id, zone_id, site_id, area_id, code, name, status) values ($1, $2, $3, $4, $5, $6, 'ACTIVE')",
+                    )
+                    .bind(org)
+                    .bind(zone)
+                    .bind(site_id.uuid())
+                    .bind(area_id.map(|a| a.uuid()))
+                    .bind(code.as_str())
+                    .bind(name.as_str())
+                    .execute(&mut *conn)
+                    .await?;
                     return Ok(());
+                }
+                ZoneEvent::ZoneMoved { to_area, .. } => {
+                    ("update zones set area_id = $3::uuid where org_id = $1 and zone_id = $2", to_area.map(|a| a.to_string()))
+                }
+                ZoneEvent::ZoneHeadcountChanged { after, .. } => {
+                    ("update zones set headcount = $3::integer where org_id = $1 and zone_id = $2", after.map(|n| n.to_string()))
+                }
+                ZoneEvent::ZoneAuditPlanChanged { after, .. } => {
+                    let plan = serde_json::to_string(&after).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    ("update zones set audit_plan = $3::jsonb where org_id = $1 and zone_id = $2", Some(plan))
                 }
                 ZoneEvent::ZoneRenamed { after, .. } => {
                     ("update zones set name = $3 where org_id = $1 and zone_id = $2", Some(after.to_string()))
@@ -206,6 +220,50 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 }
             };
             sqlx::query(sql).bind(org).bind(zone).bind(value).execute(&mut *conn).await?;
+        }
+        "Area" => {
+            let area = id(stored)?;
+            match payload::<AreaEvent>(stored)? {
+                AreaEvent::AreaCreated { site_id, kind, parent, code, name, .. } => {
+                    let kind = serde_json::to_value(kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    sqlx::query(
+                        "insert into areas (org_id, area_id, site_id, kind, parent_area_id, code, name, status)
+                         values ($1, $2, $3, $4, $5, $6, $7, 'ACTIVE')",
+                    )
+                    .bind(org)
+                    .bind(area)
+                    .bind(site_id.uuid())
+                    .bind(kind.as_str().unwrap_or_default())
+                    .bind(parent.map(|p| p.uuid()))
+                    .bind(code.as_str())
+                    .bind(name.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                AreaEvent::AreaRenamed { after, .. } => {
+                    sqlx::query("update areas set name = $3 where org_id = $1 and area_id = $2")
+                        .bind(org)
+                        .bind(area)
+                        .bind(after.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                AreaEvent::AreaMoved { to, .. } => {
+                    sqlx::query("update areas set parent_area_id = $3 where org_id = $1 and area_id = $2")
+                        .bind(org)
+                        .bind(area)
+                        .bind(to.map(|p| p.uuid()))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                AreaEvent::AreaArchived { .. } => {
+                    sqlx::query("update areas set status = 'ARCHIVED' where org_id = $1 and area_id = $2")
+                        .bind(org)
+                        .bind(area)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
         }
         "FiveSAudit" => {
             let audit = id(stored)?;

@@ -9,7 +9,8 @@ use gemba_domain::organization::{Organization, OrganizationCommand};
 use gemba_domain::site::{Site, SiteCommand};
 use gemba_domain::zone::{Zone, ZoneCommand};
 use gemba_domain::{
-    AccountId, Actor, Code, DisplayName, DomainError, Email, InvitationId, MemberId, Name, OrgId, Reason, Role, SiteId, Timezone, ZoneId,
+    AccountId, Actor, AreaId, Code, DisplayName, DomainError, Email, InvitationId, MemberId, Name, OrgId, Reason, Role, SiteId, Timezone,
+    ZoneId,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -513,13 +514,24 @@ impl Gemba {
         self.bus.execute::<Site>(ctx, &site.to_string(), SiteCommand::Rename { actor, name }).await
     }
 
-    /// Creates a zone in a site.
-    pub async fn create_zone(&self, ctx: &CommandContext, site: SiteId, code: Code, name: Name) -> Result<ZoneId, CommandError> {
+    /// Creates a zone in a site, optionally in one of its active areas.
+    pub async fn create_zone(
+        &self,
+        ctx: &CommandContext,
+        site: SiteId,
+        area: Option<AreaId>,
+        code: Code,
+        name: Name,
+    ) -> Result<ZoneId, CommandError> {
         let actor = ctx.require_actor()?;
         let site_exists =
             self.count(ctx.org, "select count(*) from sites where org_id = $1 and site_id = $2", Some(site.uuid())).await? > 0;
+        let area = match area {
+            Some(id) => Some((id, self.active_area_site(ctx, id).await?)),
+            None => None,
+        };
         let zone = ZoneId(new_id());
-        let command = ZoneCommand::Create { actor, zone_id: zone, site_id: site, site_exists, code, name };
+        let command = ZoneCommand::Create { actor, zone_id: zone, site_id: site, site_exists, area, code, name };
         let position = self.bus.execute::<Zone>(ctx, &zone.to_string(), command).await?;
         ZoneId::parse(&position.aggregate_id).map_err(Into::into)
     }

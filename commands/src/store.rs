@@ -48,6 +48,7 @@ impl From<sqlx::Error> for StoreError {
                 ("23505", "events_pkey") => Self::Conflict,
                 ("23505", "sites_code_key") => Self::Constraint("a site with this code already exists"),
                 ("23505", "zones_code_key") => Self::Constraint("a zone with this code already exists in this site"),
+                ("23505", "areas_code_key") => Self::Constraint("an area with this code already exists in this site"),
                 ("23505", "credentials_email_key") => Self::Constraint("this e-mail address is already a member"),
                 ("23505", "audits_one_in_progress") => Self::Constraint("an audit of this zone and type is already in progress"),
                 ("23514", "members_keep_an_owner") => Self::Rule("an organisation needs at least one owner"),

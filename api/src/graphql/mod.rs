@@ -28,6 +28,7 @@ pub mod five_s;
 pub mod improvement;
 mod inputs;
 pub mod mutation;
+pub mod plant;
 pub mod query;
 pub mod types;
 
@@ -35,11 +36,17 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 /// All queries.
 #[derive(Debug, Default, MergedObject)]
-pub struct Query(query::CoreQuery, defects::DefectQuery, five_s::FiveSQuery, improvement::ImprovementQuery);
+pub struct Query(query::CoreQuery, defects::DefectQuery, five_s::FiveSQuery, improvement::ImprovementQuery, plant::PlantQuery);
 
 /// All mutations.
 #[derive(Debug, Default, MergedObject)]
-pub struct Mutation(mutation::CoreMutation, defects::DefectMutation, five_s::FiveSMutation, improvement::ImprovementMutation);
+pub struct Mutation(
+    mutation::CoreMutation,
+    defects::DefectMutation,
+    five_s::FiveSMutation,
+    improvement::ImprovementMutation,
+    plant::PlantMutation,
+);
 
 /// The schema type.
 pub type GembaSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -293,6 +293,18 @@ impl Zone {
     async fn site_id(&self) -> ID {
         ID(self.0.site_id.to_string())
     }
+    /// The area the zone sits in, if any.
+    async fn area_id(&self) -> Option<ID> {
+        self.0.area_id.map(|a| ID(a.to_string()))
+    }
+    /// The headcount override, if set.
+    async fn headcount(&self) -> Option<i32> {
+        self.0.headcount
+    }
+    /// The 5S audit plan, if set.
+    async fn audit_plan(&self) -> ApiResult<Option<super::plant::ZoneAuditPlan>> {
+        self.0.audit_plan.as_ref().map(super::plant::ZoneAuditPlan::from_stored).transpose()
+    }
     async fn site(&self, ctx: &Context<'_>) -> ApiResult<Site> {
         let mut tx = tenant_tx(ctx).await?;
         let row = reads::site(&mut tx, principal(ctx)?.org.uuid(), self.0.site_id).await?;

@@ -10,6 +10,7 @@ mod defects;
 mod five_s;
 mod idempotency;
 mod improvement;
+mod plant;
 mod plant_story;
 mod schema;
 mod tenancy;

@@ -1,0 +1,262 @@
+//! Plant structure and membership through HTTP: areas (create, move without cycles, archive
+//! only when empty), zones placed in areas with a headcount and an audit plan, members' site
+//! scope, home zone, profile and suspension, and the organisation's settings patch.
+
+use gemba_tests::{Session, TestApp, error_code};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+async fn call(app: &TestApp, who: &Session, name: &str, input_type: &str, fields: &str, input: Value) -> Value {
+    let query = format!("mutation($input: {input_type}!) {{ {name}(input: $input) {{ {fields} }} }}");
+    app.gql(Some(&who.token), &query, json!({"input": input})).await
+}
+
+async fn history(app: &TestApp, who: &Session, id: &str) -> Vec<Value> {
+    let r = app
+        .gql(
+            Some(&who.token),
+            "query($id: ID!) { history(entityId: $id) { eventType actor { id } changes { path before after } reason } }",
+            json!({"id": id}),
+        )
+        .await;
+    r["data"]["history"].as_array().cloned().unwrap_or_else(|| panic!("{r}"))
+}
+
+const AREA: &str = "id siteId kind parentAreaId code name status";
+
+async fn create_area(app: &TestApp, who: &Session, site: &str, code: &str, parent: Option<&str>) -> String {
+    let r = call(
+        app,
+        who,
+        "createArea",
+        "CreateAreaInput",
+        AREA,
+        json!({"siteId": site, "kind": "LINE", "parentAreaId": parent, "code": code, "name": format!("Area {code}")}),
+    )
+    .await;
+    r["data"]["createArea"]["id"].as_str().unwrap_or_else(|| panic!("createArea failed: {r}")).to_owned()
+}
+
+#[tokio::test]
+async fn areas_are_created_moved_without_cycles_and_archived_only_when_empty() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let member = app.join(&owner, "mo@a.example", "MEMBER").await;
+    let site = app.create_site(&owner, "S1").await;
+    let other_site = app.create_site(&owner, "S2").await;
+
+    let hall = create_area(&app, &owner, &site, "HALL", None).await;
+    let line = create_area(&app, &owner, &site, "L1", Some(&hall)).await;
+    let cell = create_area(&app, &owner, &site, "C1", Some(&line)).await;
+    let elsewhere = create_area(&app, &owner, &other_site, "X1", None).await;
+    let read = app.gql(Some(&member.token), &format!("query($id: ID!) {{ area(id: $id) {{ {AREA} }} }}"), json!({"id": cell})).await;
+    assert_eq!(read["data"]["area"]["parentAreaId"], line.as_str(), "{read}");
+    assert_eq!(read["data"]["area"]["kind"], "LINE");
+    let listed = app.gql(Some(&owner.token), "query($s: ID!) { areas(siteId: $s) { code } }", json!({"s": site})).await;
+    assert_eq!(listed["data"]["areas"], json!([{"code": "HALL"}, {"code": "L1"}, {"code": "C1"}]), "{listed}");
+
+    // Refused: a member creates nothing, a duplicate code, a parent of another site.
+    let by_member =
+        call(&app, &member, "createArea", "CreateAreaInput", AREA, json!({"siteId": site, "kind": "AREA", "code": "M", "name": "M"})).await;
+    assert_eq!(error_code(&by_member), Some("FORBIDDEN"), "{by_member}");
+    let duplicate =
+        call(&app, &owner, "createArea", "CreateAreaInput", AREA, json!({"siteId": site, "kind": "CELL", "code": "l1", "name": "Again"}))
+            .await;
+    assert_eq!(error_code(&duplicate), Some("CONFLICT"), "{duplicate}");
+    let across = call(
+        &app,
+        &owner,
+        "createArea",
+        "CreateAreaInput",
+        AREA,
+        json!({"siteId": site, "kind": "CELL", "parentAreaId": elsewhere, "code": "Z", "name": "Z"}),
+    )
+    .await;
+    assert_eq!(error_code(&across), Some("CONFLICT"), "{across}");
+
+    // A move under its own descendant is refused and changes nothing.
+    let before = app.event_count(&owner.org).await;
+    let cycle =
+        call(&app, &owner, "moveArea", "MoveAreaInput", AREA, json!({"areaId": hall, "parentAreaId": cell, "reason": "loop"})).await;
+    assert_eq!(error_code(&cycle), Some("CONFLICT"), "{cycle}");
+    let to_other_site =
+        call(&app, &owner, "moveArea", "MoveAreaInput", AREA, json!({"areaId": line, "parentAreaId": elsewhere, "reason": "x"})).await;
+    assert_eq!(error_code(&to_other_site), Some("CONFLICT"), "{to_other_site}");
+    let no_reason = call(&app, &owner, "moveArea", "MoveAreaInput", AREA, json!({"areaId": cell, "reason": " "})).await;
+    assert_eq!(error_code(&no_reason), Some("VALIDATION"), "{no_reason}");
+    assert_eq!(app.event_count(&owner.org).await, before);
+
+    // The cell moves to the top of the site, with a reason shown in its history.
+    let moved = call(&app, &owner, "moveArea", "MoveAreaInput", AREA, json!({"areaId": cell, "reason": "cell now stands alone"})).await;
+    assert_eq!(moved["data"]["moveArea"]["parentAreaId"], Value::Null, "{moved}");
+    let steps = history(&app, &owner, &cell).await;
+    let last = steps.last().expect("a step");
+    assert_eq!(last["eventType"], "AreaMoved");
+    assert_eq!(last["actor"]["id"], owner.member.as_str());
+    assert_eq!(last["changes"], json!([{"path": "parentAreaId", "before": line, "after": null}]));
+    assert_eq!(last["reason"], "cell now stands alone");
+
+    // An area with an active zone is not archived; once the zone moves out, it is.
+    let zone = call(
+        &app,
+        &owner,
+        "createZone",
+        "CreateZoneInput",
+        "id areaId",
+        json!({"siteId": site, "areaId": line, "code": "Z1", "name": "Press"}),
+    )
+    .await;
+    let zone = zone["data"]["createZone"]["id"].as_str().unwrap_or_else(|| panic!("{zone}")).to_owned();
+    let before = app.event_count(&owner.org).await;
+    let refused = call(&app, &owner, "archiveArea", "ArchiveAreaInput", AREA, json!({"areaId": line, "reason": "closed"})).await;
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "{refused}");
+    let with_child = call(&app, &owner, "archiveArea", "ArchiveAreaInput", AREA, json!({"areaId": hall, "reason": "closed"})).await;
+    assert_eq!(error_code(&with_child), Some("CONFLICT"), "the hall still holds the line: {with_child}");
+    assert_eq!(app.event_count(&owner.org).await, before);
+    let out = call(&app, &owner, "moveZone", "MoveZoneInput", "areaId", json!({"zoneId": zone, "reason": "line closed"})).await;
+    assert_eq!(out["data"]["moveZone"]["areaId"], Value::Null, "{out}");
+    let archived = call(&app, &owner, "archiveArea", "ArchiveAreaInput", AREA, json!({"areaId": line, "reason": "closed"})).await;
+    assert_eq!(archived["data"]["archiveArea"]["status"], "ARCHIVED", "{archived}");
+    let into_archived =
+        call(&app, &owner, "moveZone", "MoveZoneInput", "areaId", json!({"zoneId": zone, "areaId": line, "reason": "back"})).await;
+    assert_eq!(error_code(&into_archived), Some("VALIDATION"), "{into_archived}");
+}
+
+#[tokio::test]
+async fn zones_move_between_areas_of_their_site_and_keep_a_headcount_and_an_audit_plan() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let member = app.join(&owner, "mo@a.example", "MEMBER").await;
+    let site = app.create_site(&owner, "S1").await;
+    let other_site = app.create_site(&owner, "S2").await;
+    let a1 = create_area(&app, &owner, &site, "A1", None).await;
+    let a2 = create_area(&app, &owner, &site, "A2", None).await;
+    let far = create_area(&app, &owner, &other_site, "F1", None).await;
+    const Z: &str = "id areaId headcount auditPlan { templateId cadence auditTypes nextDueAt }";
+
+    let wrong_site =
+        call(&app, &owner, "createZone", "CreateZoneInput", Z, json!({"siteId": site, "areaId": far, "code": "Z0", "name": "No"})).await;
+    assert_eq!(error_code(&wrong_site), Some("CONFLICT"), "{wrong_site}");
+    let created =
+        call(&app, &owner, "createZone", "CreateZoneInput", Z, json!({"siteId": site, "areaId": a1, "code": "Z1", "name": "Press"})).await;
+    let zone = created["data"]["createZone"]["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    assert_eq!(created["data"]["createZone"]["areaId"], a1.as_str());
+
+    // Move: within the site only.
+    let before = app.event_count(&owner.org).await;
+    let across = call(&app, &owner, "moveZone", "MoveZoneInput", Z, json!({"zoneId": zone, "areaId": far, "reason": "x"})).await;
+    assert_eq!(error_code(&across), Some("CONFLICT"), "{across}");
+    let by_member = call(&app, &member, "moveZone", "MoveZoneInput", Z, json!({"zoneId": zone, "areaId": a2, "reason": "x"})).await;
+    assert_eq!(error_code(&by_member), Some("FORBIDDEN"), "{by_member}");
+    assert_eq!(app.event_count(&owner.org).await, before);
+    let moved = call(&app, &owner, "moveZone", "MoveZoneInput", Z, json!({"zoneId": zone, "areaId": a2, "reason": "re-layout"})).await;
+    assert_eq!(moved["data"]["moveZone"]["areaId"], a2.as_str(), "{moved}");
+
+    // Headcount: set, refused when negative, cleared.
+    let set =
+        call(&app, &owner, "setZoneHeadcount", "SetZoneHeadcountInput", Z, json!({"zoneId": zone, "headcount": 14, "reason": "new shift"}))
+            .await;
+    assert_eq!(set["data"]["setZoneHeadcount"]["headcount"], 14, "{set}");
+    let before = app.event_count(&owner.org).await;
+    let negative =
+        call(&app, &owner, "setZoneHeadcount", "SetZoneHeadcountInput", Z, json!({"zoneId": zone, "headcount": -1, "reason": "x"})).await;
+    assert_eq!(error_code(&negative), Some("VALIDATION"), "{negative}");
+    let no_reason =
+        call(&app, &owner, "setZoneHeadcount", "SetZoneHeadcountInput", Z, json!({"zoneId": zone, "headcount": 3, "reason": ""})).await;
+    assert_eq!(error_code(&no_reason), Some("VALIDATION"), "{no_reason}");
+    assert_eq!(app.event_count(&owner.org).await, before);
+    let cleared = call(
+        &app,
+        &owner,
+        "setZoneHeadcount",
+        "SetZoneHeadcountInput",
+        Z,
+        json!({"zoneId": zone, "headcount": null, "reason": "use the roster"}),
+    )
+    .await;
+    assert_eq!(cleared["data"]["setZoneHeadcount"]["headcount"], Value::Null, "{cleared}");
+
+    // Audit plan: needs a published template.
+    let draft =
+        call(&app, &owner, "createTemplateDraft", "CreateTemplateDraftInput", "id", json!({"name": "5S", "scaleMin": 0, "scaleMax": 4}))
+            .await;
+    let template = draft["data"]["createTemplateDraft"]["id"].as_str().unwrap_or_else(|| panic!("{draft}")).to_owned();
+    let plan = json!({"zoneId": zone, "templateId": template, "cadence": "WEEKLY", "auditTypes": ["SELF_AUDIT", "SUPERVISOR"], "nextDueAt": "2026-12-01T08:00:00Z"});
+    let before = app.event_count(&owner.org).await;
+    let unpublished = call(&app, &owner, "setZoneAuditPlan", "SetZoneAuditPlanInput", Z, plan.clone()).await;
+    assert_eq!(error_code(&unpublished), Some("VALIDATION"), "{unpublished}");
+    assert_eq!(app.event_count(&owner.org).await, before);
+    for (i, section) in ["SORT", "SET_IN_ORDER", "SHINE", "STANDARDIZE", "SUSTAIN"].iter().enumerate() {
+        let item = json!({"templateId": template, "itemId": format!("S{i}"), "section": section, "text": "Check", "weight": "1"});
+        let added = call(&app, &owner, "addTemplateItem", "AddTemplateItemInput", "id", item).await;
+        assert!(added["errors"].is_null(), "{added}");
+    }
+    let bands = json!({"templateId": template, "bands": [{"label": "Good", "minPct": "60"}, {"label": "Poor", "minPct": "0"}]});
+    call(&app, &owner, "setTemplateBands", "SetTemplateBandsInput", "id", bands).await;
+    let published = call(&app, &owner, "publishTemplate", "TemplateInput", "status", json!({"templateId": template})).await;
+    assert_eq!(published["data"]["publishTemplate"]["status"], "PUBLISHED", "{published}");
+    let planned = call(&app, &owner, "setZoneAuditPlan", "SetZoneAuditPlanInput", Z, plan.clone()).await;
+    assert_eq!(
+        planned["data"]["setZoneAuditPlan"]["auditPlan"],
+        json!({"templateId": template, "cadence": "WEEKLY", "auditTypes": ["SELF_AUDIT", "SUPERVISOR"], "nextDueAt": "2026-12-01T08:00:00+00:00"}),
+        "{planned}"
+    );
+    let mut monthly = plan.clone();
+    monthly["cadence"] = json!("MONTHLY");
+    monthly["reason"] = json!("fewer audits after stabilising");
+    call(&app, &owner, "setZoneAuditPlan", "SetZoneAuditPlanInput", Z, monthly).await;
+
+    let steps = history(&app, &owner, &zone).await;
+    let types: Vec<&str> = steps.iter().map(|s| s["eventType"].as_str().unwrap_or_default()).collect();
+    assert_eq!(
+        types,
+        ["ZoneCreated", "ZoneMoved", "ZoneHeadcountChanged", "ZoneHeadcountChanged", "ZoneAuditPlanChanged", "ZoneAuditPlanChanged"]
+    );
+    assert_eq!(steps[1]["changes"], json!([{"path": "areaId", "before": a1, "after": a2}]));
+    assert_eq!(steps[1]["reason"], "re-layout");
+    assert_eq!(steps[2]["changes"], json!([{"path": "headcount", "before": null, "after": 14}]));
+    assert_eq!(steps[3]["changes"], json!([{"path": "headcount", "before": 14, "after": null}]));
+    assert_eq!(steps[3]["reason"], "use the roster");
+    assert_eq!(steps[5]["changes"], json!([{"path": "auditPlan.cadence", "before": "weekly", "after": "monthly"}]));
+    assert_eq!(steps[5]["reason"], "fewer audits after stabilising");
+}
+
+#[tokio::test]
+async fn areas_are_under_row_level_security_for_the_app_role() {
+    let app = TestApp::spawn().await;
+    let a = app.sign_up("ann@a.example", "Org A").await;
+    let b = app.sign_up("bob@b.example", "Org B").await;
+    let site = app.create_site(&a, "S1").await;
+    let area = create_area(&app, &a, &site, "A1", None).await;
+
+    let read = app.gql(Some(&b.token), "query($id: ID!) { area(id: $id) { id } }", json!({"id": area})).await;
+    assert_eq!(read["data"]["area"], Value::Null, "{read}");
+    let rename = call(&app, &b, "renameArea", "RenameAreaInput", "id", json!({"areaId": area, "name": "Stolen"})).await;
+    assert_eq!(error_code(&rename), Some("NOT_FOUND"), "{rename}");
+
+    let mut conn = sqlx::PgConnection::connect(&app.app_url()).await.expect("app connection");
+    let (enabled, forced): (bool, bool) =
+        sqlx::query_as("select relrowsecurity, relforcerowsecurity from pg_class where relname = 'areas'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("areas");
+    assert!(enabled && forced, "areas must have row-level security enabled and forced");
+    let unscoped: i64 = sqlx::query_scalar("select count(*) from areas").fetch_one(&mut conn).await.expect("count");
+    assert_eq!(unscoped, 0, "without a tenant the app role sees no area");
+    let mut tx = conn.begin().await.expect("tx");
+    sqlx::query("select set_config('app.org_id', $1, true)").bind(&b.org).execute(&mut *tx).await.expect("tenant");
+    let seen_by_b: i64 = sqlx::query_scalar("select count(*) from areas").fetch_one(&mut *tx).await.expect("count");
+    assert_eq!(seen_by_b, 0, "org B sees none of org A's areas");
+    let forged = sqlx::query("insert into areas (org_id, area_id, site_id, kind, code, name, status) values ($1::uuid, gen_random_uuid(), $2::uuid, 'area', 'X', 'X', 'ACTIVE')")
+        .bind(&a.org)
+        .bind(&site)
+        .execute(&mut *tx)
+        .await;
+    assert!(forged.is_err(), "org B cannot write a row of org A");
+    tx.rollback().await.expect("rollback");
+    let mut tx = conn.begin().await.expect("tx");
+    sqlx::query("select set_config('app.org_id', $1, true)").bind(&a.org).execute(&mut *tx).await.expect("tenant");
+    let seen_by_a: i64 = sqlx::query_scalar("select count(*) from areas").fetch_one(&mut *tx).await.expect("count");
+    assert_eq!(seen_by_a, 1);
+    tx.rollback().await.expect("rollback");
+}
