@@ -12,6 +12,7 @@
 //! - [`auth`]: passwords (argon2id), session and invitation tokens.
 //! - [`service`]: the commands of the product, with the facts they need looked up.
 //! - [`defects`]: the commands of abnormality tags (defects).
+//! - [`members`]: members' site scope, home zone, profile and suspension.
 //! - [`plant`]: areas, and zones' areas, headcounts and audit plans.
 //!
 //! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
@@ -28,6 +29,7 @@ pub mod error;
 pub mod facts;
 pub mod five_s;
 pub mod improvement;
+pub mod members;
 pub mod plant;
 pub mod points;
 pub mod registry;

@@ -5,7 +5,7 @@
 
 use gemba_domain::area::AreaEvent;
 use gemba_domain::five_s_audit::AuditEvent;
-use gemba_domain::member::{Capability, MemberEvent};
+use gemba_domain::member::{Capability, MemberEvent, SiteScope};
 use gemba_domain::organization::OrganizationEvent;
 use gemba_domain::site::SiteEvent;
 use gemba_domain::zone::ZoneEvent;
@@ -135,6 +135,60 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 }
                 MemberEvent::MemberCapabilityGranted { capability, .. } => set_capability(conn, org, member, capability, true).await?,
                 MemberEvent::MemberCapabilityRevoked { capability, .. } => set_capability(conn, org, member, capability, false).await?,
+                MemberEvent::MemberSiteScopeChanged { after, .. } => {
+                    let sites: Option<Vec<Uuid>> = match after {
+                        SiteScope::All => None,
+                        SiteScope::Sites(sites) => Some(sites.into_iter().map(|s| s.uuid()).collect()),
+                    };
+                    sqlx::query("update members set site_scope = $3 where org_id = $1 and member_id = $2")
+                        .bind(org)
+                        .bind(member)
+                        .bind(sites)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                MemberEvent::MemberHomeZoneChanged { after, .. } => {
+                    sqlx::query("update members set home_zone_id = $3 where org_id = $1 and member_id = $2")
+                        .bind(org)
+                        .bind(member)
+                        .bind(after.uuid())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                MemberEvent::MemberProfileChanged { display_name, employee_number, shift } => {
+                    sqlx::query(
+                        "update members set display_name = coalesce($3, display_name), employee_number = coalesce($4, employee_number),
+                                shift = coalesce($5, shift)
+                          where org_id = $1 and member_id = $2",
+                    )
+                    .bind(org)
+                    .bind(member)
+                    .bind(display_name.map(|e| sealed_json(&e.after)).transpose()?)
+                    .bind(employee_number.map(|e| sealed_json(&e.after)).transpose()?)
+                    .bind(shift.map(|e| e.after.as_str().to_owned()))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                MemberEvent::MemberReactivated { .. } => {
+                    sqlx::query("update members set status = 'ACTIVE' where org_id = $1 and member_id = $2")
+                        .bind(org)
+                        .bind(member)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                MemberEvent::MemberSuspended { .. } => {
+                    sqlx::query("update members set status = 'SUSPENDED' where org_id = $1 and member_id = $2")
+                        .bind(org)
+                        .bind(member)
+                        .execute(&mut *conn)
+                        .await?;
+                    // A suspended member is signed out everywhere at once.
+                    sqlx::query("update sessions set revoked_at = now() where org_id = $1 and member_id = $2 and revoked_at is null")
+                        .bind(org)
+                        .bind(member)
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 MemberEvent::MemberRemoved { .. } => {
                     sqlx::query("update members set status = 'REMOVED' where org_id = $1 and member_id = $2")
                         .bind(org)

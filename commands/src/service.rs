@@ -422,7 +422,7 @@ impl Gemba {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    async fn active_owners(&self, org: OrgId) -> Result<u32, CommandError> {
+    pub(crate) async fn active_owners(&self, org: OrgId) -> Result<u32, CommandError> {
         self.count(
             org,
             "select count(*) from members where org_id = $1 and role = 'OWNER' and status = 'ACTIVE' and $2::uuid is null",

@@ -23,6 +23,12 @@ pub struct MemberRow {
     pub display_name: Option<Value>,
     pub joined_at: Option<DateTime<Utc>>,
     pub capabilities: Vec<String>,
+    /// Null: every site.
+    pub site_scope: Option<Vec<Uuid>>,
+    pub home_zone_id: Option<Uuid>,
+    /// Sealed.
+    pub employee_number: Option<Value>,
+    pub shift: Option<String>,
 }
 
 /// A site.
@@ -75,7 +81,8 @@ pub async fn organization(conn: &mut PgConnection, org: Uuid) -> Result<Option<O
     sqlx::query_as("select org_id, name, created_at from organizations where org_id = $1").bind(org).fetch_optional(conn).await
 }
 
-const MEMBER_COLUMNS: &str = "member_id, role, status, email, display_name, joined_at, capabilities";
+const MEMBER_COLUMNS: &str =
+    "member_id, role, status, email, display_name, joined_at, capabilities, site_scope, home_zone_id, employee_number, shift";
 
 /// One member.
 pub async fn member(conn: &mut PgConnection, org: Uuid, member: Uuid) -> Result<Option<MemberRow>, sqlx::Error> {

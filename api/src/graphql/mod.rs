@@ -27,6 +27,7 @@ pub mod errors;
 pub mod five_s;
 pub mod improvement;
 mod inputs;
+pub mod members;
 pub mod mutation;
 pub mod plant;
 pub mod query;
@@ -46,6 +47,7 @@ pub struct Mutation(
     five_s::FiveSMutation,
     improvement::ImprovementMutation,
     plant::PlantMutation,
+    members::MemberMutation,
 );
 
 /// The schema type.

@@ -114,7 +114,17 @@ impl Capability {
 pub enum MemberStatus {
     Invited,
     Active,
+    /// Cannot sign in until reactivated.
+    Suspended,
     Removed,
+}
+
+/// The sites a member works in.
+#[derive(Debug, SimpleObject)]
+pub struct MemberSiteScope {
+    /// True when the member works in every site (then `siteIds` is empty).
+    pub all_sites: bool,
+    pub site_ids: Vec<ID>,
 }
 
 /// Whether a zone is in use.
@@ -184,6 +194,11 @@ pub struct Member {
     pub capabilities: Vec<Capability>,
     /// Points earned (reversed awards excluded).
     pub points: i64,
+    pub site_scope: MemberSiteScope,
+    pub home_zone_id: Option<ID>,
+    /// Visible to Owners, Admins and the member themself; null otherwise or when not set.
+    pub employee_number: Option<String>,
+    pub shift: Option<String>,
 }
 
 fn sealed(value: &serde_json::Value) -> Option<Sealed> {
@@ -194,22 +209,25 @@ fn sealed(value: &serde_json::Value) -> Option<Sealed> {
 pub async fn members_view(keyring: &Keyring, viewer: &Principal, conn: &mut PgConnection, rows: Vec<MemberRow>) -> ApiResult<Vec<Member>> {
     let names: Vec<Option<Sealed>> = rows.iter().map(|r| r.display_name.as_ref().and_then(sealed)).collect();
     let emails: Vec<Option<Sealed>> = rows.iter().map(|r| sealed(&r.email)).collect();
-    let all: Vec<&Sealed> = names.iter().chain(emails.iter()).flatten().collect();
+    let numbers: Vec<Option<Sealed>> = rows.iter().map(|r| r.employee_number.as_ref().and_then(sealed)).collect();
+    let all: Vec<&Sealed> = names.iter().chain(emails.iter()).chain(numbers.iter()).flatten().collect();
     let opened = keyring.open_all(conn, viewer.org, &all).await?;
     let mut opened = opened.into_iter();
     let mut take = |present: bool| if present { opened.next().flatten() } else { None };
     let names: Vec<Option<String>> = names.iter().map(|n| take(n.is_some())).collect();
     let emails: Vec<Option<String>> = emails.iter().map(|e| take(e.is_some())).collect();
+    let numbers: Vec<Option<String>> = numbers.iter().map(|e| take(e.is_some()).or_else(|| e.as_ref().map(|_| ERASED.into()))).collect();
     let sees_emails = matches!(viewer.role, gemba_domain::Role::Owner | gemba_domain::Role::Admin);
     let ids: Vec<Uuid> = rows.iter().map(|r| r.member_id).collect();
     let points = reads::points_balances(conn, viewer.org.uuid(), &ids).await?;
     rows.into_iter()
-        .zip(names.into_iter().zip(emails))
-        .map(|(row, (name, email))| {
+        .zip(names.into_iter().zip(emails).zip(numbers))
+        .map(|(row, ((name, email), number))| {
             let role = parse_role(&row.role).ok_or_else(|| ApiError::internal(format!("unknown role {}", row.role)))?;
             let status = match row.status.as_str() {
                 "INVITED" => MemberStatus::Invited,
                 "ACTIVE" => MemberStatus::Active,
+                "SUSPENDED" => MemberStatus::Suspended,
                 _ => MemberStatus::Removed,
             };
             let own = row.member_id == viewer.member.uuid();
@@ -222,6 +240,13 @@ pub async fn members_view(keyring: &Keyring, viewer: &Principal, conn: &mut PgCo
                 joined_at: row.joined_at,
                 capabilities: row.capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
                 points: points.get(&row.member_id).copied().unwrap_or(0),
+                site_scope: MemberSiteScope {
+                    all_sites: row.site_scope.is_none(),
+                    site_ids: row.site_scope.iter().flatten().map(|s| ID(s.to_string())).collect(),
+                },
+                home_zone_id: row.home_zone_id.map(|z| ID(z.to_string())),
+                employee_number: if sees_emails || own { number } else { None },
+                shift: row.shift,
             })
         })
         .collect()

@@ -260,3 +260,133 @@ async fn areas_are_under_row_level_security_for_the_app_role() {
     assert_eq!(seen_by_a, 1);
     tx.rollback().await.expect("rollback");
 }
+
+const MEMBER: &str = "id status displayName employeeNumber shift homeZoneId siteScope { allSites siteIds }";
+
+#[tokio::test]
+async fn a_members_site_scope_home_zone_and_profile() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let mo = app.join(&owner, "mo@a.example", "MEMBER").await;
+    let peer = app.join(&owner, "pe@a.example", "MEMBER").await;
+    let s1 = app.create_site(&owner, "S1").await;
+    let s2 = app.create_site(&owner, "S2").await;
+    let z1 = app.create_zone(&owner, &s1, "Z1", "Press").await;
+    let z2 = app.create_zone(&owner, &s2, "Z2", "Paint").await;
+    let assign = |member: &str| json!({"zoneId": z2, "memberId": member});
+    call(&app, &owner, "assignZoneOwner", "AssignZoneOwnerInput", "id", assign(&mo.member)).await;
+
+    // Refused, nothing changed: a zone outside the new scope, an unknown site, a member acting.
+    let before = app.event_count(&owner.org).await;
+    let scope = json!({"memberId": mo.member, "siteIds": [s1], "reason": "works in S1 only"});
+    let owns_outside = call(&app, &owner, "changeMemberSiteScope", "ChangeMemberSiteScopeInput", MEMBER, scope.clone()).await;
+    assert_eq!(error_code(&owns_outside), Some("CONFLICT"), "{owns_outside}");
+    let unknown = json!({"memberId": mo.member, "siteIds": [z1], "reason": "x"});
+    let unknown = call(&app, &owner, "changeMemberSiteScope", "ChangeMemberSiteScopeInput", MEMBER, unknown).await;
+    assert_eq!(error_code(&unknown), Some("VALIDATION"), "{unknown}");
+    let by_member = call(&app, &peer, "changeMemberSiteScope", "ChangeMemberSiteScopeInput", MEMBER, scope.clone()).await;
+    assert_eq!(error_code(&by_member), Some("FORBIDDEN"), "{by_member}");
+    assert_eq!(app.event_count(&owner.org).await, before);
+
+    call(&app, &owner, "assignZoneOwner", "AssignZoneOwnerInput", "id", assign(&peer.member)).await;
+    let scoped = call(&app, &owner, "changeMemberSiteScope", "ChangeMemberSiteScopeInput", MEMBER, scope).await;
+    assert_eq!(scoped["data"]["changeMemberSiteScope"]["siteScope"], json!({"allSites": false, "siteIds": [s1]}), "{scoped}");
+    let steps = history(&app, &owner, &mo.member).await;
+    let last = steps.last().expect("a step");
+    assert_eq!(last["eventType"], "MemberSiteScopeChanged");
+    assert_eq!(last["changes"], json!([{"path": "siteScope", "before": "all", "after": {"sites": [s1]}}]));
+    assert_eq!(last["reason"], "works in S1 only");
+
+    // Home zone: inside the scope, set by the member themself; a peer cannot set it.
+    let home = |zone: &str| json!({"memberId": mo.member, "zoneId": zone});
+    let outside = call(&app, &mo, "setHomeZone", "SetHomeZoneInput", MEMBER, home(&z2)).await;
+    assert_eq!(error_code(&outside), Some("CONFLICT"), "{outside}");
+    let by_peer = call(&app, &peer, "setHomeZone", "SetHomeZoneInput", MEMBER, home(&z1)).await;
+    assert_eq!(error_code(&by_peer), Some("FORBIDDEN"), "{by_peer}");
+    let homed = call(&app, &mo, "setHomeZone", "SetHomeZoneInput", MEMBER, home(&z1)).await;
+    assert_eq!(homed["data"]["setHomeZone"]["homeZoneId"], z1.as_str(), "{homed}");
+
+    // Profile: the member patches it; the employee number is personal data.
+    let bad = json!({"memberId": mo.member, "displayName": "   "});
+    let bad = call(&app, &mo, "updateMemberProfile", "UpdateMemberProfileInput", MEMBER, bad).await;
+    assert_eq!(error_code(&bad), Some("VALIDATION"), "{bad}");
+    let by_peer =
+        call(&app, &peer, "updateMemberProfile", "UpdateMemberProfileInput", MEMBER, json!({"memberId": mo.member, "shift": "Night"}))
+            .await;
+    assert_eq!(error_code(&by_peer), Some("FORBIDDEN"), "{by_peer}");
+    let patch = json!({"memberId": mo.member, "displayName": "Mo Stone", "employeeNumber": "E-042", "shift": "Night"});
+    let updated = call(&app, &mo, "updateMemberProfile", "UpdateMemberProfileInput", MEMBER, patch).await;
+    let m = &updated["data"]["updateMemberProfile"];
+    assert_eq!(
+        (m["displayName"].as_str(), m["employeeNumber"].as_str(), m["shift"].as_str()),
+        (Some("Mo Stone"), Some("E-042"), Some("Night")),
+        "{updated}"
+    );
+    let seen_by_peer =
+        app.gql(Some(&peer.token), "query($id: ID!) { member(id: $id) { displayName employeeNumber } }", json!({"id": mo.member})).await;
+    assert_eq!(seen_by_peer["data"]["member"], json!({"displayName": "Mo Stone", "employeeNumber": null}), "{seen_by_peer}");
+    let steps = history(&app, &owner, &mo.member).await;
+    let last = steps.last().expect("a step");
+    assert_eq!(last["eventType"], "MemberProfileChanged");
+    assert_eq!(last["actor"]["id"], mo.member.as_str());
+    assert_eq!(
+        last["changes"],
+        json!([{"path": "displayName", "before": "mo@a.example", "after": "Mo Stone"},
+               {"path": "employeeNumber", "before": null, "after": "E-042"},
+               {"path": "shift", "before": null, "after": "Night"}])
+    );
+}
+
+const LOG_IN: &str = "mutation($input: LogInInput!) { logIn(input: $input) { token } }";
+
+#[tokio::test]
+async fn a_suspended_member_is_signed_out_and_cannot_sign_in_until_reactivated() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let admin = app.join(&owner, "ad@a.example", "ADMIN").await;
+    let co_owner = app.join(&owner, "co@a.example", "OWNER").await;
+    let mo = app.join(&owner, "mo@a.example", "MEMBER").await;
+    let status = |who: &Session| json!({"memberId": who.member, "reason": "investigation"});
+
+    let before = app.event_count(&owner.org).await;
+    let by_member = call(&app, &mo, "suspendMember", "MemberStatusInput", MEMBER, status(&admin)).await;
+    assert_eq!(error_code(&by_member), Some("FORBIDDEN"), "{by_member}");
+    let herself = call(&app, &admin, "suspendMember", "MemberStatusInput", MEMBER, status(&admin)).await;
+    assert_eq!(error_code(&herself), Some("FORBIDDEN"), "{herself}");
+    let an_owner = call(&app, &admin, "suspendMember", "MemberStatusInput", MEMBER, status(&co_owner)).await;
+    assert_eq!(error_code(&an_owner), Some("FORBIDDEN"), "only an owner suspends an owner: {an_owner}");
+    let no_reason = call(&app, &admin, "suspendMember", "MemberStatusInput", MEMBER, json!({"memberId": mo.member, "reason": ""})).await;
+    assert_eq!(error_code(&no_reason), Some("VALIDATION"), "{no_reason}");
+    assert_eq!(app.event_count(&owner.org).await, before);
+    let me = app.gql(Some(&mo.token), "{ me { status } }", json!({})).await;
+    assert_eq!(me["data"]["me"]["status"], "ACTIVE", "{me}");
+
+    let suspended = call(&app, &admin, "suspendMember", "MemberStatusInput", MEMBER, status(&mo)).await;
+    assert_eq!(suspended["data"]["suspendMember"]["status"], "SUSPENDED", "{suspended}");
+    let me = app.gql(Some(&mo.token), "{ me { status } }", json!({})).await;
+    assert_eq!(error_code(&me), Some("UNAUTHENTICATED"), "the suspended member's session ended: {me}");
+    let log_in = json!({"input": {"email": "mo@a.example", "password": "another good password", "organizationId": owner.org}});
+    let refused = app.gql(None, LOG_IN, log_in.clone()).await;
+    assert_eq!(error_code(&refused), Some("UNAUTHENTICATED"), "{refused}");
+    let again = call(&app, &admin, "suspendMember", "MemberStatusInput", MEMBER, status(&mo)).await;
+    assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");
+
+    let steps = history(&app, &owner, &mo.member).await;
+    let last = steps.last().expect("a step");
+    assert_eq!(last["eventType"], "MemberSuspended");
+    assert_eq!(last["actor"]["id"], admin.member.as_str());
+    assert_eq!(last["changes"], json!([{"path": "status", "before": "ACTIVE", "after": "SUSPENDED"}]));
+    assert_eq!(last["reason"], "investigation");
+
+    let reactivated =
+        call(&app, &admin, "reactivateMember", "MemberStatusInput", MEMBER, json!({"memberId": mo.member, "reason": "cleared"})).await;
+    assert_eq!(reactivated["data"]["reactivateMember"]["status"], "ACTIVE", "{reactivated}");
+    let signed_in = app.gql(None, LOG_IN, log_in).await;
+    let token = signed_in["data"]["logIn"]["token"].as_str().unwrap_or_else(|| panic!("{signed_in}")).to_owned();
+    let me = app.gql(Some(&token), "{ me { status } }", json!({})).await;
+    assert_eq!(me["data"]["me"]["status"], "ACTIVE", "{me}");
+
+    // Owners suspend owners while another active owner remains.
+    let co = call(&app, &owner, "suspendMember", "MemberStatusInput", MEMBER, status(&co_owner)).await;
+    assert_eq!(co["data"]["suspendMember"]["status"], "SUSPENDED", "{co}");
+}
