@@ -2,8 +2,9 @@
 //! Facts about other areas, sites and templates are looked up here and passed in.
 
 use gemba_domain::area::{Area, AreaCommand, AreaKind, ParentFacts};
+use gemba_domain::site::{Site, SiteCommand};
 use gemba_domain::zone::{AuditPlan, Zone, ZoneCommand};
-use gemba_domain::{AreaId, Code, Name, Reason, SiteId, ZoneId};
+use gemba_domain::{AreaId, Code, Name, Reason, SiteId, Timezone, ZoneId};
 use uuid::Uuid;
 
 use crate::bus::Position;
@@ -149,5 +150,17 @@ impl Gemba {
         let template_published = self.template(ctx.org, plan.template_id).await?.is_some_and(|t| t.published().is_some());
         let command = ZoneCommand::SetAuditPlan { actor, plan, template_published, reason };
         self.bus.execute::<Zone>(ctx, &zone.to_string(), command).await
+    }
+
+    /// Changes a site's time zone, with a reason.
+    pub async fn change_site_timezone(
+        &self,
+        ctx: &CommandContext,
+        site: SiteId,
+        timezone: Timezone,
+        reason: Reason,
+    ) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        self.bus.execute::<Site>(ctx, &site.to_string(), SiteCommand::ChangeTimezone { actor, timezone, reason }).await
     }
 }

@@ -217,6 +217,14 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                         .execute(&mut *conn)
                         .await?;
                 }
+                SiteEvent::SiteTimezoneChanged { after, .. } => {
+                    sqlx::query("update sites set timezone = $3 where org_id = $1 and site_id = $2")
+                        .bind(org)
+                        .bind(site)
+                        .bind(after.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 SiteEvent::SiteRenamed { after, .. } => {
                     sqlx::query("update sites set name = $3 where org_id = $1 and site_id = $2")
                         .bind(org)

@@ -226,7 +226,7 @@ pub(super) async fn zone_payload(ctx: &Context<'_>, zone: ZoneId) -> ApiResult<Z
     reads::zone(&mut tx, p.org.uuid(), zone.uuid()).await?.map(Zone).ok_or(ApiError::NotFound)
 }
 
-async fn site_payload(ctx: &Context<'_>, site: SiteId) -> ApiResult<Site> {
+pub(super) async fn site_payload(ctx: &Context<'_>, site: SiteId) -> ApiResult<Site> {
     let p = principal(ctx)?;
     let mut tx = tenant_tx(ctx).await?;
     reads::site(&mut tx, p.org.uuid(), site.uuid()).await?.map(Site).ok_or(ApiError::NotFound)

@@ -6,15 +6,15 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use gemba_domain::area as domain_area;
 use gemba_domain::zone::{self as domain_zone, AuditPlan};
-use gemba_domain::{AreaId, Code, Name, SiteId, TemplateId, ZoneId};
+use gemba_domain::{AreaId, Code, Name, SiteId, TemplateId, Timezone, ZoneId};
 use gemba_projections::registry::{self as reads, AreaRow};
 
 use super::context::{command_context, principal, services, tenant_tx};
 use super::errors::{ApiError, ApiResult};
 use super::five_s::AuditType;
 use super::inputs::{optional_reason, reason};
-use super::mutation::zone_payload;
-use super::types::{ReasonCode, Zone};
+use super::mutation::{site_payload, zone_payload};
+use super::types::{ReasonCode, Site, Zone};
 
 mirror_enum!(
     /// What an area stands for: an area of the site, a production line or a work cell.
@@ -157,6 +157,16 @@ pub struct SetZoneAuditPlanInput {
     pub reason_code: Option<ReasonCode>,
 }
 
+#[derive(Debug, InputObject)]
+pub struct ChangeSiteTimezoneInput {
+    pub site_id: ID,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub timezone: String,
+    /// Required.
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
 async fn area_payload(ctx: &Context<'_>, area: AreaId) -> ApiResult<Area> {
     let p = principal(ctx)?;
     let mut tx = tenant_tx(ctx).await?;
@@ -281,5 +291,19 @@ impl PlantMutation {
         let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.set_zone_audit_plan(&command, zone, plan, reason).await?;
         zone_payload(ctx, zone).await
+    }
+
+    /// Changes a site's time zone, with a reason (Owners and Admins).
+    async fn change_site_timezone(&self, ctx: &Context<'_>, input: ChangeSiteTimezoneInput) -> ApiResult<Site> {
+        let p = principal(ctx)?;
+        let site = SiteId::parse(&input.site_id)?;
+        let timezone = Timezone::parse("timezone", &input.timezone)?;
+        if input.timezone.trim().parse::<chrono_tz::Tz>().is_err() {
+            return Err(ApiError::Validation { field: "timezone".into(), message: "is not a time zone of the IANA database".into() });
+        }
+        let reason = reason(input.reason_code, &input.reason)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.change_site_timezone(&command, site, timezone, reason).await?;
+        site_payload(ctx, site).await
     }
 }

@@ -390,3 +390,31 @@ async fn a_suspended_member_is_signed_out_and_cannot_sign_in_until_reactivated()
     let co = call(&app, &owner, "suspendMember", "MemberStatusInput", MEMBER, status(&co_owner)).await;
     assert_eq!(co["data"]["suspendMember"]["status"], "SUSPENDED", "{co}");
 }
+
+#[tokio::test]
+async fn a_sites_timezone_changes_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let mo = app.join(&owner, "mo@a.example", "MEMBER").await;
+    let site = app.create_site(&owner, "S1").await;
+    let change = |timezone: &str, reason: &str| json!({"siteId": site, "timezone": timezone, "reason": reason});
+
+    let before = app.event_count(&owner.org).await;
+    let unknown = call(&app, &owner, "changeSiteTimezone", "ChangeSiteTimezoneInput", "timezone", change("Mars/Olympus", "x")).await;
+    assert_eq!(error_code(&unknown), Some("VALIDATION"), "{unknown}");
+    let no_reason = call(&app, &owner, "changeSiteTimezone", "ChangeSiteTimezoneInput", "timezone", change("Europe/Lisbon", "")).await;
+    assert_eq!(error_code(&no_reason), Some("VALIDATION"), "{no_reason}");
+    let by_member = call(&app, &mo, "changeSiteTimezone", "ChangeSiteTimezoneInput", "timezone", change("Europe/Lisbon", "x")).await;
+    assert_eq!(error_code(&by_member), Some("FORBIDDEN"), "{by_member}");
+    let same = call(&app, &owner, "changeSiteTimezone", "ChangeSiteTimezoneInput", "timezone", change("Europe/Berlin", "x")).await;
+    assert_eq!(error_code(&same), Some("CONFLICT"), "{same}");
+    assert_eq!(app.event_count(&owner.org).await, before);
+
+    let changed = call(&app, &owner, "changeSiteTimezone", "ChangeSiteTimezoneInput", "timezone", change("Europe/Lisbon", "plant relocated")).await;
+    assert_eq!(changed["data"]["changeSiteTimezone"]["timezone"], "Europe/Lisbon", "{changed}");
+    let steps = history(&app, &owner, &site).await;
+    let last = steps.last().expect("a step");
+    assert_eq!(last["eventType"], "SiteTimezoneChanged");
+    assert_eq!(last["changes"], json!([{"path": "timezone", "before": "Europe/Berlin", "after": "Europe/Lisbon"}]));
+    assert_eq!(last["reason"], "plant relocated");
+}
