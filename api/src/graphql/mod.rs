@@ -29,6 +29,7 @@ pub mod improvement;
 mod inputs;
 pub mod members;
 pub mod mutation;
+pub mod organization;
 pub mod plant;
 pub mod query;
 pub mod types;
@@ -48,6 +49,7 @@ pub struct Mutation(
     improvement::ImprovementMutation,
     plant::PlantMutation,
     members::MemberMutation,
+    organization::OrganizationMutation,
 );
 
 /// The schema type.

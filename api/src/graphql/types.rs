@@ -60,6 +60,19 @@ pub enum ReasonCode {
     Other,
 }
 
+impl From<gemba_domain::ReasonCode> for ReasonCode {
+    fn from(code: gemba_domain::ReasonCode) -> Self {
+        match code {
+            gemba_domain::ReasonCode::DataEntryError => Self::DataEntryError,
+            gemba_domain::ReasonCode::Reclassification => Self::Reclassification,
+            gemba_domain::ReasonCode::ScopeChange => Self::ScopeChange,
+            gemba_domain::ReasonCode::Duplicate => Self::Duplicate,
+            gemba_domain::ReasonCode::CustomerRequest => Self::CustomerRequest,
+            gemba_domain::ReasonCode::Other => Self::Other,
+        }
+    }
+}
+
 impl From<ReasonCode> for gemba_domain::ReasonCode {
     fn from(code: ReasonCode) -> Self {
         match code {
@@ -160,6 +173,15 @@ impl Organization {
             recurrence_window_days: settings.recurrence_window_days,
             retention_years: settings.retention_years,
             legal_hold: settings.legal_hold,
+            default_currency: settings.default_currency.as_str().to_owned(),
+            fiscal_year_start_month: settings.fiscal_year_start_month,
+            default_timezone: settings.default_timezone.as_str().to_owned(),
+            five_s_counted_audit_types: settings.five_s.counted_audit_types.iter().map(|t| (*t).into()).collect(),
+            five_s_lookback_days: settings.five_s.lookback_days,
+            kaizen_verifier_threshold_amount: settings.kaizen.verifier_threshold_amount,
+            red_tag_hold_days: settings.red_tag_hold_days,
+            a_ack_minutes: settings.a_ack_minutes,
+            reason_codes: settings.reason_codes.iter().map(|c| (*c).into()).collect(),
         })
     }
 }
@@ -175,6 +197,24 @@ pub struct OrganizationSettings {
     /// Audit-log retention (7 years at least).
     pub retention_years: u32,
     pub legal_hold: bool,
+    /// ISO-4217 code amounts default to.
+    pub default_currency: String,
+    /// The month (1-12) the fiscal year starts in.
+    pub fiscal_year_start_month: u32,
+    /// IANA time zone of the organisation.
+    pub default_timezone: String,
+    /// Audit types counted in 5S scores and KPIs.
+    pub five_s_counted_audit_types: Vec<super::five_s::AuditType>,
+    /// How far back 5S audits count, in days.
+    pub five_s_lookback_days: u32,
+    /// Savings at or above this amount (default currency) need a savings verifier.
+    pub kaizen_verifier_threshold_amount: Option<rust_decimal::Decimal>,
+    /// Days a red-tagged item is held before disposition.
+    pub red_tag_hold_days: u32,
+    /// Priority-A defects are acknowledged within this many minutes.
+    pub a_ack_minutes: u32,
+    /// Reason codes offered for changes.
+    pub reason_codes: Vec<ReasonCode>,
 }
 
 /// Shown instead of personal data whose key was shredded.

@@ -410,11 +410,101 @@ async fn a_sites_timezone_changes_with_a_reason() {
     assert_eq!(error_code(&same), Some("CONFLICT"), "{same}");
     assert_eq!(app.event_count(&owner.org).await, before);
 
-    let changed = call(&app, &owner, "changeSiteTimezone", "ChangeSiteTimezoneInput", "timezone", change("Europe/Lisbon", "plant relocated")).await;
+    let changed =
+        call(&app, &owner, "changeSiteTimezone", "ChangeSiteTimezoneInput", "timezone", change("Europe/Lisbon", "plant relocated")).await;
     assert_eq!(changed["data"]["changeSiteTimezone"]["timezone"], "Europe/Lisbon", "{changed}");
     let steps = history(&app, &owner, &site).await;
     let last = steps.last().expect("a step");
     assert_eq!(last["eventType"], "SiteTimezoneChanged");
     assert_eq!(last["changes"], json!([{"path": "timezone", "before": "Europe/Berlin", "after": "Europe/Lisbon"}]));
     assert_eq!(last["reason"], "plant relocated");
+}
+
+const SETTINGS: &str = "settings { defaultCurrency fiscalYearStartMonth defaultTimezone fiveSCountedAuditTypes fiveSLookbackDays \
+                        kaizenVerifierThresholdAmount redTagHoldDays aAckMinutes reasonCodes defectSlaHoursA }";
+
+#[tokio::test]
+async fn organisation_settings_are_patched_and_kpi_settings_need_a_reason() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let admin = app.join(&owner, "ad@a.example", "ADMIN").await;
+    let mo = app.join(&owner, "mo@a.example", "MEMBER").await;
+    let patch = |input: Value| {
+        let (app, token) = (&app, admin.token.clone());
+        async move {
+            let query = format!(
+                "mutation($input: ChangeOrganizationSettingsInput!) {{ changeOrganizationSettings(input: $input) {{ {SETTINGS} }} }}"
+            );
+            app.gql(Some(&token), &query, json!({"input": input})).await
+        }
+    };
+    let initial = app.gql(Some(&owner.token), &format!("{{ organization {{ {SETTINGS} }} }}"), json!({})).await;
+    let initial = initial["data"]["organization"]["settings"].clone();
+    assert_eq!(initial["defaultCurrency"], "EUR", "{initial}");
+    assert_eq!(initial["reasonCodes"].as_array().map(Vec::len), Some(6));
+
+    // Refused, nothing changed: no reason for KPI settings, a bad month, a member acting.
+    let before = app.event_count(&owner.org).await;
+    let no_reason = patch(json!({"fiveSLookbackDays": 30, "aAckMinutes": 15})).await;
+    assert_eq!(error_code(&no_reason), Some("VALIDATION"), "{no_reason}");
+    assert_eq!(no_reason["errors"][0]["extensions"]["field"], "reason", "{no_reason}");
+    let bad_month = patch(json!({"fiscalYearStartMonth": 13})).await;
+    assert_eq!(error_code(&bad_month), Some("VALIDATION"), "{bad_month}");
+    let bad_currency = patch(json!({"defaultCurrency": "EURO"})).await;
+    assert_eq!(error_code(&bad_currency), Some("VALIDATION"), "{bad_currency}");
+    let by_member = app
+        .gql(
+            Some(&mo.token),
+            "mutation($input: ChangeOrganizationSettingsInput!) { changeOrganizationSettings(input: $input) { id } }",
+            json!({"input": {"redTagHoldDays": 10}}),
+        )
+        .await;
+    assert_eq!(error_code(&by_member), Some("FORBIDDEN"), "{by_member}");
+    assert_eq!(app.event_count(&owner.org).await, before);
+    let unchanged = app.gql(Some(&owner.token), &format!("{{ organization {{ {SETTINGS} }} }}"), json!({})).await;
+    assert_eq!(unchanged["data"]["organization"]["settings"], initial);
+
+    // General settings need no reason.
+    let general = patch(json!({"defaultCurrency": "usd", "fiscalYearStartMonth": 4, "defaultTimezone": "America/Chicago",
+                               "redTagHoldDays": 14, "reasonCodes": ["DATA_ENTRY_ERROR", "OTHER"]}))
+    .await;
+    let s = &general["data"]["changeOrganizationSettings"]["settings"];
+    assert_eq!((s["defaultCurrency"].as_str(), s["fiscalYearStartMonth"].as_i64()), (Some("USD"), Some(4)), "{general}");
+    assert_eq!(s["reasonCodes"], json!(["DATA_ENTRY_ERROR", "OTHER"]));
+    // KPI settings with a reason.
+    let kpi = patch(json!({"fiveSLookbackDays": 30, "fiveSCountedAuditTypes": ["SUPERVISOR", "MANAGEMENT"], "aAckMinutes": 15,
+                           "kaizenVerifierThresholdAmount": "5000", "reason": "new lean programme"}))
+    .await;
+    let s = &kpi["data"]["changeOrganizationSettings"]["settings"];
+    assert_eq!(s["fiveSLookbackDays"], 30, "{kpi}");
+    assert_eq!(s["fiveSCountedAuditTypes"], json!(["SUPERVISOR", "MANAGEMENT"]));
+    assert_eq!((s["aAckMinutes"].as_i64(), s["kaizenVerifierThresholdAmount"].as_str()), (Some(15), Some("5000")));
+    assert_eq!(s["defectSlaHoursA"], initial["defectSlaHoursA"], "untouched settings stay");
+
+    let steps = history(&app, &owner, &owner.org).await;
+    let last = steps.last().expect("a step");
+    assert_eq!(last["eventType"], "OrganizationSettingsChanged");
+    assert_eq!(last["actor"]["id"], admin.member.as_str());
+    assert_eq!(last["reason"], "new lean programme");
+    let changes = last["changes"].as_array().cloned().unwrap_or_default();
+    let paths: Vec<&str> = changes.iter().map(|c| c["path"].as_str().unwrap_or_default()).collect();
+    assert_eq!(
+        paths,
+        [
+            "settings.a_ack_minutes",
+            "settings.five_s.counted_audit_types",
+            "settings.five_s.lookback_days",
+            "settings.kaizen.verifier_threshold_amount"
+        ]
+    );
+    assert_eq!(changes[0]["before"], 60);
+    assert_eq!(changes[0]["after"], 15);
+    let general_step = &steps[steps.len() - 2];
+    assert_eq!(general_step["reason"], Value::Null);
+    assert!(
+        general_step["changes"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["path"] == "settings.default_currency" && c["before"] == "EUR" && c["after"] == "USD")),
+        "{general_step}"
+    );
 }
