@@ -557,11 +557,21 @@ impl Gemba {
         reason: Option<Reason>,
     ) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;
-        let owner_is_active_member = self
-            .count(ctx.org, "select count(*) from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'", Some(owner.uuid()))
-            .await?
-            > 0;
-        let command = ZoneCommand::AssignOwner { actor, owner, owner_is_active_member, reason };
+        let mut tx = begin_tenant(self.pool(), ctx.org).await?;
+        let (owner_is_active_member, owner_in_site_scope): (bool, bool) = sqlx::query_as(
+            "select exists(select 1 from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'),
+                    exists(select 1 from members m
+                            where m.org_id = $1 and m.member_id = $2
+                              and (m.site_scope is null
+                                   or exists(select 1 from zones z where z.org_id = $1 and z.zone_id = $3 and z.site_id = any(m.site_scope))))",
+        )
+        .bind(ctx.org.uuid())
+        .bind(owner.uuid())
+        .bind(zone.uuid())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let command = ZoneCommand::AssignOwner { actor, owner, owner_is_active_member, owner_in_site_scope, reason };
         self.bus.execute::<Zone>(ctx, &zone.to_string(), command).await
     }
 

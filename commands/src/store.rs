@@ -53,6 +53,8 @@ impl From<sqlx::Error> for StoreError {
                 ("23505", "audits_one_in_progress") => Self::Constraint("an audit of this zone and type is already in progress"),
                 ("23514", "members_keep_an_owner") => Self::Rule("an organisation needs at least one owner"),
                 ("23514", "zones_owned_by_active_members") => Self::Rule("zones must be owned by active members"),
+                ("23514", "areas_form_a_tree") => Self::Rule("areas form a tree within one site"),
+                ("23514", "zones_owned_within_site_scope") => Self::Rule("zones must be owned by members who work in their site"),
                 _ => Self::Database(error),
             },
             None => Self::Database(error),

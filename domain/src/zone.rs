@@ -119,7 +119,8 @@ pub enum ZoneCommand {
     /// Rename the zone; a reason is optional.
     Rename { actor: Actor, name: Name, reason: Option<Reason> },
     /// Make an active member the zone's owner (zone leader).
-    AssignOwner { actor: Actor, owner: MemberId, owner_is_active_member: bool, reason: Option<Reason> },
+    /// `owner_in_site_scope` says whether the member's site scope includes the zone's site.
+    AssignOwner { actor: Actor, owner: MemberId, owner_is_active_member: bool, owner_in_site_scope: bool, reason: Option<Reason> },
     /// Make an active member a deputy of the zone leader.
     AddDeputy { actor: Actor, member: MemberId, member_is_active: bool },
     /// Remove a deputy.
@@ -316,11 +317,14 @@ impl Aggregate for Zone {
                 }
                 sink.write(ZoneEvent::ZoneRenamed { before, after: name, reason }, self).await;
             }
-            ZoneCommand::AssignOwner { actor, owner, owner_is_active_member, reason } => {
+            ZoneCommand::AssignOwner { actor, owner, owner_is_active_member, owner_in_site_scope, reason } => {
                 actor.require_admin()?;
                 self.require_active()?;
                 if !owner_is_active_member {
                     return Err(DomainError::Invalid(crate::ValidationError::new("memberId", "is not an active member")));
+                }
+                if !owner_in_site_scope {
+                    return Err(DomainError::Rule("the member's site scope does not include this zone's site"));
                 }
                 if self.owner == Some(owner) {
                     return Err(DomainError::Rule("the member already owns this zone"));
@@ -503,7 +507,13 @@ mod tests {
     fn an_active_member_is_assigned_as_owner() {
         Given::with(())
             .given(vec![created()])
-            .when(ZoneCommand::AssignOwner { actor: actor(Role::Owner), owner: OWNER, owner_is_active_member: true, reason: None })
+            .when(ZoneCommand::AssignOwner {
+                actor: actor(Role::Owner),
+                owner: OWNER,
+                owner_is_active_member: true,
+                owner_in_site_scope: true,
+                reason: None,
+            })
             .then_expect_events(vec![ZoneEvent::ZoneOwnerAssigned { before: None, after: OWNER, reason: None }]);
     }
 
@@ -511,7 +521,13 @@ mod tests {
     fn the_owner_must_be_an_active_member() {
         let result = Given::with(())
             .given(vec![created()])
-            .when(ZoneCommand::AssignOwner { actor: actor(Role::Owner), owner: OWNER, owner_is_active_member: false, reason: None })
+            .when(ZoneCommand::AssignOwner {
+                actor: actor(Role::Owner),
+                owner: OWNER,
+                owner_is_active_member: false,
+                owner_in_site_scope: true,
+                reason: None,
+            })
             .inspect_result();
         assert!(matches!(result, Err(DomainError::Invalid(e)) if e.field == "memberId"));
     }
@@ -521,7 +537,13 @@ mod tests {
         let assigned = ZoneEvent::ZoneOwnerAssigned { before: None, after: OWNER, reason: None };
         Given::with(())
             .given(vec![created(), assigned])
-            .when(ZoneCommand::AssignOwner { actor: actor(Role::Owner), owner: OWNER, owner_is_active_member: true, reason: None })
+            .when(ZoneCommand::AssignOwner {
+                actor: actor(Role::Owner),
+                owner: OWNER,
+                owner_is_active_member: true,
+                owner_in_site_scope: true,
+                reason: None,
+            })
             .then_expect_error(DomainError::Rule("the member already owns this zone"));
     }
 
@@ -541,7 +563,13 @@ mod tests {
             .then_expect_error(DomainError::Rule("the zone is archived"));
         Given::with(())
             .given(vec![created(), archived()])
-            .when(ZoneCommand::AssignOwner { actor: actor(Role::Admin), owner: OWNER, owner_is_active_member: true, reason: None })
+            .when(ZoneCommand::AssignOwner {
+                actor: actor(Role::Admin),
+                owner: OWNER,
+                owner_is_active_member: true,
+                owner_in_site_scope: true,
+                reason: None,
+            })
             .then_expect_error(DomainError::Rule("the zone is archived"));
         Given::with(())
             .given(vec![created(), archived()])
@@ -729,5 +757,20 @@ mod tests {
         let by_member =
             ZoneCommand::SetAuditPlan { actor: actor(Role::Member), plan: plan(Cadence::Weekly), template_published: true, reason: None };
         assert!(forbidden(Given::with(()).given(vec![created()]).when(by_member).inspect_result()));
+    }
+
+    #[test]
+    fn the_owner_works_in_the_zones_site() {
+        let assign = ZoneCommand::AssignOwner {
+            actor: actor(Role::Admin),
+            owner: OWNER,
+            owner_is_active_member: true,
+            owner_in_site_scope: false,
+            reason: None,
+        };
+        Given::with(())
+            .given(vec![created()])
+            .when(assign)
+            .then_expect_error(DomainError::Rule("the member's site scope does not include this zone's site"));
     }
 }

@@ -296,6 +296,8 @@ async fn a_members_site_scope_home_zone_and_profile() {
     assert_eq!(last["eventType"], "MemberSiteScopeChanged");
     assert_eq!(last["changes"], json!([{"path": "siteScope", "before": "all", "after": {"sites": [s1]}}]));
     assert_eq!(last["reason"], "works in S1 only");
+    let outside = call(&app, &owner, "assignZoneOwner", "AssignZoneOwnerInput", "id", assign(&mo.member)).await;
+    assert_eq!(error_code(&outside), Some("CONFLICT"), "a zone owner works in the zone's site: {outside}");
 
     // Home zone: inside the scope, set by the member themself; a peer cannot set it.
     let home = |zone: &str| json!({"memberId": mo.member, "zoneId": zone});
@@ -507,4 +509,35 @@ async fn organisation_settings_are_patched_and_kpi_settings_need_a_reason() {
             .is_some_and(|c| c.iter().any(|c| c["path"] == "settings.default_currency" && c["before"] == "EUR" && c["after"] == "USD")),
         "{general_step}"
     );
+}
+
+/// Runs one statement as the application role in `org` and commits; the commit's error, if any.
+async fn commit_as_app(app: &TestApp, org: &str, sql: &str, binds: [&str; 2]) -> Result<(), String> {
+    let mut conn = sqlx::PgConnection::connect(&app.app_url()).await.expect("app connection");
+    let mut tx = conn.begin().await.expect("tx");
+    sqlx::query("select set_config('app.org_id', $1, true)").bind(org).execute(&mut *tx).await.expect("tenant");
+    sqlx::query(sql).bind(binds[0]).bind(binds[1]).execute(&mut *tx).await.expect("the statement itself passes");
+    tx.commit().await.map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn the_database_refuses_area_cycles_and_zone_owners_outside_their_site_scope_at_commit() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let mo = app.join(&owner, "mo@a.example", "MEMBER").await;
+    let s1 = app.create_site(&owner, "S1").await;
+    let s2 = app.create_site(&owner, "S2").await;
+    let a = create_area(&app, &owner, &s1, "A", None).await;
+    let b = create_area(&app, &owner, &s1, "B", Some(&a)).await;
+    let z2 = app.create_zone(&owner, &s2, "Z2", "Paint").await;
+    call(&app, &owner, "assignZoneOwner", "AssignZoneOwnerInput", "id", json!({"zoneId": z2, "memberId": mo.member})).await;
+
+    let cycle = commit_as_app(&app, &owner.org, "update areas set parent_area_id = $1::uuid where area_id = $2::uuid", [&b, &a]).await;
+    assert!(cycle.is_err_and(|e| e.contains("areas_form_a_tree") || e.contains("own ancestor")), "a cycle is refused at commit");
+    let scope =
+        commit_as_app(&app, &owner.org, "update members set site_scope = array[$1::uuid] where member_id = $2::uuid", [&s1, &mo.member])
+            .await;
+    assert!(scope.is_err_and(|e| e.contains("outside their site scope")), "an owned zone outside the scope is refused at commit");
+    let parent = app.gql(Some(&owner.token), "query($id: ID!) { area(id: $id) { parentAreaId } }", json!({"id": a})).await;
+    assert_eq!(parent["data"]["area"]["parentAreaId"], Value::Null, "{parent}");
 }
