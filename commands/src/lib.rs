@@ -13,6 +13,8 @@
 //! - [`service`]: the commands of the product, with the facts they need looked up.
 //! - [`defects`]: the commands of abnormality tags (defects).
 //! - [`evidence`]: evidence files (content-addressed store, signed expiring download links).
+//! - [`members`]: members' site scope, home zone, profile and suspension.
+//! - [`plant`]: areas, and zones' areas, headcounts and audit plans.
 //!
 //! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
 //! ([`CommandError`]) and are mapped to API codes once, in `gemba-api`.
@@ -29,6 +31,8 @@ pub mod evidence;
 pub mod facts;
 pub mod five_s;
 pub mod improvement;
+pub mod members;
+pub mod plant;
 pub mod points;
 pub mod recognition;
 pub mod registry;

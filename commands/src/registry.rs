@@ -3,9 +3,10 @@
 //! sign-in) and for the simple reads of the first slice. Every row is derived from events;
 //! `gemba projections rebuild` (issue 6) will be able to rebuild it from them.
 
+use gemba_domain::area::AreaEvent;
 use gemba_domain::evidence::EvidenceEvent;
 use gemba_domain::five_s_audit::AuditEvent;
-use gemba_domain::member::{Capability, MemberEvent};
+use gemba_domain::member::{Capability, MemberEvent, SiteScope};
 use gemba_domain::organization::OrganizationEvent;
 use gemba_domain::points::PointsEvent;
 use gemba_domain::points_rules::PointsRuleSetEvent;
@@ -137,6 +138,60 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 }
                 MemberEvent::MemberCapabilityGranted { capability, .. } => set_capability(conn, org, member, capability, true).await?,
                 MemberEvent::MemberCapabilityRevoked { capability, .. } => set_capability(conn, org, member, capability, false).await?,
+                MemberEvent::MemberSiteScopeChanged { after, .. } => {
+                    let sites: Option<Vec<Uuid>> = match after {
+                        SiteScope::All => None,
+                        SiteScope::Sites(sites) => Some(sites.into_iter().map(|s| s.uuid()).collect()),
+                    };
+                    sqlx::query("update members set site_scope = $3 where org_id = $1 and member_id = $2")
+                        .bind(org)
+                        .bind(member)
+                        .bind(sites)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                MemberEvent::MemberHomeZoneChanged { after, .. } => {
+                    sqlx::query("update members set home_zone_id = $3 where org_id = $1 and member_id = $2")
+                        .bind(org)
+                        .bind(member)
+                        .bind(after.uuid())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                MemberEvent::MemberProfileChanged { display_name, employee_number, shift } => {
+                    sqlx::query(
+                        "update members set display_name = coalesce($3, display_name), employee_number = coalesce($4, employee_number),
+                                shift = coalesce($5, shift)
+                          where org_id = $1 and member_id = $2",
+                    )
+                    .bind(org)
+                    .bind(member)
+                    .bind(display_name.map(|e| sealed_json(&e.after)).transpose()?)
+                    .bind(employee_number.map(|e| sealed_json(&e.after)).transpose()?)
+                    .bind(shift.map(|e| e.after.as_str().to_owned()))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                MemberEvent::MemberReactivated { .. } => {
+                    sqlx::query("update members set status = 'ACTIVE' where org_id = $1 and member_id = $2")
+                        .bind(org)
+                        .bind(member)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                MemberEvent::MemberSuspended { .. } => {
+                    sqlx::query("update members set status = 'SUSPENDED' where org_id = $1 and member_id = $2")
+                        .bind(org)
+                        .bind(member)
+                        .execute(&mut *conn)
+                        .await?;
+                    // A suspended member is signed out everywhere at once.
+                    sqlx::query("update sessions set revoked_at = now() where org_id = $1 and member_id = $2 and revoked_at is null")
+                        .bind(org)
+                        .bind(member)
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 MemberEvent::MemberRemoved { .. } => {
                     sqlx::query("update members set status = 'REMOVED' where org_id = $1 and member_id = $2")
                         .bind(org)
@@ -165,6 +220,14 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                         .execute(&mut *conn)
                         .await?;
                 }
+                SiteEvent::SiteTimezoneChanged { after, .. } => {
+                    sqlx::query("update sites set timezone = $3 where org_id = $1 and site_id = $2")
+                        .bind(org)
+                        .bind(site)
+                        .bind(after.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 SiteEvent::SiteRenamed { after, .. } => {
                     sqlx::query("update sites set name = $3 where org_id = $1 and site_id = $2")
                         .bind(org)
@@ -178,16 +241,29 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
         "Zone" => {
             let zone = id(stored)?;
             let (sql, value): (&str, Option<String>) = match payload::<ZoneEvent>(stored)? {
-                ZoneEvent::ZoneCreated { site_id, code, name, .. } => {
-                    sqlx::query("insert into zones (org_id, zone_id, site_id, code, name, status) values ($1, $2, $3, $4, $5, 'ACTIVE')")
-                        .bind(org)
-                        .bind(zone)
-                        .bind(site_id.uuid())
-                        .bind(code.as_str())
-                        .bind(name.as_str())
-                        .execute(&mut *conn)
-                        .await?;
+                ZoneEvent::ZoneCreated { site_id, area_id, code, name, .. } => {
+                    sqlx::query(
+                        "insert into zones (org_id, zone_id, site_id, area_id, code, name, status) values ($1, $2, $3, $4, $5, $6, 'ACTIVE')",
+                    )
+                    .bind(org)
+                    .bind(zone)
+                    .bind(site_id.uuid())
+                    .bind(area_id.map(|a| a.uuid()))
+                    .bind(code.as_str())
+                    .bind(name.as_str())
+                    .execute(&mut *conn)
+                    .await?;
                     return Ok(());
+                }
+                ZoneEvent::ZoneMoved { to_area, .. } => {
+                    ("update zones set area_id = $3::uuid where org_id = $1 and zone_id = $2", to_area.map(|a| a.to_string()))
+                }
+                ZoneEvent::ZoneHeadcountChanged { after, .. } => {
+                    ("update zones set headcount = $3::integer where org_id = $1 and zone_id = $2", after.map(|n| n.to_string()))
+                }
+                ZoneEvent::ZoneAuditPlanChanged { after, .. } => {
+                    let plan = serde_json::to_string(&after).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    ("update zones set audit_plan = $3::jsonb where org_id = $1 and zone_id = $2", Some(plan))
                 }
                 ZoneEvent::ZoneRenamed { after, .. } => {
                     ("update zones set name = $3 where org_id = $1 and zone_id = $2", Some(after.to_string()))
@@ -209,6 +285,50 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 }
             };
             sqlx::query(sql).bind(org).bind(zone).bind(value).execute(&mut *conn).await?;
+        }
+        "Area" => {
+            let area = id(stored)?;
+            match payload::<AreaEvent>(stored)? {
+                AreaEvent::AreaCreated { site_id, kind, parent, code, name, .. } => {
+                    let kind = serde_json::to_value(kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    sqlx::query(
+                        "insert into areas (org_id, area_id, site_id, kind, parent_area_id, code, name, status)
+                         values ($1, $2, $3, $4, $5, $6, $7, 'ACTIVE')",
+                    )
+                    .bind(org)
+                    .bind(area)
+                    .bind(site_id.uuid())
+                    .bind(kind.as_str().unwrap_or_default())
+                    .bind(parent.map(|p| p.uuid()))
+                    .bind(code.as_str())
+                    .bind(name.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                AreaEvent::AreaRenamed { after, .. } => {
+                    sqlx::query("update areas set name = $3 where org_id = $1 and area_id = $2")
+                        .bind(org)
+                        .bind(area)
+                        .bind(after.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                AreaEvent::AreaMoved { to, .. } => {
+                    sqlx::query("update areas set parent_area_id = $3 where org_id = $1 and area_id = $2")
+                        .bind(org)
+                        .bind(area)
+                        .bind(to.map(|p| p.uuid()))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                AreaEvent::AreaArchived { .. } => {
+                    sqlx::query("update areas set status = 'ARCHIVED' where org_id = $1 and area_id = $2")
+                        .bind(org)
+                        .bind(area)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
         }
         "FiveSAudit" => {
             let audit = id(stored)?;

@@ -9,7 +9,8 @@ use gemba_domain::organization::{Organization, OrganizationCommand};
 use gemba_domain::site::{Site, SiteCommand};
 use gemba_domain::zone::{Zone, ZoneCommand};
 use gemba_domain::{
-    AccountId, Actor, Code, DisplayName, DomainError, Email, InvitationId, MemberId, Name, OrgId, Reason, Role, SiteId, Timezone, ZoneId,
+    AccountId, Actor, AreaId, Code, DisplayName, DomainError, Email, InvitationId, MemberId, Name, OrgId, Reason, Role, SiteId, Timezone,
+    ZoneId,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -435,7 +436,7 @@ impl Gemba {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    async fn active_owners(&self, org: OrgId) -> Result<u32, CommandError> {
+    pub(crate) async fn active_owners(&self, org: OrgId) -> Result<u32, CommandError> {
         self.count(
             org,
             "select count(*) from members where org_id = $1 and role = 'OWNER' and status = 'ACTIVE' and $2::uuid is null",
@@ -527,13 +528,24 @@ impl Gemba {
         self.bus.execute::<Site>(ctx, &site.to_string(), SiteCommand::Rename { actor, name }).await
     }
 
-    /// Creates a zone in a site.
-    pub async fn create_zone(&self, ctx: &CommandContext, site: SiteId, code: Code, name: Name) -> Result<ZoneId, CommandError> {
+    /// Creates a zone in a site, optionally in one of its active areas.
+    pub async fn create_zone(
+        &self,
+        ctx: &CommandContext,
+        site: SiteId,
+        area: Option<AreaId>,
+        code: Code,
+        name: Name,
+    ) -> Result<ZoneId, CommandError> {
         let actor = ctx.require_actor()?;
         let site_exists =
             self.count(ctx.org, "select count(*) from sites where org_id = $1 and site_id = $2", Some(site.uuid())).await? > 0;
+        let area = match area {
+            Some(id) => Some((id, self.active_area_site(ctx, id).await?)),
+            None => None,
+        };
         let zone = ZoneId(new_id());
-        let command = ZoneCommand::Create { actor, zone_id: zone, site_id: site, site_exists, code, name };
+        let command = ZoneCommand::Create { actor, zone_id: zone, site_id: site, site_exists, area, code, name };
         let position = self.bus.execute::<Zone>(ctx, &zone.to_string(), command).await?;
         ZoneId::parse(&position.aggregate_id).map_err(Into::into)
     }
@@ -559,11 +571,21 @@ impl Gemba {
         reason: Option<Reason>,
     ) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;
-        let owner_is_active_member = self
-            .count(ctx.org, "select count(*) from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'", Some(owner.uuid()))
-            .await?
-            > 0;
-        let command = ZoneCommand::AssignOwner { actor, owner, owner_is_active_member, reason };
+        let mut tx = begin_tenant(self.pool(), ctx.org).await?;
+        let (owner_is_active_member, owner_in_site_scope): (bool, bool) = sqlx::query_as(
+            "select exists(select 1 from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'),
+                    exists(select 1 from members m
+                            where m.org_id = $1 and m.member_id = $2
+                              and (m.site_scope is null
+                                   or exists(select 1 from zones z where z.org_id = $1 and z.zone_id = $3 and z.site_id = any(m.site_scope))))",
+        )
+        .bind(ctx.org.uuid())
+        .bind(owner.uuid())
+        .bind(zone.uuid())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let command = ZoneCommand::AssignOwner { actor, owner, owner_is_active_member, owner_in_site_scope, reason };
         self.bus.execute::<Zone>(ctx, &zone.to_string(), command).await
     }
 

@@ -17,7 +17,7 @@ use crate::ids::{AuditId, MemberId, ZoneId};
 use crate::values::{EvidenceRef, LongText, Reason, Role};
 
 /// Who audits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditType {
     /// The zone's own team.

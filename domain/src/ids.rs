@@ -79,3 +79,6 @@ typed_id!(
 typed_id!(
     /// An A3 problem-solving case.
     A3Id, "a3Id");
+typed_id!(
+    /// An area, line or cell of a site.
+    AreaId, "areaId");

@@ -64,7 +64,19 @@ pub enum KaizenStatus {
 #[serde(transparent)]
 pub struct Currency(String);
 
+impl Default for Currency {
+    /// The euro, until an organisation chooses its currency.
+    fn default() -> Self {
+        Self("EUR".to_owned())
+    }
+}
+
 impl Currency {
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// Three upper-case letters.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let code = raw.trim().to_ascii_uppercase();

@@ -12,6 +12,7 @@
 pub mod a3;
 pub mod access;
 pub mod actor;
+pub mod area;
 pub mod audit;
 pub mod defect;
 pub mod error;
@@ -33,6 +34,6 @@ pub mod zone;
 pub use actor::Actor;
 pub use audit::{Audited, Change};
 pub use error::{DomainError, ValidationError};
-pub use ids::{A3Id, KaizenId};
+pub use ids::{A3Id, AreaId, KaizenId};
 pub use ids::{AccountId, AuditId, DefectId, InvitationId, MemberId, OrgId, SiteId, TemplateId, ZoneId};
 pub use values::{Code, DisplayName, Email, EvidenceRef, LongText, Name, Reason, ReasonCode, Role, Sealed, Timezone};

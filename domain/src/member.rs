@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
 use crate::audit::{Audited, Change};
+use crate::error::ValidationError;
 use crate::error::{DomainError, Outcome};
-use crate::ids::{AccountId, InvitationId, MemberId};
-use crate::values::{Reason, Role, Sealed};
+use crate::ids::{AccountId, InvitationId, MemberId, SiteId, ZoneId};
+use crate::values::{Name, Reason, Role, Sealed};
 
 /// Where a membership stands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +30,8 @@ pub enum MemberStatus {
     Invited,
     /// Joined and active.
     Active,
+    /// Suspended: cannot sign in until reactivated.
+    Suspended,
     /// Removed (logically; history is kept).
     Removed,
 }
@@ -42,6 +45,52 @@ pub struct Member {
     email: Option<Sealed>,
     invitation_expires_at: Option<DateTime<Utc>>,
     capabilities: BTreeSet<Capability>,
+    site_scope: SiteScope,
+    home_zone: Option<ZoneId>,
+    display_name: Option<Sealed>,
+    employee_number: Option<Sealed>,
+    shift: Option<Name>,
+}
+
+/// The sites a member works in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteScope {
+    /// Every site of the organisation.
+    #[default]
+    All,
+    /// Only these sites (at least one).
+    Sites(BTreeSet<SiteId>),
+}
+
+impl SiteScope {
+    /// Whether `site` is in scope.
+    pub fn includes(&self, site: SiteId) -> bool {
+        match self {
+            Self::All => true,
+            Self::Sites(sites) => sites.contains(&site),
+        }
+    }
+}
+
+/// One field of a profile change: its value before (if any) and after.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edit<T> {
+    /// The value before, if there was one.
+    pub before: Option<T>,
+    /// The new value.
+    pub after: T,
+}
+
+/// A profile patch: only the fields given change. Personal fields come sealed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfilePatch {
+    /// New display name (sealed).
+    pub display_name: Option<Sealed>,
+    /// New employee number (sealed).
+    pub employee_number: Option<Sealed>,
+    /// New shift.
+    pub shift: Option<Name>,
 }
 
 /// Capabilities a member may hold besides their role.
@@ -93,6 +142,17 @@ pub enum MemberCommand {
     RevokeCapability { actor: Actor, capability: Capability, reason: Reason },
     /// Remove the member (or revoke a pending invitation), with a reason.
     Remove { actor: Actor, reason: Reason, active_owners: u32, owned_zones: u32 },
+    /// Limit the member to some sites (or open every site), with a reason. The write side
+    /// says whether every site exists and how many active zones the member owns outside.
+    ChangeSiteScope { actor: Actor, scope: SiteScope, reason: Reason, sites_exist: bool, owned_zones_outside: u32 },
+    /// Set the member's home zone (`zone_site` is the zone's site when it is active).
+    SetHomeZone { actor: Actor, zone: ZoneId, zone_site: Option<SiteId> },
+    /// The member themself, an Owner or an Admin updates the profile.
+    UpdateProfile { actor: Actor, patch: ProfilePatch },
+    /// Suspend the member, with a reason: they cannot sign in and their sessions end.
+    Suspend { actor: Actor, reason: Reason, active_owners: u32, owned_zones: u32 },
+    /// Reactivate a suspended member, with a reason.
+    Reactivate { actor: Actor, reason: Reason },
 }
 
 /// Events of a membership.
@@ -117,6 +177,23 @@ pub enum MemberEvent {
     MemberCapabilityRevoked { capability: Capability, reason: Reason },
     /// The member was removed (`previous` is `Invited` when a pending invitation is revoked).
     MemberRemoved { role: Role, previous: MemberStatus, reason: Reason },
+    /// The member's site scope changed.
+    MemberSiteScopeChanged { before: SiteScope, after: SiteScope, reason: Reason },
+    /// The member's home zone changed.
+    MemberHomeZoneChanged { before: Option<ZoneId>, after: ZoneId },
+    /// The member's profile changed (only the fields listed).
+    MemberProfileChanged {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        display_name: Option<Edit<Sealed>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        employee_number: Option<Edit<Sealed>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shift: Option<Edit<Name>>,
+    },
+    /// The member was suspended.
+    MemberSuspended { reason: Reason },
+    /// The suspended member was reactivated.
+    MemberReactivated { reason: Reason },
 }
 
 impl DomainEvent for MemberEvent {
@@ -128,6 +205,11 @@ impl DomainEvent for MemberEvent {
             Self::MemberRemoved { .. } => "MemberRemoved",
             Self::MemberCapabilityGranted { .. } => "MemberCapabilityGranted",
             Self::MemberCapabilityRevoked { .. } => "MemberCapabilityRevoked",
+            Self::MemberSiteScopeChanged { .. } => "MemberSiteScopeChanged",
+            Self::MemberHomeZoneChanged { .. } => "MemberHomeZoneChanged",
+            Self::MemberProfileChanged { .. } => "MemberProfileChanged",
+            Self::MemberSuspended { .. } => "MemberSuspended",
+            Self::MemberReactivated { .. } => "MemberReactivated",
         }
         .to_owned()
     }
@@ -155,6 +237,23 @@ impl Audited for MemberEvent {
             Self::MemberRemoved { previous, .. } => vec![Change::new("status", previous, MemberStatus::Removed)],
             Self::MemberCapabilityGranted { capability, .. } => vec![Change::new(&capability.path(), false, true)],
             Self::MemberCapabilityRevoked { capability, .. } => vec![Change::new(&capability.path(), true, false)],
+            Self::MemberSiteScopeChanged { before, after, .. } => vec![Change::new("siteScope", before, after)],
+            Self::MemberHomeZoneChanged { before, after } => vec![Change::new("homeZoneId", before, after)],
+            Self::MemberProfileChanged { display_name, employee_number, shift } => {
+                let mut changes = Vec::new();
+                if let Some(edit) = display_name {
+                    changes.push(Change::new("displayName", &edit.before, &edit.after));
+                }
+                if let Some(edit) = employee_number {
+                    changes.push(Change::new("employeeNumber", &edit.before, &edit.after));
+                }
+                if let Some(edit) = shift {
+                    changes.push(Change::new("shift", &edit.before, &edit.after));
+                }
+                changes
+            }
+            Self::MemberSuspended { .. } => vec![Change::new("status", MemberStatus::Active, MemberStatus::Suspended)],
+            Self::MemberReactivated { .. } => vec![Change::new("status", MemberStatus::Suspended, MemberStatus::Active)],
         }
     }
     fn reason(&self) -> Option<&Reason> {
@@ -162,7 +261,10 @@ impl Audited for MemberEvent {
             Self::MemberRoleChanged { reason, .. }
             | Self::MemberRemoved { reason, .. }
             | Self::MemberCapabilityGranted { reason, .. }
-            | Self::MemberCapabilityRevoked { reason, .. } => Some(reason),
+            | Self::MemberCapabilityRevoked { reason, .. }
+            | Self::MemberSiteScopeChanged { reason, .. }
+            | Self::MemberSuspended { reason }
+            | Self::MemberReactivated { reason } => Some(reason),
             _ => None,
         }
     }
@@ -253,7 +355,9 @@ impl Aggregate for Member {
             MemberCommand::Remove { actor, reason, active_owners, owned_zones } => {
                 actor.require_admin()?;
                 let (role, previous) = match self.status {
-                    MemberStatus::Active | MemberStatus::Invited => (self.role.ok_or(DomainError::NotFound)?, self.status),
+                    MemberStatus::Active | MemberStatus::Invited | MemberStatus::Suspended => {
+                        (self.role.ok_or(DomainError::NotFound)?, self.status)
+                    }
                     MemberStatus::New | MemberStatus::Removed => return Err(DomainError::NotFound),
                 };
                 if Some(actor.member_id) == self.id {
@@ -269,6 +373,81 @@ impl Aggregate for Member {
                 }
                 sink.write(MemberEvent::MemberRemoved { role, previous, reason }, self).await;
             }
+            MemberCommand::ChangeSiteScope { actor, scope, reason, sites_exist, owned_zones_outside } => {
+                actor.require_admin()?;
+                self.current()?;
+                if matches!(&scope, SiteScope::Sites(sites) if sites.is_empty()) {
+                    return Err(ValidationError::new("siteIds", "must name at least one site").into());
+                }
+                if !sites_exist {
+                    return Err(ValidationError::new("siteIds", "must name sites of the organisation").into());
+                }
+                if scope == self.site_scope {
+                    return Err(DomainError::Rule("the member already has this site scope"));
+                }
+                if owned_zones_outside > 0 {
+                    return Err(DomainError::Rule("the member owns zones outside this site scope: reassign them first"));
+                }
+                sink.write(MemberEvent::MemberSiteScopeChanged { before: self.site_scope.clone(), after: scope, reason }, self).await;
+            }
+            MemberCommand::SetHomeZone { actor, zone, zone_site } => {
+                self.self_or_admin(&actor)?;
+                self.current()?;
+                let site = zone_site.ok_or_else(|| ValidationError::new("zoneId", "does not name an active zone"))?;
+                if !self.site_scope.includes(site) {
+                    return Err(DomainError::Rule("the zone is outside the member's site scope"));
+                }
+                if self.home_zone == Some(zone) {
+                    return Err(DomainError::Rule("this is already the member's home zone"));
+                }
+                sink.write(MemberEvent::MemberHomeZoneChanged { before: self.home_zone, after: zone }, self).await;
+            }
+            MemberCommand::UpdateProfile { actor, patch } => {
+                self.self_or_admin(&actor)?;
+                self.current()?;
+                if patch == ProfilePatch::default() {
+                    return Err(ValidationError::new("input", "must change at least one field").into());
+                }
+                let display_name = patch.display_name.map(|after| Edit { before: self.display_name.clone(), after });
+                let employee_number = patch.employee_number.map(|after| Edit { before: self.employee_number.clone(), after });
+                let shift = patch.shift.filter(|s| Some(s) != self.shift.as_ref()).map(|after| Edit { before: self.shift.clone(), after });
+                if display_name.is_none() && employee_number.is_none() && shift.is_none() {
+                    return Err(DomainError::Rule("the profile is unchanged"));
+                }
+                sink.write(MemberEvent::MemberProfileChanged { display_name, employee_number, shift }, self).await;
+            }
+            MemberCommand::Suspend { actor, reason, active_owners, owned_zones } => {
+                actor.require_admin()?;
+                if Some(actor.member_id) == self.id {
+                    return Err(DomainError::Forbidden("nobody suspends themselves"));
+                }
+                let role = match (self.status, self.role) {
+                    (MemberStatus::Active, Some(role)) => role,
+                    (MemberStatus::Suspended, _) => return Err(DomainError::Rule("the member is already suspended")),
+                    (MemberStatus::Invited, _) => return Err(DomainError::Rule("the member has not joined yet")),
+                    _ => return Err(DomainError::NotFound),
+                };
+                if role == Role::Owner {
+                    actor.require_owner()?;
+                }
+                keep_an_owner(role == Role::Owner, active_owners)?;
+                if owned_zones > 0 {
+                    return Err(DomainError::Rule("reassign the zones this member owns before suspending them"));
+                }
+                sink.write(MemberEvent::MemberSuspended { reason }, self).await;
+            }
+            MemberCommand::Reactivate { actor, reason } => {
+                actor.require_admin()?;
+                let role = match (self.status, self.role) {
+                    (MemberStatus::Suspended, Some(role)) => role,
+                    (MemberStatus::New | MemberStatus::Removed, _) | (_, None) => return Err(DomainError::NotFound),
+                    _ => return Err(DomainError::Rule("the member is not suspended")),
+                };
+                if role == Role::Owner {
+                    actor.require_owner()?;
+                }
+                sink.write(MemberEvent::MemberReactivated { reason }, self).await;
+            }
         }
         Ok(())
     }
@@ -282,12 +461,28 @@ impl Aggregate for Member {
                 self.email = Some(email);
                 self.invitation_expires_at = Some(expires_at);
             }
-            MemberEvent::MemberJoined { member_id, email, role, .. } => {
+            MemberEvent::MemberJoined { member_id, email, display_name, role, .. } => {
                 self.id = Some(member_id);
                 self.status = MemberStatus::Active;
                 self.role = Some(role);
                 self.email = Some(email);
+                self.display_name = Some(display_name);
             }
+            MemberEvent::MemberSiteScopeChanged { after, .. } => self.site_scope = after,
+            MemberEvent::MemberHomeZoneChanged { after, .. } => self.home_zone = Some(after),
+            MemberEvent::MemberProfileChanged { display_name, employee_number, shift } => {
+                if let Some(edit) = display_name {
+                    self.display_name = Some(edit.after);
+                }
+                if let Some(edit) = employee_number {
+                    self.employee_number = Some(edit.after);
+                }
+                if let Some(edit) = shift {
+                    self.shift = Some(edit.after);
+                }
+            }
+            MemberEvent::MemberSuspended { .. } => self.status = MemberStatus::Suspended,
+            MemberEvent::MemberReactivated { .. } => self.status = MemberStatus::Active,
             MemberEvent::MemberRoleChanged { after, .. } => self.role = Some(after),
             MemberEvent::MemberRemoved { .. } => self.status = MemberStatus::Removed,
             MemberEvent::MemberCapabilityGranted { capability, .. } => {
@@ -320,8 +515,29 @@ impl Member {
         match (self.status, self.role) {
             (MemberStatus::Active, Some(role)) => Ok(role),
             (MemberStatus::Invited, _) => Err(DomainError::Rule("the member has not joined yet")),
+            (MemberStatus::Suspended, _) => Err(DomainError::Rule("the member is suspended")),
             _ => Err(DomainError::NotFound),
         }
+    }
+
+    /// A member who joined and is not removed (active or suspended).
+    fn current(&self) -> Outcome {
+        match self.status {
+            MemberStatus::Active | MemberStatus::Suspended => Ok(()),
+            MemberStatus::Invited => Err(DomainError::Rule("the member has not joined yet")),
+            MemberStatus::New | MemberStatus::Removed => Err(DomainError::NotFound),
+        }
+    }
+
+    /// The member themself, or an Owner or Admin; Auditors never mutate.
+    fn self_or_admin(&self, actor: &Actor) -> Outcome {
+        actor.require_mutator()?;
+        if Some(actor.member_id) == self.id { Ok(()) } else { actor.require_admin() }
+    }
+
+    /// The member's site scope.
+    pub fn site_scope(&self) -> &SiteScope {
+        &self.site_scope
     }
 }
 
@@ -739,6 +955,10 @@ mod capability_tests {
 }
 
 #[cfg(test)]
+#[path = "member_scope_tests.rs"]
+mod scope_tests;
+
+#[cfg(test)]
 mod owner_property {
     use super::*;
     use crate::values::ReasonCode;
@@ -758,10 +978,11 @@ mod owner_property {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
-        /// An organisation of four members under random role changes and removals, each
+        /// An organisation of four members under random role changes, suspensions,
+        /// reactivations and removals, each
         /// decided with the true count of active owners, always keeps an active owner.
         #[test]
-        fn an_organisation_always_keeps_an_active_owner(steps in prop::collection::vec((0_usize..4, 0_usize..4, 0_u8..5), 1..60)) {
+        fn an_organisation_always_keeps_an_active_owner(steps in prop::collection::vec((0_usize..4, 0_usize..4, 0_u8..7), 1..60)) {
             let roles = [Role::Owner, Role::Admin, Role::Member, Role::Auditor];
             let mut members: Vec<Member> = (0..4_u128).map(|i| {
                 let mut m = Member::default();
@@ -784,10 +1005,11 @@ mod owner_property {
                 let actor = Actor { member_id: MemberId(Uuid::from_u128(actor_index as u128)), role: actor_role };
                 let active_owners = u32::try_from(members.iter().filter(|m| m.status() == MemberStatus::Active && m.role() == Some(Role::Owner)).count()).unwrap_or(0);
                 let reason = Reason { code: ReasonCode::Other, text: "x".into() };
-                let command = if action == 4 {
-                    MemberCommand::Remove { actor, reason, active_owners, owned_zones: 0 }
-                } else {
-                    MemberCommand::ChangeRole { actor, role: roles[usize::from(action)], reason, active_owners }
+                let command = match action {
+                    4 => MemberCommand::Remove { actor, reason, active_owners, owned_zones: 0 },
+                    5 => MemberCommand::Suspend { actor, reason, active_owners, owned_zones: 0 },
+                    6 => MemberCommand::Reactivate { actor, reason },
+                    _ => MemberCommand::ChangeRole { actor, role: roles[usize::from(action)], reason, active_owners },
                 };
                 let _ = run(&mut members[target_index], command);
                 let owners = members.iter().filter(|m| m.status() == MemberStatus::Active && m.role() == Some(Role::Owner)).count();

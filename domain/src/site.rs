@@ -16,6 +16,7 @@ use crate::values::{Code, Name, Reason, Timezone};
 pub struct Site {
     id: Option<SiteId>,
     name: Option<Name>,
+    timezone: Option<Timezone>,
 }
 
 /// Commands on a site.
@@ -25,6 +26,8 @@ pub enum SiteCommand {
     Create { actor: Actor, site_id: SiteId, code: Code, name: Name, timezone: Timezone },
     /// An Owner or Admin renames it.
     Rename { actor: Actor, name: Name },
+    /// An Owner or Admin changes its time zone, with a reason (it moves shift and day boundaries).
+    ChangeTimezone { actor: Actor, timezone: Timezone, reason: Reason },
 }
 
 /// Events of a site.
@@ -34,6 +37,8 @@ pub enum SiteEvent {
     SiteCreated { site_id: SiteId, code: Code, name: Name, timezone: Timezone },
     /// Its name changed.
     SiteRenamed { before: Name, after: Name },
+    /// Its time zone changed.
+    SiteTimezoneChanged { before: Timezone, after: Timezone, reason: Reason },
 }
 
 impl DomainEvent for SiteEvent {
@@ -41,6 +46,7 @@ impl DomainEvent for SiteEvent {
         match self {
             Self::SiteCreated { .. } => "SiteCreated",
             Self::SiteRenamed { .. } => "SiteRenamed",
+            Self::SiteTimezoneChanged { .. } => "SiteTimezoneChanged",
         }
         .to_owned()
     }
@@ -56,10 +62,14 @@ impl Audited for SiteEvent {
                 vec![Change::created("code", code), Change::created("name", name), Change::created("timezone", timezone)]
             }
             Self::SiteRenamed { before, after } => vec![Change::new("name", before, after)],
+            Self::SiteTimezoneChanged { before, after, .. } => vec![Change::new("timezone", before, after)],
         }
     }
     fn reason(&self) -> Option<&Reason> {
-        None
+        match self {
+            Self::SiteTimezoneChanged { reason, .. } => Some(reason),
+            Self::SiteCreated { .. } | Self::SiteRenamed { .. } => None,
+        }
     }
 }
 
@@ -87,17 +97,27 @@ impl Aggregate for Site {
                 }
                 sink.write(SiteEvent::SiteRenamed { before, after: name }, self).await;
             }
+            SiteCommand::ChangeTimezone { actor, timezone, reason } => {
+                actor.require_admin()?;
+                let before = self.timezone.clone().ok_or(DomainError::NotFound)?;
+                if before == timezone {
+                    return Err(DomainError::Rule("the site already has this time zone"));
+                }
+                sink.write(SiteEvent::SiteTimezoneChanged { before, after: timezone, reason }, self).await;
+            }
         }
         Ok(())
     }
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            SiteEvent::SiteCreated { site_id, name, .. } => {
+            SiteEvent::SiteCreated { site_id, name, timezone, .. } => {
                 self.id = Some(site_id);
                 self.name = Some(name);
+                self.timezone = Some(timezone);
             }
             SiteEvent::SiteRenamed { after, .. } => self.name = Some(after),
+            SiteEvent::SiteTimezoneChanged { after, .. } => self.timezone = Some(after),
         }
     }
 }
@@ -176,5 +196,35 @@ mod tests {
             .given(vec![created()])
             .when(SiteCommand::Rename { actor: actor(Role::Admin), name: name("Berlin") })
             .then_expect_error(DomainError::Rule("the site already has this name"));
+    }
+
+    fn tz(name: &str) -> Timezone {
+        Timezone::parse("timezone", name).unwrap_or_else(|e| panic!("{e}"))
+    }
+    fn reason() -> Reason {
+        Reason { code: crate::ReasonCode::Other, text: "plant moved to local time".into() }
+    }
+
+    #[test]
+    fn an_admin_changes_the_timezone_with_a_reason() {
+        let change = SiteCommand::ChangeTimezone { actor: actor(Role::Admin), timezone: tz("Europe/Lisbon"), reason: reason() };
+        let changed = SiteEvent::SiteTimezoneChanged { before: tz("Europe/Berlin"), after: tz("Europe/Lisbon"), reason: reason() };
+        Given::with(()).given(vec![created()]).when(change).then_expect_events(vec![changed.clone()]);
+        assert_eq!(changed.changes()[0].path, "timezone");
+        assert_eq!(changed.reason(), Some(&reason()));
+    }
+
+    #[test]
+    fn a_timezone_change_is_refused_when_unchanged_missing_or_not_an_admins() {
+        let change = |role, zone: &str| SiteCommand::ChangeTimezone { actor: actor(role), timezone: tz(zone), reason: reason() };
+        Given::with(())
+            .given(vec![created()])
+            .when(change(Role::Owner, "Europe/Berlin"))
+            .then_expect_error(DomainError::Rule("the site already has this time zone"));
+        Given::with(()).given_no_previous_events().when(change(Role::Owner, "UTC")).then_expect_error(DomainError::NotFound);
+        for role in [Role::Member, Role::Auditor] {
+            let result = Given::with(()).given(vec![created()]).when(change(role, "UTC")).inspect_result();
+            assert!(matches!(result, Err(DomainError::Forbidden(_))), "{role:?}");
+        }
     }
 }

@@ -118,6 +118,13 @@ impl Email {
 #[serde(transparent)]
 pub struct Timezone(String);
 
+impl Default for Timezone {
+    /// UTC.
+    fn default() -> Self {
+        Self("UTC".to_owned())
+    }
+}
+
 impl Timezone {
     /// Checks the syntax of an IANA zone name.
     pub fn parse(field: &str, raw: &str) -> Result<Self, ValidationError> {

@@ -23,6 +23,12 @@ pub struct MemberRow {
     pub display_name: Option<Value>,
     pub joined_at: Option<DateTime<Utc>>,
     pub capabilities: Vec<String>,
+    /// Null: every site.
+    pub site_scope: Option<Vec<Uuid>>,
+    pub home_zone_id: Option<Uuid>,
+    /// Sealed.
+    pub employee_number: Option<Value>,
+    pub shift: Option<String>,
 }
 
 /// A site.
@@ -43,6 +49,22 @@ pub struct ZoneRow {
     pub name: String,
     pub owner_member_id: Option<Uuid>,
     pub status: String,
+    pub area_id: Option<Uuid>,
+    pub headcount: Option<i32>,
+    /// The audit plan as the domain serialises it, if one is set.
+    pub audit_plan: Option<Value>,
+}
+
+/// An area, line or cell of a site.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AreaRow {
+    pub area_id: Uuid,
+    pub site_id: Uuid,
+    pub kind: String,
+    pub parent_area_id: Option<Uuid>,
+    pub code: String,
+    pub name: String,
+    pub status: String,
 }
 
 /// A page of a keyset-paginated list, in id order (ids are time-ordered UUIDv7).
@@ -59,7 +81,8 @@ pub async fn organization(conn: &mut PgConnection, org: Uuid) -> Result<Option<O
     sqlx::query_as("select org_id, name, created_at from organizations where org_id = $1").bind(org).fetch_optional(conn).await
 }
 
-const MEMBER_COLUMNS: &str = "member_id, role, status, email, display_name, joined_at, capabilities";
+const MEMBER_COLUMNS: &str =
+    "member_id, role, status, email, display_name, joined_at, capabilities, site_scope, home_zone_id, employee_number, shift";
 
 /// One member.
 pub async fn member(conn: &mut PgConnection, org: Uuid, member: Uuid) -> Result<Option<MemberRow>, sqlx::Error> {
@@ -104,7 +127,7 @@ pub async fn sites(conn: &mut PgConnection, org: Uuid, page: Page) -> Result<Vec
     .await
 }
 
-const ZONE_COLUMNS: &str = "zone_id, site_id, code, name, owner_member_id, status";
+const ZONE_COLUMNS: &str = "zone_id, site_id, code, name, owner_member_id, status, area_id, headcount, audit_plan";
 
 /// One zone.
 pub async fn zone(conn: &mut PgConnection, org: Uuid, zone: Uuid) -> Result<Option<ZoneRow>, sqlx::Error> {
@@ -178,4 +201,24 @@ pub async fn points_entries(conn: &mut PgConnection, org: Uuid, member: Uuid, li
     .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+const AREA_COLUMNS: &str = "area_id, site_id, kind, parent_area_id, code, name, status";
+
+/// One area.
+pub async fn area(conn: &mut PgConnection, org: Uuid, area: Uuid) -> Result<Option<AreaRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {AREA_COLUMNS} from areas where org_id = $1 and area_id = $2"))
+        .bind(org)
+        .bind(area)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The areas of a site (archived ones included), in creation order.
+pub async fn areas(conn: &mut PgConnection, org: Uuid, site: Uuid) -> Result<Vec<AreaRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {AREA_COLUMNS} from areas where org_id = $1 and site_id = $2 order by area_id"))
+        .bind(org)
+        .bind(site)
+        .fetch_all(conn)
+        .await
 }

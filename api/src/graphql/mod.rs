@@ -28,7 +28,10 @@ pub mod evidence;
 pub mod five_s;
 pub mod improvement;
 mod inputs;
+pub mod members;
 pub mod mutation;
+pub mod organization;
+pub mod plant;
 pub mod points;
 pub mod query;
 pub mod types;
@@ -44,6 +47,7 @@ pub struct Query(
     improvement::ImprovementQuery,
     evidence::EvidenceQuery,
     points::PointsQuery,
+    plant::PlantQuery,
 );
 
 /// All mutations.
@@ -54,6 +58,9 @@ pub struct Mutation(
     five_s::FiveSMutation,
     improvement::ImprovementMutation,
     points::PointsMutation,
+    plant::PlantMutation,
+    members::MemberMutation,
+    organization::OrganizationMutation,
 );
 
 /// The schema type.

@@ -120,6 +120,8 @@ pub struct RenameSiteInput {
 #[derive(Debug, InputObject)]
 pub struct CreateZoneInput {
     pub site_id: ID,
+    /// An active area of the same site, if the zone sits in one.
+    pub area_id: Option<ID>,
     pub code: String,
     pub name: String,
 }
@@ -218,13 +220,13 @@ async fn session_payload(ctx: &Context<'_>, signed: SignedIn) -> ApiResult<AuthP
     Ok(AuthPayload { token: signed.token, organization: Organization(organization), member })
 }
 
-async fn zone_payload(ctx: &Context<'_>, zone: ZoneId) -> ApiResult<Zone> {
+pub(super) async fn zone_payload(ctx: &Context<'_>, zone: ZoneId) -> ApiResult<Zone> {
     let p = principal(ctx)?;
     let mut tx = tenant_tx(ctx).await?;
     reads::zone(&mut tx, p.org.uuid(), zone.uuid()).await?.map(Zone).ok_or(ApiError::NotFound)
 }
 
-async fn site_payload(ctx: &Context<'_>, site: SiteId) -> ApiResult<Site> {
+pub(super) async fn site_payload(ctx: &Context<'_>, site: SiteId) -> ApiResult<Site> {
     let p = principal(ctx)?;
     let mut tx = tenant_tx(ctx).await?;
     reads::site(&mut tx, p.org.uuid(), site.uuid()).await?.map(Site).ok_or(ApiError::NotFound)
@@ -452,10 +454,11 @@ impl CoreMutation {
     async fn create_zone(&self, ctx: &Context<'_>, input: CreateZoneInput) -> ApiResult<Zone> {
         let p = principal(ctx)?;
         let site = SiteId::parse(&input.site_id)?;
+        let area = input.area_id.as_ref().map(|id| gemba_domain::AreaId::parse(id)).transpose()?;
         let code = Code::parse("code", &input.code)?;
         let name = Name::parse("name", &input.name)?;
         let command = command_context(ctx, p.org, Some(p), &input)?;
-        let zone = services(ctx)?.gemba.create_zone(&command, site, code, name).await?;
+        let zone = services(ctx)?.gemba.create_zone(&command, site, area, code, name).await?;
         zone_payload(ctx, zone).await
     }
 

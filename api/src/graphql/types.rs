@@ -60,6 +60,19 @@ pub enum ReasonCode {
     Other,
 }
 
+impl From<gemba_domain::ReasonCode> for ReasonCode {
+    fn from(code: gemba_domain::ReasonCode) -> Self {
+        match code {
+            gemba_domain::ReasonCode::DataEntryError => Self::DataEntryError,
+            gemba_domain::ReasonCode::Reclassification => Self::Reclassification,
+            gemba_domain::ReasonCode::ScopeChange => Self::ScopeChange,
+            gemba_domain::ReasonCode::Duplicate => Self::Duplicate,
+            gemba_domain::ReasonCode::CustomerRequest => Self::CustomerRequest,
+            gemba_domain::ReasonCode::Other => Self::Other,
+        }
+    }
+}
+
 impl From<ReasonCode> for gemba_domain::ReasonCode {
     fn from(code: ReasonCode) -> Self {
         match code {
@@ -114,7 +127,17 @@ impl Capability {
 pub enum MemberStatus {
     Invited,
     Active,
+    /// Cannot sign in until reactivated.
+    Suspended,
     Removed,
+}
+
+/// The sites a member works in.
+#[derive(Debug, SimpleObject)]
+pub struct MemberSiteScope {
+    /// True when the member works in every site (then `siteIds` is empty).
+    pub all_sites: bool,
+    pub site_ids: Vec<ID>,
 }
 
 /// Whether a zone is in use.
@@ -150,6 +173,15 @@ impl Organization {
             recurrence_window_days: settings.recurrence_window_days,
             retention_years: settings.retention_years,
             legal_hold: settings.legal_hold,
+            default_currency: settings.default_currency.as_str().to_owned(),
+            fiscal_year_start_month: settings.fiscal_year_start_month,
+            default_timezone: settings.default_timezone.as_str().to_owned(),
+            five_s_counted_audit_types: settings.five_s.counted_audit_types.iter().map(|t| (*t).into()).collect(),
+            five_s_lookback_days: settings.five_s.lookback_days,
+            kaizen_verifier_threshold_amount: settings.kaizen.verifier_threshold_amount,
+            red_tag_hold_days: settings.red_tag_hold_days,
+            a_ack_minutes: settings.a_ack_minutes,
+            reason_codes: settings.reason_codes.iter().map(|c| (*c).into()).collect(),
         })
     }
 }
@@ -165,6 +197,24 @@ pub struct OrganizationSettings {
     /// Audit-log retention (7 years at least).
     pub retention_years: u32,
     pub legal_hold: bool,
+    /// ISO-4217 code amounts default to.
+    pub default_currency: String,
+    /// The month (1-12) the fiscal year starts in.
+    pub fiscal_year_start_month: u32,
+    /// IANA time zone of the organisation.
+    pub default_timezone: String,
+    /// Audit types counted in 5S scores and KPIs.
+    pub five_s_counted_audit_types: Vec<super::five_s::AuditType>,
+    /// How far back 5S audits count, in days.
+    pub five_s_lookback_days: u32,
+    /// Savings at or above this amount (default currency) need a savings verifier.
+    pub kaizen_verifier_threshold_amount: Option<rust_decimal::Decimal>,
+    /// Days a red-tagged item is held before disposition.
+    pub red_tag_hold_days: u32,
+    /// Priority-A defects are acknowledged within this many minutes.
+    pub a_ack_minutes: u32,
+    /// Reason codes offered for changes.
+    pub reason_codes: Vec<ReasonCode>,
 }
 
 /// Shown instead of personal data whose key was shredded.
@@ -184,6 +234,11 @@ pub struct Member {
     pub capabilities: Vec<Capability>,
     /// Points earned (reversed awards excluded).
     pub points: i64,
+    pub site_scope: MemberSiteScope,
+    pub home_zone_id: Option<ID>,
+    /// Visible to Owners, Admins and the member themself; null otherwise or when not set.
+    pub employee_number: Option<String>,
+    pub shift: Option<String>,
 }
 
 fn sealed(value: &serde_json::Value) -> Option<Sealed> {
@@ -194,22 +249,25 @@ fn sealed(value: &serde_json::Value) -> Option<Sealed> {
 pub async fn members_view(keyring: &Keyring, viewer: &Principal, conn: &mut PgConnection, rows: Vec<MemberRow>) -> ApiResult<Vec<Member>> {
     let names: Vec<Option<Sealed>> = rows.iter().map(|r| r.display_name.as_ref().and_then(sealed)).collect();
     let emails: Vec<Option<Sealed>> = rows.iter().map(|r| sealed(&r.email)).collect();
-    let all: Vec<&Sealed> = names.iter().chain(emails.iter()).flatten().collect();
+    let numbers: Vec<Option<Sealed>> = rows.iter().map(|r| r.employee_number.as_ref().and_then(sealed)).collect();
+    let all: Vec<&Sealed> = names.iter().chain(emails.iter()).chain(numbers.iter()).flatten().collect();
     let opened = keyring.open_all(conn, viewer.org, &all).await?;
     let mut opened = opened.into_iter();
     let mut take = |present: bool| if present { opened.next().flatten() } else { None };
     let names: Vec<Option<String>> = names.iter().map(|n| take(n.is_some())).collect();
     let emails: Vec<Option<String>> = emails.iter().map(|e| take(e.is_some())).collect();
+    let numbers: Vec<Option<String>> = numbers.iter().map(|e| take(e.is_some()).or_else(|| e.as_ref().map(|_| ERASED.into()))).collect();
     let sees_emails = matches!(viewer.role, gemba_domain::Role::Owner | gemba_domain::Role::Admin);
     let ids: Vec<Uuid> = rows.iter().map(|r| r.member_id).collect();
     let points = reads::points_balances(conn, viewer.org.uuid(), &ids).await?;
     rows.into_iter()
-        .zip(names.into_iter().zip(emails))
-        .map(|(row, (name, email))| {
+        .zip(names.into_iter().zip(emails).zip(numbers))
+        .map(|(row, ((name, email), number))| {
             let role = parse_role(&row.role).ok_or_else(|| ApiError::internal(format!("unknown role {}", row.role)))?;
             let status = match row.status.as_str() {
                 "INVITED" => MemberStatus::Invited,
                 "ACTIVE" => MemberStatus::Active,
+                "SUSPENDED" => MemberStatus::Suspended,
                 _ => MemberStatus::Removed,
             };
             let own = row.member_id == viewer.member.uuid();
@@ -222,6 +280,13 @@ pub async fn members_view(keyring: &Keyring, viewer: &Principal, conn: &mut PgCo
                 joined_at: row.joined_at,
                 capabilities: row.capabilities.iter().filter_map(|c| Capability::parse(c)).collect(),
                 points: points.get(&row.member_id).copied().unwrap_or(0),
+                site_scope: MemberSiteScope {
+                    all_sites: row.site_scope.is_none(),
+                    site_ids: row.site_scope.iter().flatten().map(|s| ID(s.to_string())).collect(),
+                },
+                home_zone_id: row.home_zone_id.map(|z| ID(z.to_string())),
+                employee_number: if sees_emails || own { number } else { None },
+                shift: row.shift,
             })
         })
         .collect()
@@ -292,6 +357,18 @@ impl Zone {
     }
     async fn site_id(&self) -> ID {
         ID(self.0.site_id.to_string())
+    }
+    /// The area the zone sits in, if any.
+    async fn area_id(&self) -> Option<ID> {
+        self.0.area_id.map(|a| ID(a.to_string()))
+    }
+    /// The headcount override, if set.
+    async fn headcount(&self) -> Option<i32> {
+        self.0.headcount
+    }
+    /// The 5S audit plan, if set.
+    async fn audit_plan(&self) -> ApiResult<Option<super::plant::ZoneAuditPlan>> {
+        self.0.audit_plan.as_ref().map(super::plant::ZoneAuditPlan::from_stored).transpose()
     }
     async fn site(&self, ctx: &Context<'_>) -> ApiResult<Site> {
         let mut tx = tenant_tx(ctx).await?;

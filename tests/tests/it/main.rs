@@ -11,6 +11,7 @@ mod evidence;
 mod five_s;
 mod idempotency;
 mod improvement;
+mod plant;
 mod plant_story;
 mod points;
 mod schema;
