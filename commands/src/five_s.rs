@@ -1,7 +1,7 @@
 //! 5S templates and audits: facts, dispatch, and the FindingToDefect policy.
 
 use gemba_domain::defect::{AbnormalityType, Defect, DefectCommand, NewDefect, Origin, Priority, TagClass, ZoneFacts};
-use gemba_domain::five_s::{AuditTemplate, Band, Scale, TemplateCommand, TemplateItem};
+use gemba_domain::five_s::{AuditTemplate, Band, Scale, TemplateCommand, TemplateItem, TemplateStatus};
 use gemba_domain::five_s_audit::{AuditCommand, AuditEvent, AuditStart, AuditType, Finding, FiveSAudit};
 use gemba_domain::{AuditId, DefectId, DomainError, EvidenceRef, LongText, MemberId, Name, TemplateId, ValidationError, ZoneId};
 use sha2::{Digest, Sha256};
@@ -39,6 +39,21 @@ impl Gemba {
         let template = TemplateId(Uuid::now_v7());
         let position =
             self.on_template(ctx, template, |actor| TemplateCommand::CreateDraft { actor, template_id: template, name, scale }).await?;
+        TemplateId::parse(&position.aggregate_id).map_err(Into::into)
+    }
+
+    /// Starts a new template as a draft copy of another's latest published version (or, when
+    /// it was never published, of its draft).
+    pub async fn clone_template(&self, ctx: &CommandContext, from: TemplateId, name: Option<Name>) -> Result<TemplateId, CommandError> {
+        let source = self
+            .template(ctx.org, from)
+            .await?
+            .and_then(|t| t.published().map(|(d, _)| d.clone()).or_else(|| t.definition().cloned()))
+            .ok_or_else(|| ValidationError::new("fromTemplateId", "does not name a template of this organisation"))?;
+        let template = TemplateId(Uuid::now_v7());
+        let position = self
+            .on_template(ctx, template, |actor| TemplateCommand::Clone { actor, template_id: template, name, source: Box::new(source) })
+            .await?;
         TemplateId::parse(&position.aggregate_id).map_err(Into::into)
     }
 
@@ -87,8 +102,9 @@ impl Gemba {
         let (definition, checksum) = self
             .template(ctx.org, template)
             .await?
+            .filter(|t| t.status() != TemplateStatus::Retired)
             .and_then(|t| t.published().cloned())
-            .ok_or_else(|| ValidationError::new("templateId", "does not name a published template"))?;
+            .ok_or_else(|| ValidationError::new("templateId", "does not name a published template that is not retired"))?;
         let facts = self.actor_in_zone(ctx, zone, actor.member_id, "five_s_auditor").await?;
         let audit_type_text = serde_json::to_value(audit_type).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let open = {

@@ -44,6 +44,7 @@ fn template() -> TemplateDefinition {
         scale: Scale::parse(0, 4, 1).unwrap_or_else(|e| panic!("{e}")),
         items: vec![item("a", Section::Sort), item("b", Section::Shine)],
         bands: vec![],
+        anchors: Default::default(),
     }
 }
 fn start(audit_type: AuditType, conducted_by: Vec<MemberId>) -> AuditStart {

@@ -1,8 +1,8 @@
 //! 5S templates and audits in GraphQL.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use gemba_domain::defect::{AbnormalityType as DomainType, Priority as DomainPriority};
-use gemba_domain::five_s::{self as domain, AuditTemplate, ItemValue, Scale, TemplateItem};
+use gemba_domain::five_s::{self as domain, Anchors, AuditTemplate, ItemValue, Scale, TemplateItem};
 use gemba_domain::five_s_audit::{self as audit, Finding, FiveSAudit};
 use gemba_domain::{AuditId, EvidenceRef, LongText, MemberId, Name, TemplateId, ZoneId};
 use rust_decimal::Decimal;
@@ -61,6 +61,13 @@ impl From<&TemplateItem> for ChecklistItem {
     }
 }
 
+/// The written meaning of one scale value.
+#[derive(Debug, SimpleObject)]
+pub struct ScaleAnchor {
+    pub value: i32,
+    pub text: String,
+}
+
 /// A score band.
 #[derive(Debug, SimpleObject)]
 pub struct ScoreBand {
@@ -95,6 +102,14 @@ impl AuditTemplateView {
     async fn scale_step(&self) -> Option<i32> {
         self.0.definition().map(|d| d.scale.step)
     }
+    /// The written meaning of scale values, lowest first.
+    async fn anchors(&self) -> Vec<ScaleAnchor> {
+        self.0
+            .definition()
+            .map(|d| d.anchors.iter().map(|(value, text)| ScaleAnchor { value: *value, text: text.to_string() }).collect())
+            .unwrap_or_default()
+    }
+    /// In checklist order.
     async fn items(&self) -> Vec<ChecklistItem> {
         self.0.definition().map(|d| d.items.iter().map(Into::into).collect()).unwrap_or_default()
     }
@@ -272,6 +287,64 @@ pub struct AddTemplateItemInput {
 }
 
 #[derive(Debug, InputObject)]
+pub struct CloneTemplateInput {
+    pub from_template_id: ID,
+    /// Default: the source's name.
+    pub name: Option<String>,
+}
+
+/// What changes in an item; absent fields stay as they are (null clears an optional one).
+#[derive(Debug, InputObject)]
+pub struct ChangeTemplateItemInput {
+    pub template_id: ID,
+    pub item_id: String,
+    pub section: Option<Section>,
+    pub text: Option<String>,
+    pub guidance: MaybeUndefined<String>,
+    pub weight: Option<Decimal>,
+    pub na_allowed: Option<bool>,
+    pub critical: Option<bool>,
+    pub auto_finding_at_or_below: MaybeUndefined<i32>,
+    pub photo_required_at_or_below: MaybeUndefined<i32>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct TemplateItemInput {
+    pub template_id: ID,
+    pub item_id: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ReorderTemplateItemsInput {
+    pub template_id: ID,
+    /// Every item id of the template, once, in the new order.
+    pub order: Vec<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AnchorInput {
+    pub value: i32,
+    pub text: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct SetTemplateScaleInput {
+    pub template_id: ID,
+    pub min: i32,
+    pub max: i32,
+    /// Default 1.
+    pub step: Option<i32>,
+    pub anchors: Option<Vec<AnchorInput>>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RetireTemplateInput {
+    pub template_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
 pub struct BandInput {
     pub label: String,
     pub min_pct: Decimal,
@@ -405,6 +478,112 @@ impl FiveSMutation {
         let id = TemplateId::parse(&input.template_id)?;
         let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.publish_template(&command, id).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Starts a new template (a version 1 draft) as a copy of another's latest published version.
+    async fn clone_template(&self, ctx: &Context<'_>, input: CloneTemplateInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let from = TemplateId::parse(&input.from_template_id)?;
+        let name = input.name.as_deref().map(|n| Name::parse("name", n)).transpose()?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        let id = services(ctx)?.gemba.clone_template(&command, from, name).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Changes an item of a draft; the history keeps the item before and after.
+    async fn change_template_item(&self, ctx: &Context<'_>, input: ChangeTemplateItemInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        let gemba = &services(ctx)?.gemba;
+        let current = gemba
+            .template(p.org, id)
+            .await?
+            .and_then(|t| t.definition().and_then(|d| d.item(input.item_id.trim()).cloned()))
+            .ok_or(ApiError::NotFound)?;
+        let patched = |field: &MaybeUndefined<i32>, old: Option<i32>| match field {
+            MaybeUndefined::Undefined => old,
+            MaybeUndefined::Null => None,
+            MaybeUndefined::Value(v) => Some(*v),
+        };
+        let item = TemplateItem {
+            section: input.section.map_or(current.section, Into::into),
+            text: match &input.text {
+                Some(text) => Name::parse("text", text)?,
+                None => current.text.clone(),
+            },
+            guidance: match &input.guidance {
+                MaybeUndefined::Undefined => current.guidance.clone(),
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(text) => Some(LongText::parse("guidance", text)?),
+            },
+            weight: input.weight.unwrap_or(current.weight),
+            na_allowed: input.na_allowed.unwrap_or(current.na_allowed),
+            critical: input.critical.unwrap_or(current.critical),
+            auto_finding_at_or_below: patched(&input.auto_finding_at_or_below, current.auto_finding_at_or_below),
+            photo_required_at_or_below: patched(&input.photo_required_at_or_below, current.photo_required_at_or_below),
+            item_id: current.item_id,
+        };
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        gemba.on_template(&command, id, |actor| domain::TemplateCommand::ChangeItem { actor, item }).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Removes an item from a draft.
+    async fn remove_template_item(&self, ctx: &Context<'_>, input: TemplateItemInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        let item_id = input.item_id.trim().to_owned();
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_template(&command, id, |actor| domain::TemplateCommand::RemoveItem { actor, item_id }).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Puts a draft's items in a new order (every item, once).
+    async fn reorder_template_items(&self, ctx: &Context<'_>, input: ReorderTemplateItemsInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        if input.order.len() > 500 {
+            return Err(ApiError::Validation { field: "order".into(), message: "lists at most 500 items".into() });
+        }
+        let order = input.order.iter().map(|i| i.trim().to_owned()).collect();
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_template(&command, id, |actor| domain::TemplateCommand::ReorderItems { actor, order }).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Sets a draft's scale (min < max, on a step) and the written meaning of its values.
+    async fn set_template_scale(&self, ctx: &Context<'_>, input: SetTemplateScaleInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        let scale = Scale::parse(input.min, input.max, input.step.unwrap_or(1))?;
+        let mut anchors = Anchors::new();
+        for anchor in input.anchors.iter().flatten() {
+            if anchors.insert(anchor.value, Name::parse("anchors", &anchor.text)?).is_some() {
+                return Err(ApiError::Validation { field: "anchors".into(), message: "names each value once".into() });
+            }
+        }
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_template(&command, id, |actor| domain::TemplateCommand::SetScale { actor, scale, anchors }).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Starts the next version as a draft copy of the published one; audits keep their pinned version.
+    async fn revise_template(&self, ctx: &Context<'_>, input: TemplateInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_template(&command, id, |actor| domain::TemplateCommand::Revise { actor }).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Retires a template, with a reason: no new audits start on it; audits already started are unaffected.
+    async fn retire_template(&self, ctx: &Context<'_>, input: RetireTemplateInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_template(&command, id, |actor| domain::TemplateCommand::Retire { actor, reason }).await?;
         template_payload(ctx, id).await
     }
 

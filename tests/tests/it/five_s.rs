@@ -119,3 +119,173 @@ async fn an_audit_is_conducted_submitted_and_its_findings_raise_defects() {
     assert_eq!(last["reason"], "misread the checklist");
     assert_eq!(last["changes"][1], json!({"path": "scorePct", "before": "55", "after": "65"}));
 }
+
+const TEMPLATE: &str = "id status version name scaleMin scaleMax anchors { value text } items { itemId section weight critical autoFindingAtOrBelow } bands { label }";
+
+async fn call(app: &TestApp, who: &gemba_tests::Session, name: &str, input_type: &str, fields: &str, input: Value) -> Value {
+    let query = format!("mutation($input: {input_type}!) {{ {name}(input: $input) {{ {fields} }} }}");
+    app.gql(Some(&who.token), &query, json!({"input": input})).await
+}
+
+/// A draft with one item per S (`S1-01` … `S5-01`) on a 0–4 scale.
+async fn five_item_draft(app: &TestApp, owner: &gemba_tests::Session) -> String {
+    let created = call(
+        app,
+        owner,
+        "createTemplateDraft",
+        "CreateTemplateDraftInput",
+        "id",
+        json!({"name": "Shop floor 5S", "scaleMin": 0, "scaleMax": 4}),
+    )
+    .await;
+    let template = created["data"]["createTemplateDraft"]["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    for (i, section) in ["SORT", "SET_IN_ORDER", "SHINE", "STANDARDIZE", "SUSTAIN"].iter().enumerate() {
+        let input =
+            json!({"templateId": template, "itemId": format!("S{}-01", i + 1), "section": section, "text": format!("Check {section}")});
+        let added = call(app, owner, "addTemplateItem", "AddTemplateItemInput", "id", input).await;
+        assert!(added["errors"].is_null(), "{added}");
+    }
+    template
+}
+
+#[tokio::test]
+async fn a_template_draft_is_edited_published_cloned_revised_and_retired() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let member = app.join(&owner, "mem@a.example", "MEMBER").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "P-01", "Press line").await;
+    let template = five_item_draft(&app, &owner).await;
+    let t = |extra: Value| {
+        let mut input = json!({"templateId": template});
+        input.as_object_mut().expect("object").extend(extra.as_object().cloned().unwrap_or_default());
+        input
+    };
+
+    let scaled = call(
+        &app,
+        &owner,
+        "setTemplateScale",
+        "SetTemplateScaleInput",
+        TEMPLATE,
+        t(json!({"min": 0, "max": 4, "anchors": [{"value": 4, "text": "sustained"}, {"value": 0, "text": "not started"}]})),
+    )
+    .await;
+    assert_eq!(
+        scaled["data"]["setTemplateScale"]["anchors"],
+        json!([{"value": 0, "text": "not started"}, {"value": 4, "text": "sustained"}]),
+        "{scaled}"
+    );
+    let changed = call(
+        &app,
+        &owner,
+        "changeTemplateItem",
+        "ChangeTemplateItemInput",
+        TEMPLATE,
+        t(json!({"itemId": "S1-01", "weight": "2", "critical": true, "autoFindingAtOrBelow": 1})),
+    )
+    .await;
+    assert_eq!(
+        changed["data"]["changeTemplateItem"]["items"][0],
+        json!({"itemId": "S1-01", "section": "SORT", "weight": "2", "critical": true, "autoFindingAtOrBelow": 1}),
+        "{changed}"
+    );
+    let extra = call(
+        &app,
+        &owner,
+        "addTemplateItem",
+        "AddTemplateItemInput",
+        "id",
+        t(json!({"itemId": "S6-01", "section": "SAFETY", "text": "Guards in place"})),
+    )
+    .await;
+    assert!(extra["errors"].is_null(), "{extra}");
+    let removed = call(&app, &owner, "removeTemplateItem", "TemplateItemInput", TEMPLATE, t(json!({"itemId": "S6-01"}))).await;
+    assert_eq!(removed["data"]["removeTemplateItem"]["items"].as_array().map(Vec::len), Some(5), "{removed}");
+    let order = json!(["S5-01", "S4-01", "S3-01", "S2-01", "S1-01"]);
+    let reordered =
+        call(&app, &owner, "reorderTemplateItems", "ReorderTemplateItemsInput", "items { itemId }", t(json!({"order": order}))).await;
+    let ids: Vec<Value> =
+        reordered["data"]["reorderTemplateItems"]["items"].as_array().expect("items").iter().map(|i| i["itemId"].clone()).collect();
+    assert_eq!(Value::from(ids), order, "{reordered}");
+
+    // Refused edits change nothing.
+    let events = app.event_count(&owner.org).await;
+    let by_member =
+        call(&app, &member, "changeTemplateItem", "ChangeTemplateItemInput", TEMPLATE, t(json!({"itemId": "S1-01", "weight": "3"}))).await;
+    assert_eq!(error_code(&by_member), Some("FORBIDDEN"), "{by_member}");
+    let partial = call(&app, &owner, "reorderTemplateItems", "ReorderTemplateItemsInput", TEMPLATE, t(json!({"order": ["S1-01"]}))).await;
+    assert_eq!(error_code(&partial), Some("VALIDATION"), "{partial}");
+    let off_scale = call(
+        &app,
+        &owner,
+        "setTemplateScale",
+        "SetTemplateScaleInput",
+        TEMPLATE,
+        t(json!({"min": 0, "max": 4, "anchors": [{"value": 9, "text": "beyond"}]})),
+    )
+    .await;
+    assert_eq!(error_code(&off_scale), Some("VALIDATION"), "{off_scale}");
+    let flat = call(&app, &owner, "setTemplateScale", "SetTemplateScaleInput", TEMPLATE, t(json!({"min": 3, "max": 3}))).await;
+    assert_eq!(error_code(&flat), Some("VALIDATION"), "min < max: {flat}");
+    assert_eq!(app.event_count(&owner.org).await, events);
+
+    let published = call(&app, &owner, "publishTemplate", "TemplateInput", TEMPLATE, t(json!({}))).await;
+    assert_eq!(published["data"]["publishTemplate"]["status"], "PUBLISHED", "{published}");
+    let events = app.event_count(&owner.org).await;
+    let frozen =
+        call(&app, &owner, "changeTemplateItem", "ChangeTemplateItemInput", TEMPLATE, t(json!({"itemId": "S1-01", "weight": "3"}))).await;
+    assert_eq!(error_code(&frozen), Some("CONFLICT"), "only drafts are edited: {frozen}");
+    assert_eq!(app.event_count(&owner.org).await, events);
+
+    let cloned =
+        call(&app, &owner, "cloneTemplate", "CloneTemplateInput", TEMPLATE, json!({"fromTemplateId": template, "name": "Office 5S"})).await;
+    let copy = &cloned["data"]["cloneTemplate"];
+    assert_eq!(
+        (copy["status"].as_str(), copy["version"].as_u64(), copy["name"].as_str()),
+        (Some("DRAFT"), Some(1), Some("Office 5S")),
+        "{cloned}"
+    );
+    assert_ne!(copy["id"], template.as_str());
+    assert_eq!(copy["items"], published["data"]["publishTemplate"]["items"], "items copied in order");
+    assert_eq!(copy["anchors"], published["data"]["publishTemplate"]["anchors"]);
+
+    let revised = call(&app, &owner, "reviseTemplate", "TemplateInput", "status version publishedVersion", t(json!({}))).await;
+    assert_eq!(revised["data"]["reviseTemplate"], json!({"status": "DRAFT", "version": 2, "publishedVersion": 1}), "{revised}");
+    let no_reason = call(&app, &owner, "retireTemplate", "RetireTemplateInput", TEMPLATE, t(json!({"reason": " "}))).await;
+    assert_eq!(error_code(&no_reason), Some("VALIDATION"), "{no_reason}");
+    let retired =
+        call(&app, &owner, "retireTemplate", "RetireTemplateInput", TEMPLATE, t(json!({"reason": "replaced by the office checklist"})))
+            .await;
+    assert_eq!(retired["data"]["retireTemplate"]["status"], "RETIRED", "{retired}");
+    let start = call(
+        &app,
+        &owner,
+        "startAudit",
+        "StartAuditInput",
+        "id",
+        json!({"zoneId": zone, "auditType": "SELF_AUDIT", "templateId": template}),
+    )
+    .await;
+    assert_eq!(error_code(&start), Some("VALIDATION"), "no new audits on a retired template: {start}");
+
+    let history = app
+        .gql(
+            Some(&owner.token),
+            "query($id: ID!) { history(entityId: $id) { eventType actor { id } changes { path before after } reason } }",
+            json!({"id": template}),
+        )
+        .await;
+    let entries = history["data"]["history"].as_array().expect("history");
+    let change = entries.iter().find(|e| e["eventType"] == "AuditTemplateItemChanged").expect("the change");
+    assert_eq!(change["changes"][0]["path"], "items.S1-01", "{history}");
+    assert_eq!((&change["changes"][0]["before"]["weight"], &change["changes"][0]["after"]["weight"]), (&json!("1"), &json!("2")));
+    let reorder = entries.iter().find(|e| e["eventType"] == "AuditTemplateItemsReordered").expect("the reorder");
+    assert_eq!(reorder["changes"][0]["after"], order);
+    let last = entries.last().expect("entries");
+    assert_eq!(
+        (last["eventType"].as_str(), last["reason"].as_str()),
+        (Some("AuditTemplateRetired"), Some("replaced by the office checklist"))
+    );
+    assert_eq!(last["actor"]["id"], owner.member.as_str());
+}
