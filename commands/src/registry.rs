@@ -210,10 +210,25 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
         "FiveSAudit" => {
             let audit = id(stored)?;
             match payload::<AuditEvent>(stored)? {
+                AuditEvent::AuditScheduled { zone_id, audit_type, due_at, .. } => {
+                    let audit_type = serde_json::to_value(audit_type).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    sqlx::query(
+                        "insert into audits (org_id, audit_id, zone_id, audit_type, status, due_at)
+                         values ($1, $2, $3, $4, 'SCHEDULED', $5)",
+                    )
+                    .bind(org)
+                    .bind(audit)
+                    .bind(zone_id.uuid())
+                    .bind(audit_type.as_str().unwrap_or_default())
+                    .bind(due_at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
                 AuditEvent::AuditStarted { zone_id, audit_type, .. } => {
                     let audit_type = serde_json::to_value(audit_type).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     sqlx::query(
-                        "insert into audits (org_id, audit_id, zone_id, audit_type, status) values ($1, $2, $3, $4, 'IN_PROGRESS')",
+                        "insert into audits (org_id, audit_id, zone_id, audit_type, status) values ($1, $2, $3, $4, 'IN_PROGRESS')
+                         on conflict (org_id, audit_id) do update set status = 'IN_PROGRESS'",
                     )
                     .bind(org)
                     .bind(audit)
@@ -222,6 +237,7 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                     .execute(&mut *conn)
                     .await?;
                 }
+                AuditEvent::AuditMissed { .. } => set_audit_status(conn, org, audit, "MISSED").await?,
                 AuditEvent::AuditSubmitted { .. } => set_audit_status(conn, org, audit, "SUBMITTED").await?,
                 AuditEvent::AuditCancelled { .. } => set_audit_status(conn, org, audit, "CANCELLED").await?,
                 _ => {}

@@ -28,7 +28,7 @@ mirror_enum!(
 );
 mirror_enum!(
     /// Where an audit stands.
-    AuditStatus => audit::AuditStatus { None, InProgress, Submitted, Cancelled }
+    AuditStatus => audit::AuditStatus { None, InProgress, Submitted, Cancelled, Scheduled, Missed }
 );
 
 /// A checklist item.
@@ -149,6 +149,14 @@ pub struct AuditFinding {
     pub raise_defect: bool,
 }
 
+/// A file attached to an audit (to one item, or to the audit as a whole).
+#[derive(Debug, SimpleObject)]
+pub struct AuditEvidence {
+    pub item_id: Option<String>,
+    /// sha256 of the file.
+    pub sha256: String,
+}
+
 /// A section's score.
 #[derive(Debug, SimpleObject)]
 pub struct SectionScore {
@@ -171,6 +179,17 @@ impl AuditView {
     }
     async fn status(&self) -> AuditStatus {
         self.1.status().into()
+    }
+    async fn audit_type(&self) -> Option<AuditType> {
+        self.1.audit_type().map(Into::into)
+    }
+    /// When a scheduled audit is due.
+    async fn due_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.1.due_at()
+    }
+    /// Files attached on their own (scores may also carry evidence).
+    async fn evidence(&self) -> Vec<AuditEvidence> {
+        self.1.attachments().iter().map(|(item_id, e)| AuditEvidence { item_id: item_id.clone(), sha256: e.as_str().to_owned() }).collect()
     }
     async fn template_id(&self) -> Option<ID> {
         self.1.template_version().map(|(t, _)| ID(t.to_string()))
@@ -368,6 +387,32 @@ pub struct StartAuditInput {
     pub template_id: ID,
     /// Co-auditors (the caller is always one).
     pub conducted_by: Option<Vec<ID>>,
+    /// Starts this scheduled audit (of the same zone and type) instead of a new one.
+    pub audit_id: Option<ID>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ScheduleAuditInput {
+    pub zone_id: ID,
+    pub audit_type: AuditType,
+    pub due_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct MarkItemNotApplicableInput {
+    pub audit_id: ID,
+    pub item_id: String,
+    /// Required: why the item does not apply.
+    pub comment: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AttachAuditEvidenceInput {
+    pub audit_id: ID,
+    /// The item it shows; absent for the audit as a whole.
+    pub item_id: Option<String>,
+    /// sha256 of the uploaded file.
+    pub evidence: String,
 }
 
 #[derive(Debug, InputObject)]
@@ -593,8 +638,40 @@ impl FiveSMutation {
         let zone = ZoneId::parse(&input.zone_id)?;
         let template = TemplateId::parse(&input.template_id)?;
         let conducted_by = input.conducted_by.iter().flatten().map(|id| MemberId::parse(id)).collect::<Result<Vec<_>, _>>()?;
+        let scheduled = input.audit_id.as_ref().map(|id| AuditId::parse(id)).transpose()?;
         let command = command_context(ctx, p.org, Some(p), &input)?;
-        let id = services(ctx)?.gemba.start_audit(&command, zone, input.audit_type.into(), template, conducted_by).await?;
+        let id = services(ctx)?.gemba.start_audit(&command, zone, input.audit_type.into(), template, conducted_by, scheduled).await?;
+        audit_payload(ctx, id).await
+    }
+
+    /// Schedules an audit of a zone with a due date; `startAudit` with its id starts it.
+    async fn schedule_audit(&self, ctx: &Context<'_>, input: ScheduleAuditInput) -> ApiResult<AuditView> {
+        let p = principal(ctx)?;
+        let zone = ZoneId::parse(&input.zone_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        let id = services(ctx)?.gemba.schedule_audit(&command, zone, input.audit_type.into(), input.due_at).await?;
+        audit_payload(ctx, id).await
+    }
+
+    /// Marks an item not applicable (only where the template allows it), with a comment.
+    async fn mark_item_not_applicable(&self, ctx: &Context<'_>, input: MarkItemNotApplicableInput) -> ApiResult<AuditView> {
+        let p = principal(ctx)?;
+        let id = AuditId::parse(&input.audit_id)?;
+        let comment = LongText::parse("comment", &input.comment)?;
+        let item_id = input.item_id.trim().to_owned();
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_audit(&command, id, |actor| audit::AuditCommand::MarkItemNotApplicable { actor, item_id, comment }).await?;
+        audit_payload(ctx, id).await
+    }
+
+    /// Attaches a file (by sha256) to an item or to the audit as a whole.
+    async fn attach_audit_evidence(&self, ctx: &Context<'_>, input: AttachAuditEvidenceInput) -> ApiResult<AuditView> {
+        let p = principal(ctx)?;
+        let id = AuditId::parse(&input.audit_id)?;
+        let evidence = EvidenceRef::parse("evidence", &input.evidence)?;
+        let item_id = input.item_id.as_ref().map(|i| i.trim().to_owned());
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_audit(&command, id, |actor| audit::AuditCommand::AttachEvidence { actor, item_id, evidence }).await?;
         audit_payload(ctx, id).await
     }
 

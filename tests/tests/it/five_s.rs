@@ -289,3 +289,149 @@ async fn a_template_draft_is_edited_published_cloned_revised_and_retired() {
     );
     assert_eq!(last["actor"]["id"], owner.member.as_str());
 }
+
+#[tokio::test]
+async fn a_scheduled_audit_is_started_items_marked_not_applicable_and_a_late_one_missed() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let auditor = app.join(&owner, "aud@a.example", "MEMBER").await;
+    let member = app.join(&owner, "mem@a.example", "MEMBER").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "P-01", "Press line").await;
+    let template = five_item_draft(&app, &owner).await;
+    call(&app, &owner, "publishTemplate", "TemplateInput", "id", json!({"templateId": template})).await;
+    call(
+        &app,
+        &owner,
+        "grantCapability",
+        "CapabilityInput",
+        "id",
+        json!({"memberId": auditor.member, "capability": "FIVE_S_AUDITOR", "reason": "trained"}),
+    )
+    .await;
+    const VIEW: &str = "id status auditType dueAt evidence { itemId sha256 } results { itemId value notApplicable comment }";
+    let due = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
+    let plan = json!({"zoneId": zone, "auditType": "SUPERVISOR", "dueAt": due});
+
+    let events = app.event_count(&owner.org).await;
+    let by_member = call(&app, &member, "scheduleAudit", "ScheduleAuditInput", VIEW, plan.clone()).await;
+    assert_eq!(error_code(&by_member), Some("FORBIDDEN"), "{by_member}");
+    let past = call(
+        &app,
+        &auditor,
+        "scheduleAudit",
+        "ScheduleAuditInput",
+        VIEW,
+        json!({"zoneId": zone, "auditType": "SUPERVISOR", "dueAt": "2020-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(error_code(&past), Some("VALIDATION"), "{past}");
+    assert_eq!(app.event_count(&owner.org).await, events, "nothing changed");
+
+    let scheduled = call(&app, &auditor, "scheduleAudit", "ScheduleAuditInput", VIEW, plan.clone()).await;
+    let audit = &scheduled["data"]["scheduleAudit"];
+    assert_eq!((audit["status"].as_str(), audit["auditType"].as_str()), (Some("SCHEDULED"), Some("SUPERVISOR")), "{scheduled}");
+    let id = audit["id"].as_str().expect("audit").to_owned();
+
+    let events = app.event_count(&owner.org).await;
+    let wrong_type = call(
+        &app,
+        &auditor,
+        "startAudit",
+        "StartAuditInput",
+        VIEW,
+        json!({"zoneId": zone, "auditType": "MANAGEMENT", "templateId": template, "auditId": id}),
+    )
+    .await;
+    assert_eq!(error_code(&wrong_type), Some("VALIDATION"), "{wrong_type}");
+    assert_eq!(app.event_count(&owner.org).await, events, "nothing changed");
+    let started = call(
+        &app,
+        &auditor,
+        "startAudit",
+        "StartAuditInput",
+        VIEW,
+        json!({"zoneId": zone, "auditType": "SUPERVISOR", "templateId": template, "auditId": id}),
+    )
+    .await;
+    assert_eq!(started["data"]["startAudit"]["status"], "IN_PROGRESS", "{started}");
+    assert_eq!(started["data"]["startAudit"]["id"], id.as_str(), "the scheduled audit itself starts");
+
+    let no_comment = call(
+        &app,
+        &auditor,
+        "markItemNotApplicable",
+        "MarkItemNotApplicableInput",
+        VIEW,
+        json!({"auditId": id, "itemId": "S5-01", "comment": " "}),
+    )
+    .await;
+    assert_eq!(error_code(&no_comment), Some("VALIDATION"), "{no_comment}");
+    let na = call(
+        &app,
+        &auditor,
+        "markItemNotApplicable",
+        "MarkItemNotApplicableInput",
+        VIEW,
+        json!({"auditId": id, "itemId": "S5-01", "comment": "no standard yet"}),
+    )
+    .await;
+    assert_eq!(
+        na["data"]["markItemNotApplicable"]["results"],
+        json!([{"itemId": "S5-01", "value": null, "notApplicable": true, "comment": "no standard yet"}]),
+        "{na}"
+    );
+    let photo = "ef".repeat(32);
+    let attached = call(
+        &app,
+        &auditor,
+        "attachAuditEvidence",
+        "AttachAuditEvidenceInput",
+        VIEW,
+        json!({"auditId": id, "itemId": "S1-01", "evidence": photo}),
+    )
+    .await;
+    assert_eq!(attached["data"]["attachAuditEvidence"]["evidence"], json!([{"itemId": "S1-01", "sha256": photo}]), "{attached}");
+    let by_member =
+        call(&app, &member, "attachAuditEvidence", "AttachAuditEvidenceInput", VIEW, json!({"auditId": id, "evidence": photo})).await;
+    assert_eq!(error_code(&by_member), Some("FORBIDDEN"), "{by_member}");
+
+    let history = app
+        .gql(
+            Some(&owner.token),
+            "query($id: ID!) { history(entityId: $id) { eventType actor { id } changes { path before after } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let entries = history["data"]["history"].as_array().expect("history");
+    let types: Vec<&str> = entries.iter().filter_map(|e| e["eventType"].as_str()).collect();
+    assert_eq!(types, ["AuditScheduled", "AuditStarted", "AuditItemMarkedNotApplicable", "AuditEvidenceAttached"], "{history}");
+    assert!(
+        entries[1]["changes"]
+            .as_array()
+            .expect("changes")
+            .contains(&json!({"path": "status", "before": "SCHEDULED", "after": "IN_PROGRESS"}))
+    );
+    assert_eq!(entries[2]["changes"][0], json!({"path": "items.S5-01", "before": null, "after": "not_applicable"}));
+
+    // The system marks a scheduled audit missed once it is past due, never before.
+    let late =
+        call(&app, &auditor, "scheduleAudit", "ScheduleAuditInput", "id", json!({"zoneId": zone, "auditType": "MANAGEMENT", "dueAt": due}))
+            .await;
+    let late: gemba_domain::AuditId = late["data"]["scheduleAudit"]["id"].as_str().expect("audit").parse().expect("audit id");
+    let org = owner.org.parse().expect("org id");
+    let gemba = app.gemba();
+    let events = app.event_count(&owner.org).await;
+    assert!(gemba.mark_audit_missed(org, late, chrono::Utc::now()).await.is_err(), "not due yet");
+    assert_eq!(app.event_count(&owner.org).await, events);
+    gemba.mark_audit_missed(org, late, chrono::Utc::now() + chrono::Duration::days(8)).await.expect("missed");
+    let read = app
+        .gql(
+            Some(&owner.token),
+            "query($id: ID!) { audit(id: $id) { status } history(entityId: $id) { eventType channel } }",
+            json!({"id": late.to_string()}),
+        )
+        .await;
+    assert_eq!(read["data"]["audit"]["status"], "MISSED", "{read}");
+    assert_eq!(read["data"]["history"][1], json!({"eventType": "AuditMissed", "channel": "system"}));
+}
