@@ -12,6 +12,7 @@
 //! - [`auth`]: passwords (argon2id), session and invitation tokens.
 //! - [`service`]: the commands of the product, with the facts they need looked up.
 //! - [`defects`]: the commands of abnormality tags (defects).
+//! - [`red_tags`]: the commands of red-tagged items (5S Sort).
 //!
 //! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
 //! ([`CommandError`]) and are mapped to API codes once, in `gemba-api`.
@@ -28,6 +29,7 @@ pub mod facts;
 pub mod five_s;
 pub mod improvement;
 pub mod points;
+pub mod red_tags;
 pub mod registry;
 pub mod service;
 pub mod store;

@@ -6,6 +6,7 @@
 use gemba_domain::five_s_audit::AuditEvent;
 use gemba_domain::member::{Capability, MemberEvent};
 use gemba_domain::organization::OrganizationEvent;
+use gemba_domain::red_tag::RedTagEvent;
 use gemba_domain::site::SiteEvent;
 use gemba_domain::zone::ZoneEvent;
 use gemba_domain::{OrgId, Role};
@@ -242,6 +243,35 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 AuditEvent::AuditCancelled { .. } => set_audit_status(conn, org, audit, "CANCELLED").await?,
                 _ => {}
             }
+        }
+        "RedTagItem" => {
+            let item = id(stored)?;
+            let (sql, hold_until) = match payload::<RedTagEvent>(stored)? {
+                RedTagEvent::RedTagItemTagged { zone_id, hold_until, .. } => {
+                    sqlx::query(
+                        "insert into red_tag_items (org_id, red_tag_id, zone_id, hold_until, status) values ($1, $2, $3, $4, 'HELD')",
+                    )
+                    .bind(org)
+                    .bind(item)
+                    .bind(zone_id.uuid())
+                    .bind(hold_until)
+                    .execute(&mut *conn)
+                    .await?;
+                    return Ok(());
+                }
+                RedTagEvent::RedTagItemHoldExtended { after, .. } => {
+                    ("update red_tag_items set hold_until = $3, status = 'HELD' where org_id = $1 and red_tag_id = $2", Some(after))
+                }
+                RedTagEvent::RedTagItemHoldExpired { .. } => (
+                    "update red_tag_items set status = 'HOLD_EXPIRED' where org_id = $1 and red_tag_id = $2 and $3::timestamptz is null",
+                    None,
+                ),
+                RedTagEvent::RedTagItemDispositioned { .. } => (
+                    "update red_tag_items set status = 'DISPOSITIONED' where org_id = $1 and red_tag_id = $2 and $3::timestamptz is null",
+                    None,
+                ),
+            };
+            sqlx::query(sql).bind(org).bind(item).bind(hold_until).execute(&mut *conn).await?;
         }
         _ => {}
     }

@@ -79,3 +79,6 @@ typed_id!(
 typed_id!(
     /// An A3 problem-solving case.
     A3Id, "a3Id");
+typed_id!(
+    /// A red-tagged item (5S Sort).
+    RedTagId, "redTagId");

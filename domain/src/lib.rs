@@ -22,6 +22,7 @@ pub mod kaizen;
 pub mod member;
 pub mod organization;
 pub mod points;
+pub mod red_tag;
 pub mod site;
 #[cfg(test)]
 mod test_support;
@@ -31,6 +32,6 @@ pub mod zone;
 pub use actor::Actor;
 pub use audit::{Audited, Change};
 pub use error::{DomainError, ValidationError};
-pub use ids::{A3Id, KaizenId};
+pub use ids::{A3Id, KaizenId, RedTagId};
 pub use ids::{AccountId, AuditId, DefectId, InvitationId, MemberId, OrgId, SiteId, TemplateId, ZoneId};
 pub use values::{Code, DisplayName, Email, EvidenceRef, LongText, Name, Reason, ReasonCode, Role, Sealed, Timezone};

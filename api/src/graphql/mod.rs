@@ -29,17 +29,24 @@ pub mod improvement;
 mod inputs;
 pub mod mutation;
 pub mod query;
+pub mod red_tags;
 pub mod types;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 /// All queries.
 #[derive(Debug, Default, MergedObject)]
-pub struct Query(query::CoreQuery, defects::DefectQuery, five_s::FiveSQuery, improvement::ImprovementQuery);
+pub struct Query(query::CoreQuery, defects::DefectQuery, five_s::FiveSQuery, improvement::ImprovementQuery, red_tags::RedTagQuery);
 
 /// All mutations.
 #[derive(Debug, Default, MergedObject)]
-pub struct Mutation(mutation::CoreMutation, defects::DefectMutation, five_s::FiveSMutation, improvement::ImprovementMutation);
+pub struct Mutation(
+    mutation::CoreMutation,
+    defects::DefectMutation,
+    five_s::FiveSMutation,
+    improvement::ImprovementMutation,
+    red_tags::RedTagMutation,
+);
 
 /// The schema type.
 pub type GembaSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -11,6 +11,7 @@ mod five_s;
 mod idempotency;
 mod improvement;
 mod plant_story;
+mod red_tags;
 mod schema;
 mod tenancy;
 mod validation;
