@@ -389,19 +389,23 @@ fn evidence_attached_to_an_item_satisfies_its_photo_requirement() {
 }
 
 fn any_audit_command() -> impl Strategy<Value = AuditCommand> {
-    let who = prop::sample::select(vec![AUDITOR, OWNER, OTHER]);
-    let role = prop::sample::select(vec![Role::Admin, Role::Member, Role::Auditor]);
-    (who, role, 0_u8..10, 0_i64..100, 0_i32..5, any::<bool>()).prop_map(|(member_id, role, which, hours, v, flag)| {
+    // Mostly the auditor, so audits get conducted through to submission.
+    let who = prop::sample::select(vec![AUDITOR, AUDITOR, AUDITOR, OWNER, OTHER]);
+    let role = prop::sample::select(vec![Role::Admin, Role::Member, Role::Member, Role::Auditor]);
+    (who, role, 0_u8..12, 0_i64..100, 1_i32..6, any::<bool>()).prop_map(|(member_id, role, which, hours, v, flag)| {
         let actor = Actor { member_id, role };
         let item = if flag { "a" } else { "b" };
         match which {
             0 => AuditCommand::Schedule { actor, plan: plan(48), now: later(hours) },
             1 => AuditCommand::Start { actor, start: Box::new(start(AuditType::Supervisor, vec![])), now: later(hours) },
-            2 | 3 => AuditCommand::ScoreItem { actor, item_id: item.into(), value: ItemValue::Score(v), comment: None, evidence: vec![] },
+            2 | 3 | 9 | 10 => {
+                AuditCommand::ScoreItem { actor, item_id: item.into(), value: ItemValue::Score(v), comment: None, evidence: vec![] }
+            }
             4 => AuditCommand::MarkItemNotApplicable { actor, item_id: item.into(), comment: text("n/a") },
             5 => AuditCommand::AttachEvidence { actor, item_id: Some(item.into()), evidence: sha(1) },
             6 => AuditCommand::Submit { actor, now: later(hours) },
-            7 => AuditCommand::Cancel { actor, reason: reason() },
+            // Rare, or few audits would get as far as submission.
+            7 if v == 1 => AuditCommand::Cancel { actor, reason: reason() },
             8 => AuditCommand::MarkMissed { now: later(hours) },
             _ => {
                 AuditCommand::CorrectItemScore { actor, item_id: item.into(), value: ItemValue::Score(v), comment: None, reason: reason() }
