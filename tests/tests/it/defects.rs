@@ -269,6 +269,18 @@ async fn a_defect_fixed_on_the_spot_is_raised_resolved_in_one_step() {
     let id = defect["id"].as_str().expect("id");
     let read = app.gql(Some(&owner.token), "query($id: ID!) { defect(id: $id) { fixedOnSpot evidenceAfter } }", json!({"id": id})).await;
     assert_eq!(read["data"]["defect"], json!({"fixedOnSpot": true, "evidenceAfter": ["ab".repeat(32)]}), "{read}");
+    let history = app
+        .gql(
+            Some(&owner.token),
+            "query($id: ID!) { history(entityId: $id) { eventType actor { id } changes { path before after } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let entries = history["data"]["history"].as_array().expect("history");
+    let types: Vec<&str> = entries.iter().filter_map(|e| e["eventType"].as_str()).collect();
+    assert_eq!(types[..2], ["DefectRaised", "DefectResolved"], "raised and resolved by one command: {history}");
+    assert_eq!(entries[1]["actor"]["id"], finder.member.as_str());
+    assert!(entries[1]["changes"].as_array().expect("changes").contains(&json!({"path": "fixedOnSpot", "before": null, "after": true})));
 }
 
 #[tokio::test]
