@@ -1,8 +1,8 @@
 //! Abnormality tags (defects): the facts each command needs, then dispatch.
 
-use chrono::Duration;
-use gemba_domain::defect::{Defect, DefectCommand, DefectState, NewDefect, ZoneFacts};
-use gemba_domain::{Actor, DefectId, DomainError, MemberId, ZoneId};
+use chrono::{DateTime, Duration, Utc};
+use gemba_domain::defect::{Defect, DefectCommand, DefectState, DefectStatus, EscalationRule, NewDefect, Priority, ZoneFacts};
+use gemba_domain::{A3Id, Actor, DefectId, DomainError, KaizenId, MemberId, OrgId, ZoneId};
 use uuid::Uuid;
 
 use crate::bus::Position;
@@ -138,6 +138,56 @@ impl Gemba {
     ) -> Result<Position, CommandError> {
         let assignee_active = self.member_is_active(ctx, assignee).await?;
         self.on_defect(ctx, defect, |actor, facts| DefectCommand::Reassign { actor, facts, assignee, assignee_active, reason }).await
+    }
+}
+
+impl Gemba {
+    /// Links a defect to an A3 case of the same organisation (checked by loading the case).
+    pub async fn link_defect_to_a3(&self, ctx: &CommandContext, defect: DefectId, a3_id: A3Id) -> Result<Position, CommandError> {
+        let a3_exists = self.a3(ctx.org, a3_id).await?.is_some();
+        self.on_defect(ctx, defect, |actor, facts| DefectCommand::LinkToA3 { actor, facts, a3_id, a3_exists }).await
+    }
+
+    /// Links a defect to a kaizen of the same organisation (checked by loading the kaizen).
+    pub async fn link_defect_to_kaizen(
+        &self,
+        ctx: &CommandContext,
+        defect: DefectId,
+        kaizen_id: KaizenId,
+    ) -> Result<Position, CommandError> {
+        let kaizen_exists = self.kaizen(ctx.org, kaizen_id).await?.is_some();
+        self.on_defect(ctx, defect, |actor, facts| DefectCommand::LinkToKaizen { actor, facts, kaizen_id, kaizen_exists }).await
+    }
+
+    /// Escalates a priority-A defect still unassigned `a_ack_minutes` after it was raised, as
+    /// the system. The level is the number of whole acknowledgement periods elapsed; each level
+    /// is flagged once (the command id derives from the defect and the level), so a periodic
+    /// sweeper may call this as often as it likes. `None` when there is nothing to escalate.
+    pub async fn escalate_defect(
+        &self,
+        org: OrgId,
+        defect: DefectId,
+        a_ack_minutes: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Position>, CommandError> {
+        let Some(state) = self.defect(org, defect).await? else {
+            return Err(DomainError::NotFound.into());
+        };
+        let Some(found_at) = state.found_at else {
+            return Ok(None);
+        };
+        if state.priority != Some(Priority::A) || state.status != DefectStatus::Open {
+            return Ok(None);
+        }
+        let elapsed = (now - found_at).num_minutes();
+        let level = u32::try_from(elapsed / i64::from(a_ack_minutes.max(1))).unwrap_or(0);
+        if level == 0 || level <= state.escalation_level {
+            return Ok(None);
+        }
+        let mut system = CommandContext::new(org, None, Channel::System);
+        system.command_id = Uuid::new_v5(&defect.uuid(), format!("escalate/{level}").as_bytes());
+        let command = DefectCommand::Escalate { rule: EscalationRule::PriorityAUnassigned, level, a_ack_minutes, now };
+        self.bus.execute::<Defect>(&system, &defect.to_string(), command).await.map(Some)
     }
 }
 

@@ -1,14 +1,17 @@
 //! 5S templates and audits: facts, dispatch, and the FindingToDefect policy.
 
+use chrono::{DateTime, Utc};
 use gemba_domain::defect::{AbnormalityType, Defect, DefectCommand, NewDefect, Origin, Priority, TagClass, ZoneFacts};
-use gemba_domain::five_s::{AuditTemplate, Band, Scale, TemplateCommand, TemplateItem};
-use gemba_domain::five_s_audit::{AuditCommand, AuditEvent, AuditStart, AuditType, Finding, FiveSAudit};
-use gemba_domain::{AuditId, DefectId, DomainError, EvidenceRef, LongText, MemberId, Name, TemplateId, ValidationError, ZoneId};
+use gemba_domain::five_s::{AuditTemplate, Band, Scale, TemplateCommand, TemplateItem, TemplateStatus};
+use gemba_domain::five_s_audit::{AuditCommand, AuditEvent, AuditPlan, AuditStart, AuditStatus, AuditType, Finding, FiveSAudit};
+use gemba_domain::{
+    AuditId, DefectId, DomainError, EvidenceRef, LongText, MemberId, Name, OrgId, Role, TemplateId, ValidationError, ZoneId,
+};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::bus::Position;
-use crate::envelope::CommandContext;
+use crate::envelope::{Channel, CommandContext};
 use crate::error::CommandError;
 use crate::service::Gemba;
 use crate::store::StoreError;
@@ -39,6 +42,21 @@ impl Gemba {
         let template = TemplateId(Uuid::now_v7());
         let position =
             self.on_template(ctx, template, |actor| TemplateCommand::CreateDraft { actor, template_id: template, name, scale }).await?;
+        TemplateId::parse(&position.aggregate_id).map_err(Into::into)
+    }
+
+    /// Starts a new template as a draft copy of another's latest published version (or, when
+    /// it was never published, of its draft).
+    pub async fn clone_template(&self, ctx: &CommandContext, from: TemplateId, name: Option<Name>) -> Result<TemplateId, CommandError> {
+        let source = self
+            .template(ctx.org, from)
+            .await?
+            .and_then(|t| t.published().map(|(d, _)| d.clone()).or_else(|| t.definition().cloned()))
+            .ok_or_else(|| ValidationError::new("fromTemplateId", "does not name a template of this organisation"))?;
+        let template = TemplateId(Uuid::now_v7());
+        let position = self
+            .on_template(ctx, template, |actor| TemplateCommand::Clone { actor, template_id: template, name, source: Box::new(source) })
+            .await?;
         TemplateId::parse(&position.aggregate_id).map_err(Into::into)
     }
 
@@ -74,7 +92,42 @@ impl Gemba {
         Ok(loaded.definition().is_some().then_some(loaded))
     }
 
-    /// Starts an audit of a zone against the latest published version of a template.
+    /// Schedules an audit of a zone, due at `due_at` (five_s_auditors, the zone's leaders,
+    /// owners and admins).
+    pub async fn schedule_audit(
+        &self,
+        ctx: &CommandContext,
+        zone: ZoneId,
+        audit_type: AuditType,
+        due_at: DateTime<Utc>,
+    ) -> Result<AuditId, CommandError> {
+        let actor = ctx.require_actor()?;
+        let facts = self.actor_in_zone(ctx, zone, actor.member_id, "five_s_auditor").await?;
+        let audit = AuditId(Uuid::now_v7());
+        let plan = AuditPlan {
+            audit_id: audit,
+            zone_id: zone,
+            zone_active: facts.zone_active,
+            audit_type,
+            due_at,
+            actor_may_schedule: facts.has_capability || facts.leads_zone || matches!(actor.role, Role::Owner | Role::Admin),
+        };
+        let now = self.now();
+        let position = self.bus.execute::<FiveSAudit>(ctx, &audit.to_string(), AuditCommand::Schedule { actor, plan, now }).await?;
+        AuditId::parse(&position.aggregate_id).map_err(Into::into)
+    }
+
+    /// Marks a scheduled audit that was not started by its due date as missed, as the
+    /// system. Refused (CONFLICT) unless the audit is scheduled and past due; the command
+    /// id derives from the audit, so a periodic sweeper may call this repeatedly.
+    pub async fn mark_audit_missed(&self, org: OrgId, audit: AuditId, now: DateTime<Utc>) -> Result<Position, CommandError> {
+        let mut system = CommandContext::new(org, None, Channel::System);
+        system.command_id = Uuid::new_v5(&audit.uuid(), b"missed");
+        self.bus.execute::<FiveSAudit>(&system, &audit.to_string(), AuditCommand::MarkMissed { now }).await
+    }
+
+    /// Starts an audit of a zone against the latest published version of a template; with
+    /// `scheduled`, starts that scheduled audit (same zone and type).
     pub async fn start_audit(
         &self,
         ctx: &CommandContext,
@@ -82,13 +135,15 @@ impl Gemba {
         audit_type: AuditType,
         template: TemplateId,
         conducted_by: Vec<MemberId>,
+        scheduled: Option<AuditId>,
     ) -> Result<AuditId, CommandError> {
         let actor = ctx.require_actor()?;
         let (definition, checksum) = self
             .template(ctx.org, template)
             .await?
+            .filter(|t| t.status() != TemplateStatus::Retired)
             .and_then(|t| t.published().cloned())
-            .ok_or_else(|| ValidationError::new("templateId", "does not name a published template"))?;
+            .ok_or_else(|| ValidationError::new("templateId", "does not name a published template that is not retired"))?;
         let facts = self.actor_in_zone(ctx, zone, actor.member_id, "five_s_auditor").await?;
         let audit_type_text = serde_json::to_value(audit_type).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let open = {
@@ -104,7 +159,12 @@ impl Gemba {
             tx.commit().await?;
             open
         };
-        let audit = AuditId(Uuid::now_v7());
+        if let Some(id) = scheduled
+            && self.audit(ctx.org, id).await?.is_none_or(|a| a.status() == AuditStatus::None)
+        {
+            return Err(DomainError::NotFound.into());
+        }
+        let audit = scheduled.unwrap_or_else(|| AuditId(Uuid::now_v7()));
         let start = AuditStart {
             audit_id: audit,
             zone_id: zone,

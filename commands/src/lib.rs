@@ -15,6 +15,7 @@
 //! - [`evidence`]: evidence files (content-addressed store, signed expiring download links).
 //! - [`members`]: members' site scope, home zone, profile and suspension.
 //! - [`plant`]: areas, and zones' areas, headcounts and audit plans.
+//! - [`red_tags`]: the commands of red-tagged items (5S Sort).
 //!
 //! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
 //! ([`CommandError`]) and are mapped to API codes once, in `gemba-api`.
@@ -35,6 +36,7 @@ pub mod members;
 pub mod plant;
 pub mod points;
 pub mod recognition;
+pub mod red_tags;
 pub mod registry;
 pub mod service;
 pub mod store;

@@ -10,6 +10,7 @@ use gemba_domain::member::{Capability, MemberEvent, SiteScope};
 use gemba_domain::organization::OrganizationEvent;
 use gemba_domain::points::PointsEvent;
 use gemba_domain::points_rules::PointsRuleSetEvent;
+use gemba_domain::red_tag::RedTagEvent;
 use gemba_domain::site::SiteEvent;
 use gemba_domain::zone::ZoneEvent;
 use gemba_domain::{OrgId, Role};
@@ -333,10 +334,25 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
         "FiveSAudit" => {
             let audit = id(stored)?;
             match payload::<AuditEvent>(stored)? {
+                AuditEvent::AuditScheduled { zone_id, audit_type, due_at, .. } => {
+                    let audit_type = serde_json::to_value(audit_type).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    sqlx::query(
+                        "insert into audits (org_id, audit_id, zone_id, audit_type, status, due_at)
+                         values ($1, $2, $3, $4, 'SCHEDULED', $5)",
+                    )
+                    .bind(org)
+                    .bind(audit)
+                    .bind(zone_id.uuid())
+                    .bind(audit_type.as_str().unwrap_or_default())
+                    .bind(due_at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
                 AuditEvent::AuditStarted { zone_id, audit_type, .. } => {
                     let audit_type = serde_json::to_value(audit_type).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     sqlx::query(
-                        "insert into audits (org_id, audit_id, zone_id, audit_type, status) values ($1, $2, $3, $4, 'IN_PROGRESS')",
+                        "insert into audits (org_id, audit_id, zone_id, audit_type, status) values ($1, $2, $3, $4, 'IN_PROGRESS')
+                         on conflict (org_id, audit_id) do update set status = 'IN_PROGRESS'",
                     )
                     .bind(org)
                     .bind(audit)
@@ -345,6 +361,7 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                     .execute(&mut *conn)
                     .await?;
                 }
+                AuditEvent::AuditMissed { .. } => set_audit_status(conn, org, audit, "MISSED").await?,
                 AuditEvent::AuditSubmitted { .. } => set_audit_status(conn, org, audit, "SUBMITTED").await?,
                 AuditEvent::AuditCancelled { .. } => set_audit_status(conn, org, audit, "CANCELLED").await?,
                 _ => {}
@@ -418,6 +435,35 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 .await?;
             }
         },
+        "RedTagItem" => {
+            let item = id(stored)?;
+            let (sql, hold_until) = match payload::<RedTagEvent>(stored)? {
+                RedTagEvent::RedTagItemTagged { zone_id, hold_until, .. } => {
+                    sqlx::query(
+                        "insert into red_tag_items (org_id, red_tag_id, zone_id, hold_until, status) values ($1, $2, $3, $4, 'HELD')",
+                    )
+                    .bind(org)
+                    .bind(item)
+                    .bind(zone_id.uuid())
+                    .bind(hold_until)
+                    .execute(&mut *conn)
+                    .await?;
+                    return Ok(());
+                }
+                RedTagEvent::RedTagItemHoldExtended { after, .. } => {
+                    ("update red_tag_items set hold_until = $3, status = 'HELD' where org_id = $1 and red_tag_id = $2", Some(after))
+                }
+                RedTagEvent::RedTagItemHoldExpired { .. } => (
+                    "update red_tag_items set status = 'HOLD_EXPIRED' where org_id = $1 and red_tag_id = $2 and $3::timestamptz is null",
+                    None,
+                ),
+                RedTagEvent::RedTagItemDispositioned { .. } => (
+                    "update red_tag_items set status = 'DISPOSITIONED' where org_id = $1 and red_tag_id = $2 and $3::timestamptz is null",
+                    None,
+                ),
+            };
+            sqlx::query(sql).bind(org).bind(item).bind(hold_until).execute(&mut *conn).await?;
+        }
         _ => {}
     }
     Ok(())

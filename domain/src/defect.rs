@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::audit::{Audited, Change};
 use crate::error::{DomainError, Outcome, ValidationError};
-use crate::ids::{DefectId, MemberId, ZoneId};
-use crate::values::{EvidenceRef, LongText, Name, Reason, Role};
+use crate::ids::{A3Id, DefectId, KaizenId, MemberId, ZoneId};
+use crate::values::{Code, EvidenceRef, LongText, Name, Reason, Role};
 
 /// The seven TPM abnormality types, and other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -77,6 +77,30 @@ pub enum CancelReason {
     Duplicate,
     NotADefect,
     OutOfScope,
+}
+
+/// Whether evidence shows the abnormality (before) or the fix (after).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidencePhase {
+    Before,
+    After,
+}
+
+/// Why the system escalates a defect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationRule {
+    /// A priority-A defect is still unassigned `a_ack_minutes` after it was raised.
+    PriorityAUnassigned,
+}
+
+/// A comment on a defect, kept in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefectComment {
+    pub author: MemberId,
+    pub text: LongText,
+    pub at: DateTime<Utc>,
 }
 
 /// Where a defect stands.
@@ -247,6 +271,46 @@ pub enum DefectCommand {
         priority: Priority,
         reason: Reason,
     },
+    /// Attaches a photo or file (by sha256) as before- or after-evidence.
+    AttachEvidence {
+        actor: Actor,
+        evidence: EvidenceRef,
+        phase: EvidencePhase,
+    },
+    /// Adds a comment; comments are kept in order with their author and time.
+    Comment {
+        actor: Actor,
+        text: LongText,
+        now: DateTime<Utc>,
+    },
+    /// Links the defect to an A3 case; `a3_exists`: the write side found it in this organisation.
+    LinkToA3 {
+        actor: Actor,
+        facts: ZoneFacts,
+        a3_id: A3Id,
+        a3_exists: bool,
+    },
+    /// Links the defect to a kaizen; `kaizen_exists`: the write side found it in this organisation.
+    LinkToKaizen {
+        actor: Actor,
+        facts: ZoneFacts,
+        kaizen_id: KaizenId,
+        kaizen_exists: bool,
+    },
+    /// Sets the external (CMMS) work order reference.
+    SetWorkOrderRef {
+        actor: Actor,
+        facts: ZoneFacts,
+        work_order_ref: Code,
+    },
+    /// The system (never a person) flags a defect that breaks an escalation rule; `level`
+    /// counts the elapsed acknowledgement periods (1 = first).
+    Escalate {
+        rule: EscalationRule,
+        level: u32,
+        a_ack_minutes: u32,
+        now: DateTime<Utc>,
+    },
     /// An advisor (never a person) suggests an abnormality type; nothing changes until a person accepts.
     RecordSuggestion {
         suggestion_id: String,
@@ -348,6 +412,31 @@ pub enum DefectEvent {
         duplicate_of: Option<DefectId>,
         text: LongText,
     },
+    DefectEvidenceAttached {
+        evidence: EvidenceRef,
+        phase: EvidencePhase,
+        attached_by: MemberId,
+    },
+    DefectCommented {
+        comment: DefectComment,
+    },
+    DefectLinkedToA3 {
+        before: Option<A3Id>,
+        after: A3Id,
+    },
+    DefectLinkedToKaizen {
+        kaizen_id: KaizenId,
+    },
+    DefectWorkOrderLinked {
+        before: Option<Code>,
+        after: Code,
+    },
+    /// A flag raised by the system, not a state.
+    DefectEscalated {
+        rule: EscalationRule,
+        level: u32,
+        escalated_at: DateTime<Utc>,
+    },
     /// Advisory only: the defect is unchanged.
     DefectTypeSuggested {
         suggestion_id: String,
@@ -388,6 +477,12 @@ impl DomainEvent for DefectEvent {
             Self::DefectReopened { .. } => "DefectReopened",
             Self::DefectCancelled { .. } => "DefectCancelled",
             Self::DefectReclassified { .. } => "DefectReclassified",
+            Self::DefectEvidenceAttached { .. } => "DefectEvidenceAttached",
+            Self::DefectCommented { .. } => "DefectCommented",
+            Self::DefectLinkedToA3 { .. } => "DefectLinkedToA3",
+            Self::DefectLinkedToKaizen { .. } => "DefectLinkedToKaizen",
+            Self::DefectWorkOrderLinked { .. } => "DefectWorkOrderLinked",
+            Self::DefectEscalated { .. } => "DefectEscalated",
             Self::DefectTypeSuggested { .. } => "DefectTypeSuggested",
             Self::DefectSuggestionAccepted { .. } => "DefectSuggestionAccepted",
             Self::DefectSuggestionRejected { .. } => "DefectSuggestionRejected",
@@ -471,6 +566,20 @@ impl Audited for DefectEvent {
                 Change::created("cancelReason", cancel_reason),
                 Change::created("duplicateOf", duplicate_of),
             ],
+            Self::DefectEvidenceAttached { evidence, phase, .. } => {
+                let path = match phase {
+                    EvidencePhase::Before => "evidenceBefore",
+                    EvidencePhase::After => "evidenceAfter",
+                };
+                vec![Change::created(&format!("{path}.{}", evidence.as_str()), evidence)]
+            }
+            Self::DefectCommented { comment } => vec![Change::created("comments", comment)],
+            Self::DefectLinkedToA3 { before, after } => vec![Change::new("linkedA3Id", before, after)],
+            Self::DefectLinkedToKaizen { kaizen_id } => vec![Change::created(&format!("linkedKaizenIds.{kaizen_id}"), kaizen_id)],
+            Self::DefectWorkOrderLinked { before, after } => vec![Change::new("workOrderRef", before, after)],
+            Self::DefectEscalated { rule, level, .. } => {
+                vec![Change::new("escalation", serde_json::Value::Null, serde_json::json!({"rule": rule, "level": level}))]
+            }
             Self::DefectTypeSuggested { suggestion_id, abnormality_type, .. } => {
                 vec![Change::created(&format!("suggestions.{suggestion_id}"), abnormality_type)]
             }
@@ -531,6 +640,23 @@ pub struct DefectState {
     pub reopen_count: u32,
     /// A pending advisory suggestion: (id, type, source).
     pub suggestion: Option<(String, AbnormalityType, String)>,
+    #[serde(default)]
+    pub evidence_before: Vec<EvidenceRef>,
+    #[serde(default)]
+    pub evidence_after: Vec<EvidenceRef>,
+    /// In the order they were made.
+    #[serde(default)]
+    pub comments: Vec<DefectComment>,
+    #[serde(default)]
+    pub linked_a3_id: Option<A3Id>,
+    #[serde(default)]
+    pub linked_kaizen_ids: Vec<KaizenId>,
+    /// The external (CMMS) work order.
+    #[serde(default)]
+    pub work_order_ref: Option<Code>,
+    /// The highest escalation level the system flagged (0: never escalated).
+    #[serde(default)]
+    pub escalation_level: u32,
 }
 
 /// The Defect aggregate. Its state changes only through `apply`.
@@ -658,6 +784,17 @@ impl Defect {
 }
 
 const LIVE: &[DefectStatus] = &[DefectStatus::Open, DefectStatus::Assigned, DefectStatus::InProgress, DefectStatus::OnHold];
+const LIVE_OR_RESOLVED: &[DefectStatus] =
+    &[DefectStatus::Open, DefectStatus::Assigned, DefectStatus::InProgress, DefectStatus::OnHold, DefectStatus::Resolved];
+/// Links (to A3 cases, kaizens) are also made after closure: improvements often follow a recurrence.
+const LINKABLE: &[DefectStatus] = &[
+    DefectStatus::Open,
+    DefectStatus::Assigned,
+    DefectStatus::InProgress,
+    DefectStatus::OnHold,
+    DefectStatus::Resolved,
+    DefectStatus::Closed,
+];
 
 impl Aggregate for Defect {
     const TYPE: &'static str = "Defect";
@@ -790,6 +927,83 @@ impl Aggregate for Defect {
                 }
                 sink.write(DefectEvent::DefectCancelled { from: self.s.status, cancel_reason, duplicate_of, text }, self).await;
             }
+            DefectCommand::AttachEvidence { actor, evidence, phase } => {
+                actor.require_mutator()?;
+                self.require_status(
+                    &[S::Open, S::Assigned, S::InProgress, S::OnHold, S::Resolved],
+                    "evidence is attached until the defect is closed",
+                )?;
+                let attached = match phase {
+                    EvidencePhase::Before => &self.s.evidence_before,
+                    EvidencePhase::After => &self.s.evidence_after,
+                };
+                if attached.contains(&evidence) {
+                    return Err(DomainError::Rule("this evidence is already attached"));
+                }
+                if attached.len() >= 50 {
+                    return Err(DomainError::Rule("a defect holds at most 50 files per phase"));
+                }
+                sink.write(DefectEvent::DefectEvidenceAttached { evidence, phase, attached_by: actor.member_id }, self).await;
+            }
+            DefectCommand::Comment { actor, text, now } => {
+                actor.require_mutator()?;
+                self.require_status(
+                    &[S::Open, S::Assigned, S::InProgress, S::OnHold, S::Resolved, S::Closed, S::Cancelled],
+                    "the defect does not exist",
+                )?;
+                sink.write(DefectEvent::DefectCommented { comment: DefectComment { author: actor.member_id, text, at: now } }, self).await;
+            }
+            DefectCommand::LinkToA3 { actor, facts, a3_id, a3_exists } => {
+                self.require_worker(&actor, &facts)?;
+                self.require_status(LINKABLE, "a cancelled defect is not linked")?;
+                if !a3_exists {
+                    return Err(ValidationError::new("a3Id", "does not name an A3 case of this organisation").into());
+                }
+                if self.s.linked_a3_id == Some(a3_id) {
+                    return Err(DomainError::Rule("the defect is already linked to this A3 case"));
+                }
+                sink.write(DefectEvent::DefectLinkedToA3 { before: self.s.linked_a3_id, after: a3_id }, self).await;
+            }
+            DefectCommand::LinkToKaizen { actor, facts, kaizen_id, kaizen_exists } => {
+                self.require_worker(&actor, &facts)?;
+                self.require_status(LINKABLE, "a cancelled defect is not linked")?;
+                if !kaizen_exists {
+                    return Err(ValidationError::new("kaizenId", "does not name a kaizen of this organisation").into());
+                }
+                if self.s.linked_kaizen_ids.contains(&kaizen_id) {
+                    return Err(DomainError::Rule("the defect is already linked to this kaizen"));
+                }
+                sink.write(DefectEvent::DefectLinkedToKaizen { kaizen_id }, self).await;
+            }
+            DefectCommand::SetWorkOrderRef { actor, facts, work_order_ref } => {
+                self.require_worker(&actor, &facts)?;
+                self.require_status(LIVE_OR_RESOLVED, "the work order of a finished defect is fixed")?;
+                if self.s.work_order_ref.as_ref() == Some(&work_order_ref) {
+                    return Err(DomainError::Rule("the defect already has this work order"));
+                }
+                sink.write(DefectEvent::DefectWorkOrderLinked { before: self.s.work_order_ref.clone(), after: work_order_ref }, self).await;
+            }
+            DefectCommand::Escalate { rule, level, a_ack_minutes, now } => {
+                self.require_status(LIVE_OR_RESOLVED, "a finished defect is not escalated")?;
+                match rule {
+                    EscalationRule::PriorityAUnassigned if self.s.priority == Some(Priority::A) && self.s.status == S::Open => {}
+                    EscalationRule::PriorityAUnassigned => {
+                        return Err(DomainError::Rule("only a priority-A defect that is still unassigned is escalated"));
+                    }
+                }
+                let found_at = self.s.found_at.ok_or(DomainError::NotFound)?;
+                let due = i64::from(a_ack_minutes.max(1))
+                    .checked_mul(i64::from(level))
+                    .and_then(Duration::try_minutes)
+                    .and_then(|wait| found_at.checked_add_signed(wait));
+                if level == 0 || due.is_none_or(|due| now < due) {
+                    return Err(DomainError::Rule("the acknowledgement time of this escalation level has not passed"));
+                }
+                if level <= self.s.escalation_level {
+                    return Err(DomainError::Rule("the defect is already escalated at this level"));
+                }
+                sink.write(DefectEvent::DefectEscalated { rule, level, escalated_at: now }, self).await;
+            }
             DefectCommand::RecordSuggestion { suggestion_id, abnormality_type, source } => {
                 self.require_status(LIVE, "suggestions are made while the defect is open")?;
                 if self.s.abnormality_type == Some(abnormality_type) {
@@ -853,8 +1067,9 @@ impl Aggregate for Defect {
                 origin,
                 found_by,
                 found_at,
-                ..
+                evidence_before,
             } => {
+                self.s.evidence_before = evidence_before;
                 self.s.id = Some(defect_id);
                 self.s.zone_id = Some(zone_id);
                 self.s.title = Some(title);
@@ -885,7 +1100,12 @@ impl Aggregate for Defect {
             }
             DefectEvent::DefectResumed { to } => self.s.status = to,
             DefectEvent::DefectCountermeasureRecorded { after, .. } => self.s.countermeasure = Some(after),
-            DefectEvent::DefectResolved { countermeasure, resolved_by, resolved_at, fixed_on_spot, .. } => {
+            DefectEvent::DefectResolved { countermeasure, resolved_by, resolved_at, fixed_on_spot, evidence_after, .. } => {
+                for evidence in evidence_after {
+                    if !self.s.evidence_after.contains(&evidence) {
+                        self.s.evidence_after.push(evidence);
+                    }
+                }
                 self.s.status = S::Resolved;
                 self.s.resolved_at = Some(resolved_at);
                 self.s.fixed_on_spot = fixed_on_spot;
@@ -903,6 +1123,15 @@ impl Aggregate for Defect {
                 self.s.reopen_count += 1;
             }
             DefectEvent::DefectCancelled { .. } => self.s.status = S::Cancelled,
+            DefectEvent::DefectEvidenceAttached { evidence, phase, .. } => match phase {
+                EvidencePhase::Before => self.s.evidence_before.push(evidence),
+                EvidencePhase::After => self.s.evidence_after.push(evidence),
+            },
+            DefectEvent::DefectCommented { comment } => self.s.comments.push(comment),
+            DefectEvent::DefectLinkedToA3 { after, .. } => self.s.linked_a3_id = Some(after),
+            DefectEvent::DefectLinkedToKaizen { kaizen_id } => self.s.linked_kaizen_ids.push(kaizen_id),
+            DefectEvent::DefectWorkOrderLinked { after, .. } => self.s.work_order_ref = Some(after),
+            DefectEvent::DefectEscalated { level, .. } => self.s.escalation_level = self.s.escalation_level.max(level),
             DefectEvent::DefectTypeSuggested { suggestion_id, abnormality_type, source } => {
                 self.s.suggestion = Some((suggestion_id, abnormality_type, source));
             }

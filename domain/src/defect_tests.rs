@@ -500,6 +500,160 @@ fn a_suggestion_changes_nothing_until_a_person_accepts_it() {
         .then_expect_error(DomainError::Rule("there is no such pending suggestion"));
 }
 
+fn sha(n: u8) -> EvidenceRef {
+    EvidenceRef::parse("evidence", &format!("{n:02x}").repeat(32)).unwrap_or_else(|e| panic!("{e}"))
+}
+fn a3() -> A3Id {
+    A3Id(Uuid::from_u128(30))
+}
+fn kaizen() -> KaizenId {
+    KaizenId(Uuid::from_u128(40))
+}
+fn work_order(text: &str) -> Code {
+    Code::parse("workOrderRef", text).unwrap_or_else(|e| panic!("{e}"))
+}
+fn cancelled() -> DefectEvent {
+    DefectEvent::DefectCancelled {
+        from: DefectStatus::Open,
+        cancel_reason: CancelReason::OutOfScope,
+        duplicate_of: None,
+        text: text("not ours"),
+    }
+}
+
+#[test]
+fn evidence_is_attached_before_or_after_once_until_closure() {
+    let attach = |phase| DefectCommand::AttachEvidence { actor: member(FIXER), evidence: sha(7), phase };
+    Given::with(()).given(vec![raised()]).when(attach(EvidencePhase::After)).then_expect_events(vec![
+        DefectEvent::DefectEvidenceAttached { evidence: sha(7), phase: EvidencePhase::After, attached_by: FIXER },
+    ]);
+    let attached = DefectEvent::DefectEvidenceAttached { evidence: sha(7), phase: EvidencePhase::Before, attached_by: FIXER };
+    Given::with(())
+        .given(vec![raised(), attached])
+        .when(attach(EvidencePhase::Before))
+        .then_expect_error(DomainError::Rule("this evidence is already attached"));
+    // The raise's own before-evidence counts too.
+    let again = DefectCommand::AttachEvidence { actor: member(FIXER), evidence: evidence()[0].clone(), phase: EvidencePhase::Before };
+    Given::with(()).given(vec![raised()]).when(again).then_expect_error(DomainError::Rule("this evidence is already attached"));
+    Given::with(())
+        .given(vec![raised(), assigned(), resolved(), closed()])
+        .when(attach(EvidencePhase::After))
+        .then_expect_error(DomainError::Rule("evidence is attached until the defect is closed"));
+    let auditor = Actor { member_id: FIXER, role: Role::Auditor };
+    let by_auditor = DefectCommand::AttachEvidence { actor: auditor, evidence: sha(7), phase: EvidencePhase::After };
+    assert!(forbidden(Given::with(()).given(vec![raised()]).when(by_auditor).inspect_result()));
+    Given::with(()).given_no_previous_events().when(attach(EvidencePhase::After)).then_expect_error(DomainError::NotFound);
+}
+
+#[test]
+fn comments_keep_their_author_and_time_even_after_closure() {
+    let comment = DefectCommand::Comment { actor: member(VERIFIER), text: text("seen again on night shift"), now: at(50) };
+    Given::with(()).given(vec![raised(), assigned(), resolved(), closed()]).when(comment).then_expect_events(vec![
+        DefectEvent::DefectCommented { comment: DefectComment { author: VERIFIER, text: text("seen again on night shift"), at: at(50) } },
+    ]);
+    let by_auditor = DefectCommand::Comment { actor: Actor { member_id: VERIFIER, role: Role::Auditor }, text: text("x"), now: at(50) };
+    assert!(forbidden(Given::with(()).given(vec![raised()]).when(by_auditor).inspect_result()));
+    let nothing = DefectCommand::Comment { actor: member(VERIFIER), text: text("x"), now: at(1) };
+    Given::with(()).given_no_previous_events().when(nothing).then_expect_error(DomainError::NotFound);
+}
+
+#[test]
+fn comments_are_kept_in_order() {
+    let mut defect = Defect::default();
+    defect.apply(raised());
+    for (i, words) in ["first", "second"].into_iter().enumerate() {
+        let events = run(&mut defect, DefectCommand::Comment { actor: member(FINDER), text: text(words), now: at(i as i64) });
+        assert!(events.is_ok(), "{events:?}");
+    }
+    let texts: Vec<&str> = defect.state().comments.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts, ["first", "second"]);
+}
+
+#[test]
+fn links_name_an_existing_a3_or_kaizen_once() {
+    let link_a3 = |exists| DefectCommand::LinkToA3 { actor: member(LEAD), facts: lead(), a3_id: a3(), a3_exists: exists };
+    Given::with(())
+        .given(vec![raised(), assigned(), resolved(), closed()])
+        .when(link_a3(true))
+        .then_expect_events(vec![DefectEvent::DefectLinkedToA3 { before: None, after: a3() }]);
+    assert!(invalid(Given::with(()).given(vec![raised()]).when(link_a3(false)).inspect_result(), "a3Id"));
+    Given::with(())
+        .given(vec![raised(), DefectEvent::DefectLinkedToA3 { before: None, after: a3() }])
+        .when(link_a3(true))
+        .then_expect_error(DomainError::Rule("the defect is already linked to this A3 case"));
+    Given::with(())
+        .given(vec![raised(), cancelled()])
+        .when(link_a3(true))
+        .then_expect_error(DomainError::Rule("a cancelled defect is not linked"));
+
+    let link_kaizen = |actor, exists| DefectCommand::LinkToKaizen { actor, facts: zone(), kaizen_id: kaizen(), kaizen_exists: exists };
+    Given::with(())
+        .given(vec![raised(), assigned()])
+        .when(link_kaizen(member(FIXER), true))
+        .then_expect_events(vec![DefectEvent::DefectLinkedToKaizen { kaizen_id: kaizen() }]);
+    assert!(forbidden(Given::with(()).given(vec![raised()]).when(link_kaizen(member(FINDER), true)).inspect_result()));
+    let lead_link = DefectCommand::LinkToKaizen { actor: member(LEAD), facts: lead(), kaizen_id: kaizen(), kaizen_exists: false };
+    assert!(invalid(Given::with(()).given(vec![raised()]).when(lead_link).inspect_result(), "kaizenId"));
+    Given::with(())
+        .given(vec![raised(), assigned(), DefectEvent::DefectLinkedToKaizen { kaizen_id: kaizen() }])
+        .when(link_kaizen(member(FIXER), true))
+        .then_expect_error(DomainError::Rule("the defect is already linked to this kaizen"));
+}
+
+#[test]
+fn the_work_order_reference_records_before_and_after() {
+    let set = |r: &str| DefectCommand::SetWorkOrderRef { actor: member(LEAD), facts: lead(), work_order_ref: work_order(r) };
+    Given::with(())
+        .given(vec![raised(), DefectEvent::DefectWorkOrderLinked { before: None, after: work_order("WO-1") }])
+        .when(set("WO-2"))
+        .then_expect_events(vec![DefectEvent::DefectWorkOrderLinked { before: Some(work_order("WO-1")), after: work_order("WO-2") }]);
+    Given::with(())
+        .given(vec![raised(), DefectEvent::DefectWorkOrderLinked { before: None, after: work_order("WO-1") }])
+        .when(set("wo-1"))
+        .then_expect_error(DomainError::Rule("the defect already has this work order"));
+    Given::with(())
+        .given(vec![raised(), assigned(), resolved(), closed()])
+        .when(set("WO-3"))
+        .then_expect_error(DomainError::Rule("the work order of a finished defect is fixed"));
+    let by_finder = DefectCommand::SetWorkOrderRef { actor: member(FINDER), facts: zone(), work_order_ref: work_order("WO-4") };
+    assert!(forbidden(Given::with(()).given(vec![raised()]).when(by_finder).inspect_result()));
+}
+
+#[test]
+fn an_unassigned_priority_a_defect_is_escalated_once_per_level_after_the_acknowledgement_time() {
+    let escalate =
+        |level, hour| DefectCommand::Escalate { rule: EscalationRule::PriorityAUnassigned, level, a_ack_minutes: 60, now: at(hour) };
+    let a = || raised_with(TagClass::Safety, Priority::A);
+    let escalated = |level, hour| DefectEvent::DefectEscalated { rule: EscalationRule::PriorityAUnassigned, level, escalated_at: at(hour) };
+    Given::with(()).given(vec![a()]).when(escalate(1, 1)).then_expect_events(vec![escalated(1, 1)]);
+    Given::with(())
+        .given(vec![a()])
+        .when(escalate(2, 1))
+        .then_expect_error(DomainError::Rule("the acknowledgement time of this escalation level has not passed"));
+    Given::with(())
+        .given(vec![a()])
+        .when(escalate(0, 5))
+        .then_expect_error(DomainError::Rule("the acknowledgement time of this escalation level has not passed"));
+    Given::with(())
+        .given(vec![a(), escalated(1, 1)])
+        .when(escalate(1, 2))
+        .then_expect_error(DomainError::Rule("the defect is already escalated at this level"));
+    Given::with(()).given(vec![a(), escalated(1, 1)]).when(escalate(2, 2)).then_expect_events(vec![escalated(2, 2)]);
+    Given::with(())
+        .given(vec![raised()])
+        .when(escalate(1, 5))
+        .then_expect_error(DomainError::Rule("only a priority-A defect that is still unassigned is escalated"));
+    Given::with(())
+        .given(vec![a(), assigned()])
+        .when(escalate(1, 5))
+        .then_expect_error(DomainError::Rule("only a priority-A defect that is still unassigned is escalated"));
+    // A flag, not a state.
+    let mut defect = Defect::default();
+    defect.apply(a());
+    defect.apply(escalated(1, 1));
+    assert_eq!((defect.status(), defect.state().escalation_level), (DefectStatus::Open, 1));
+}
+
 #[test]
 fn every_defect_event_states_its_changes() {
     for event in [
@@ -509,6 +663,12 @@ fn every_defect_event_states_its_changes() {
         closed(),
         DefectEvent::DefectWorkStarted,
         DefectEvent::DefectVerificationFailed { reason: reason() },
+        DefectEvent::DefectEvidenceAttached { evidence: sha(1), phase: EvidencePhase::Before, attached_by: FINDER },
+        DefectEvent::DefectCommented { comment: DefectComment { author: FINDER, text: text("x"), at: at(0) } },
+        DefectEvent::DefectLinkedToA3 { before: None, after: a3() },
+        DefectEvent::DefectLinkedToKaizen { kaizen_id: kaizen() },
+        DefectEvent::DefectWorkOrderLinked { before: None, after: work_order("WO-1") },
+        DefectEvent::DefectEscalated { rule: EscalationRule::PriorityAUnassigned, level: 1, escalated_at: at(0) },
     ] {
         assert!(!event.changes().is_empty(), "{event:?}");
     }
@@ -534,7 +694,7 @@ fn any_command() -> impl Strategy<Value = DefectCommand> {
     let priority = prop::sample::select(vec![Priority::A, Priority::B, Priority::C]);
     let tag = prop::sample::select(vec![TagClass::Operator, TagClass::Maintenance, TagClass::Safety]);
     let kind = prop::sample::select(vec![AbnormalityType::MinorFlaw, AbnormalityType::UnsafePlace, AbnormalityType::Other]);
-    (any_actor(), facts, hour, priority, tag, kind, 0_u8..15, any::<bool>()).prop_map(
+    (any_actor(), facts, hour, priority, tag, kind, 0_u8..21, any::<bool>()).prop_map(
         |(actor, facts, h, priority, tag, kind, which, flag)| {
             let now = at(h);
             let evidence = if flag { evidence() } else { vec![] };
@@ -574,6 +734,21 @@ fn any_command() -> impl Strategy<Value = DefectCommand> {
                 11 => DefectCommand::Reopen { actor, facts, reason: reason(), recurrence_window: Duration::days(30), now },
                 12 => DefectCommand::Cancel { actor, facts, cancel_reason: CancelReason::OutOfScope, duplicate_of: None, text: text("no") },
                 13 => DefectCommand::Reclassify { actor, facts, abnormality_type: kind, tag_class: tag, priority, reason: reason() },
+                15 => DefectCommand::AttachEvidence {
+                    actor,
+                    evidence: sha(u8::try_from(h % 4).unwrap_or(0)),
+                    phase: if flag { EvidencePhase::Before } else { EvidencePhase::After },
+                },
+                16 => DefectCommand::Comment { actor, text: text("note"), now },
+                17 => DefectCommand::LinkToA3 { actor, facts, a3_id: a3(), a3_exists: flag },
+                18 => DefectCommand::LinkToKaizen { actor, facts, kaizen_id: kaizen(), kaizen_exists: flag },
+                19 => DefectCommand::SetWorkOrderRef { actor, facts, work_order_ref: work_order(if flag { "WO-1" } else { "WO-2" }) },
+                20 => DefectCommand::Escalate {
+                    rule: EscalationRule::PriorityAUnassigned,
+                    level: u32::try_from(h % 3).unwrap_or(0),
+                    a_ack_minutes: 60,
+                    now,
+                },
                 _ => DefectCommand::RecordContainment { actor, text: text("tray") },
             }
         },
@@ -600,8 +775,13 @@ fn actor_of(command: &DefectCommand) -> Option<Actor> {
         | C::Cancel { actor, .. }
         | C::Reclassify { actor, .. }
         | C::AcceptSuggestion { actor, .. }
-        | C::RejectSuggestion { actor, .. } => Some(*actor),
-        C::RecordSuggestion { .. } => None,
+        | C::RejectSuggestion { actor, .. }
+        | C::AttachEvidence { actor, .. }
+        | C::Comment { actor, .. }
+        | C::LinkToA3 { actor, .. }
+        | C::LinkToKaizen { actor, .. }
+        | C::SetWorkOrderRef { actor, .. } => Some(*actor),
+        C::RecordSuggestion { .. } | C::Escalate { .. } => None,
     }
 }
 
@@ -623,7 +803,9 @@ proptest! {
         let mut original_due: Option<DateTime<Utc>> = None;
         for command in commands {
             let auditor = actor_of(&command).is_some_and(|a| a.role == Role::Auditor);
+            let escalation = matches!(command, DefectCommand::Escalate { .. });
             let before = defect.status();
+            let level_before = defect.state().escalation_level;
             // `handle` applies the events it emits through the sink.
             let result = run(&mut defect, command);
             if auditor {
@@ -631,6 +813,13 @@ proptest! {
             }
             if result.is_err() {
                 prop_assert_eq!(before, defect.status(), "a refused command changed the state");
+            }
+            // Escalation is a flag raised only on unassigned priority-A defects; it never moves.
+            prop_assert!(defect.state().escalation_level >= level_before);
+            if escalation && result.is_ok() {
+                prop_assert_eq!(defect.status(), DefectStatus::Open);
+                prop_assert_eq!(defect.state().priority, Some(Priority::A));
+                prop_assert!(defect.state().escalation_level > level_before);
             }
             // A closed defect was verified by someone other than its resolver.
             if defect.status() == DefectStatus::Closed {

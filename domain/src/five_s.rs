@@ -58,7 +58,18 @@ impl Scale {
     pub fn allows(&self, value: i32) -> bool {
         (self.min..=self.max).contains(&value) && (value - self.min) % self.step == 0
     }
+
+    /// Checks that every anchor (the written meaning of a score) names a value on the scale.
+    pub fn check_anchors(&self, anchors: &Anchors) -> Result<(), ValidationError> {
+        if anchors.keys().any(|v| !self.allows(*v)) {
+            return Err(ValidationError::new("anchors", "each anchor names a value on the scale"));
+        }
+        Ok(())
+    }
 }
+
+/// The written meaning of scale values, e.g. 0 → "not started", 4 → "sustained".
+pub type Anchors = BTreeMap<i32, Name>;
 
 /// One checklist item.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +92,18 @@ pub struct TemplateItem {
 }
 
 impl TemplateItem {
+    /// Checks the item against the scale: its thresholds lie within it.
+    pub fn fits(&self, scale: &Scale) -> Result<(), ValidationError> {
+        let within = |t: Option<i32>| t.is_none_or(|t| (scale.min..=scale.max).contains(&t));
+        if !within(self.auto_finding_at_or_below) {
+            return Err(ValidationError::new("autoFindingAtOrBelow", "lies within the template's scale"));
+        }
+        if !within(self.photo_required_at_or_below) {
+            return Err(ValidationError::new("photoRequiredAtOrBelow", "lies within the template's scale"));
+        }
+        Ok(())
+    }
+
     /// Checks the item id and weight.
     pub fn validate(&self) -> Result<(), ValidationError> {
         let id_ok = !self.item_id.is_empty()
@@ -113,6 +136,9 @@ pub struct TemplateDefinition {
     pub items: Vec<TemplateItem>,
     /// Sorted by `min_pct`, highest first.
     pub bands: Vec<Band>,
+    /// The written meaning of scale values.
+    #[serde(default)]
+    pub anchors: Anchors,
 }
 
 impl TemplateDefinition {
@@ -239,6 +265,14 @@ pub enum TemplateCommand {
         name: Name,
         scale: Scale,
     },
+    /// Starts a new template (version 1, a draft) as a copy of `source`'s scale, anchors,
+    /// items and bands; `source` is another template's content, looked up by the write side.
+    Clone {
+        actor: Actor,
+        template_id: TemplateId,
+        name: Option<Name>,
+        source: Box<TemplateDefinition>,
+    },
     AddItem {
         actor: Actor,
         item: TemplateItem,
@@ -251,9 +285,15 @@ pub enum TemplateCommand {
         actor: Actor,
         item_id: String,
     },
+    /// `order` lists every item id exactly once.
+    ReorderItems {
+        actor: Actor,
+        order: Vec<String>,
+    },
     SetScale {
         actor: Actor,
         scale: Scale,
+        anchors: Anchors,
     },
     SetBands {
         actor: Actor,
@@ -277,15 +317,53 @@ pub enum TemplateCommand {
 /// Events of a template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TemplateEvent {
-    AuditTemplateDrafted { template_id: TemplateId, name: Name, version: u32, scale: Scale },
-    AuditTemplateItemAdded { item: TemplateItem },
-    AuditTemplateItemChanged { before: TemplateItem, after: TemplateItem },
-    AuditTemplateItemRemoved { item: TemplateItem },
-    AuditTemplateScaleSet { before: Scale, after: Scale },
-    AuditTemplateBandsSet { before: Vec<Band>, after: Vec<Band> },
-    AuditTemplatePublished { definition: TemplateDefinition, checksum: String, item_count: u32 },
-    AuditTemplateRevised { version: u32 },
-    AuditTemplateRetired { reason: Reason },
+    AuditTemplateDrafted {
+        template_id: TemplateId,
+        name: Name,
+        version: u32,
+        scale: Scale,
+        /// A clone's source (its id and version are the source's); the draft copies its
+        /// anchors, items and bands.
+        #[serde(default)]
+        cloned_from: Option<Box<TemplateDefinition>>,
+    },
+    AuditTemplateItemAdded {
+        item: TemplateItem,
+    },
+    AuditTemplateItemChanged {
+        before: TemplateItem,
+        after: TemplateItem,
+    },
+    AuditTemplateItemRemoved {
+        item: TemplateItem,
+    },
+    AuditTemplateItemsReordered {
+        before: Vec<String>,
+        after: Vec<String>,
+    },
+    AuditTemplateScaleSet {
+        before: Scale,
+        after: Scale,
+        #[serde(default)]
+        anchors_before: Anchors,
+        #[serde(default)]
+        anchors_after: Anchors,
+    },
+    AuditTemplateBandsSet {
+        before: Vec<Band>,
+        after: Vec<Band>,
+    },
+    AuditTemplatePublished {
+        definition: TemplateDefinition,
+        checksum: String,
+        item_count: u32,
+    },
+    AuditTemplateRevised {
+        version: u32,
+    },
+    AuditTemplateRetired {
+        reason: Reason,
+    },
 }
 
 impl DomainEvent for TemplateEvent {
@@ -295,6 +373,7 @@ impl DomainEvent for TemplateEvent {
             Self::AuditTemplateItemAdded { .. } => "AuditTemplateItemAdded",
             Self::AuditTemplateItemChanged { .. } => "AuditTemplateItemChanged",
             Self::AuditTemplateItemRemoved { .. } => "AuditTemplateItemRemoved",
+            Self::AuditTemplateItemsReordered { .. } => "AuditTemplateItemsReordered",
             Self::AuditTemplateScaleSet { .. } => "AuditTemplateScaleSet",
             Self::AuditTemplateBandsSet { .. } => "AuditTemplateBandsSet",
             Self::AuditTemplatePublished { .. } => "AuditTemplatePublished",
@@ -311,16 +390,32 @@ impl DomainEvent for TemplateEvent {
 impl Audited for TemplateEvent {
     fn changes(&self) -> Vec<Change> {
         match self {
-            Self::AuditTemplateDrafted { name, version, scale, .. } => vec![
-                Change::created("name", name),
-                Change::created("version", version),
-                Change::created("scale", scale),
-                Change::created("status", TemplateStatus::Draft),
-            ],
+            Self::AuditTemplateDrafted { name, version, scale, cloned_from, .. } => {
+                let mut changes = vec![
+                    Change::created("name", name),
+                    Change::created("version", version),
+                    Change::created("scale", scale),
+                    Change::created("status", TemplateStatus::Draft),
+                ];
+                if let Some(source) = cloned_from {
+                    changes.push(Change::created("clonedFrom", serde_json::json!({"id": source.template_id, "version": source.version})));
+                    changes.push(Change::created("anchors", &source.anchors));
+                    changes.push(Change::created("items", &source.items));
+                    changes.push(Change::created("bands", &source.bands));
+                }
+                changes
+            }
             Self::AuditTemplateItemAdded { item } => vec![Change::created(&format!("items.{}", item.item_id), item)],
             Self::AuditTemplateItemChanged { before, after } => vec![Change::new(&format!("items.{}", after.item_id), before, after)],
             Self::AuditTemplateItemRemoved { item } => vec![Change::new(&format!("items.{}", item.item_id), item, serde_json::Value::Null)],
-            Self::AuditTemplateScaleSet { before, after } => vec![Change::new("scale", before, after)],
+            Self::AuditTemplateItemsReordered { before, after } => vec![Change::new("itemOrder", before, after)],
+            Self::AuditTemplateScaleSet { before, after, anchors_before, anchors_after } => {
+                let mut changes = vec![Change::new("scale", before, after)];
+                if anchors_before != anchors_after {
+                    changes.push(Change::new("anchors", anchors_before, anchors_after));
+                }
+                changes
+            }
             Self::AuditTemplateBandsSet { before, after } => vec![Change::new("bands", before, after)],
             Self::AuditTemplatePublished { checksum, .. } => {
                 vec![Change::new("status", TemplateStatus::Draft, TemplateStatus::Published), Change::created("checksum", checksum)]
@@ -353,12 +448,24 @@ impl Aggregate for AuditTemplate {
                 if self.status != TemplateStatus::None {
                     return Err(DomainError::Rule("the template already exists"));
                 }
-                TemplateEvent::AuditTemplateDrafted { template_id, name, version: 1, scale }
+                TemplateEvent::AuditTemplateDrafted { template_id, name, version: 1, scale, cloned_from: None }
+            }
+            TemplateCommand::Clone { actor, template_id, name, source } => {
+                actor.require_admin()?;
+                if self.status != TemplateStatus::None {
+                    return Err(DomainError::Rule("the template already exists"));
+                }
+                if source.template_id == template_id {
+                    return Err(ValidationError::new("fromTemplateId", "names the new template itself").into());
+                }
+                let name = name.unwrap_or_else(|| source.name.clone());
+                TemplateEvent::AuditTemplateDrafted { template_id, name, version: 1, scale: source.scale, cloned_from: Some(source) }
             }
             TemplateCommand::AddItem { actor, item } => {
                 actor.require_admin()?;
                 item.validate()?;
                 let draft = self.draft()?;
+                item.fits(&draft.scale)?;
                 if draft.item(&item.item_id).is_some() {
                     return Err(ValidationError::new("itemId", "is already used in this template").into());
                 }
@@ -370,7 +477,9 @@ impl Aggregate for AuditTemplate {
             TemplateCommand::ChangeItem { actor, item } => {
                 actor.require_admin()?;
                 item.validate()?;
-                let before = self.draft()?.item(&item.item_id).cloned().ok_or(DomainError::NotFound)?;
+                let draft = self.draft()?;
+                item.fits(&draft.scale)?;
+                let before = draft.item(&item.item_id).cloned().ok_or(DomainError::NotFound)?;
                 if before == item {
                     return Err(DomainError::Rule("the item is unchanged"));
                 }
@@ -381,13 +490,37 @@ impl Aggregate for AuditTemplate {
                 let item = self.draft()?.item(&item_id).cloned().ok_or(DomainError::NotFound)?;
                 TemplateEvent::AuditTemplateItemRemoved { item }
             }
-            TemplateCommand::SetScale { actor, scale } => {
+            TemplateCommand::ReorderItems { actor, order } => {
                 actor.require_admin()?;
-                let before = self.draft()?.scale;
-                if before == scale {
+                let before: Vec<String> = self.draft()?.items.iter().map(|i| i.item_id.clone()).collect();
+                let mut sorted_before = before.clone();
+                sorted_before.sort();
+                let mut sorted_order = order.clone();
+                sorted_order.sort();
+                if sorted_before != sorted_order {
+                    return Err(ValidationError::new("order", "lists every item of the template exactly once").into());
+                }
+                if before == order {
+                    return Err(DomainError::Rule("the items are already in this order"));
+                }
+                TemplateEvent::AuditTemplateItemsReordered { before, after: order }
+            }
+            TemplateCommand::SetScale { actor, scale, anchors } => {
+                actor.require_admin()?;
+                scale.check_anchors(&anchors)?;
+                let draft = self.draft()?;
+                if draft.scale == scale && draft.anchors == anchors {
                     return Err(DomainError::Rule("the scale is unchanged"));
                 }
-                TemplateEvent::AuditTemplateScaleSet { before, after: scale }
+                if let Some(item) = draft.items.iter().find(|i| i.fits(&scale).is_err()) {
+                    return Err(ValidationError::new(
+                        "scale",
+                        &format!("leaves the thresholds of item {} outside the scale; change the item first", item.item_id),
+                    )
+                    .into());
+                }
+                let anchors_before = draft.anchors.clone();
+                TemplateEvent::AuditTemplateScaleSet { before: draft.scale, after: scale, anchors_before, anchors_after: anchors }
             }
             TemplateCommand::SetBands { actor, mut bands } => {
                 actor.require_admin()?;
@@ -430,9 +563,10 @@ impl Aggregate for AuditTemplate {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            TemplateEvent::AuditTemplateDrafted { template_id, name, version, scale } => {
+            TemplateEvent::AuditTemplateDrafted { template_id, name, version, scale, cloned_from } => {
                 self.status = TemplateStatus::Draft;
-                self.definition = Some(TemplateDefinition { template_id, name, version, scale, items: Vec::new(), bands: Vec::new() });
+                let (items, bands, anchors) = cloned_from.map(|s| (s.items, s.bands, s.anchors)).unwrap_or_default();
+                self.definition = Some(TemplateDefinition { template_id, name, version, scale, items, bands, anchors });
             }
             TemplateEvent::AuditTemplateItemAdded { item } => {
                 if let Some(d) = self.definition.as_mut() {
@@ -449,9 +583,15 @@ impl Aggregate for AuditTemplate {
                     d.items.retain(|i| i.item_id != item.item_id);
                 }
             }
-            TemplateEvent::AuditTemplateScaleSet { after, .. } => {
+            TemplateEvent::AuditTemplateItemsReordered { after, .. } => {
+                if let Some(d) = self.definition.as_mut() {
+                    d.items.sort_by_key(|i| after.iter().position(|id| *id == i.item_id).unwrap_or(usize::MAX));
+                }
+            }
+            TemplateEvent::AuditTemplateScaleSet { after, anchors_after, .. } => {
                 if let Some(d) = self.definition.as_mut() {
                     d.scale = after;
+                    d.anchors = anchors_after;
                 }
             }
             TemplateEvent::AuditTemplateBandsSet { after, .. } => {

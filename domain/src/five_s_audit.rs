@@ -37,6 +37,10 @@ pub enum AuditStatus {
     InProgress,
     Submitted,
     Cancelled,
+    /// Planned with a due date; started later.
+    Scheduled,
+    /// Not started by its due date (marked by the system).
+    Missed,
 }
 
 /// The result of one item.
@@ -78,20 +82,102 @@ pub struct AuditStart {
     pub open_audit_exists: bool,
 }
 
+/// Facts the write side looks up to schedule an audit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditPlan {
+    pub audit_id: AuditId,
+    pub zone_id: ZoneId,
+    pub zone_active: bool,
+    pub audit_type: AuditType,
+    pub due_at: DateTime<Utc>,
+    /// The actor holds `five_s_auditor`, leads the zone, or is an Owner or Admin.
+    pub actor_may_schedule: bool,
+}
+
+fn in_progress() -> AuditStatus {
+    AuditStatus::InProgress
+}
+
 /// Commands on an audit.
 #[derive(Clone, Debug)]
 pub enum AuditCommand {
-    Start { actor: Actor, start: Box<AuditStart>, now: DateTime<Utc> },
-    ScoreItem { actor: Actor, item_id: String, value: ItemValue, comment: Option<LongText>, evidence: Vec<EvidenceRef> },
-    RecordFinding { actor: Actor, finding: Finding },
-    Submit { actor: Actor, now: DateTime<Utc> },
-    CorrectItemScore { actor: Actor, item_id: String, value: ItemValue, comment: Option<LongText>, reason: Reason },
-    Cancel { actor: Actor, reason: Reason },
+    Schedule {
+        actor: Actor,
+        plan: AuditPlan,
+        now: DateTime<Utc>,
+    },
+    /// Starts a new audit, or the scheduled one this is.
+    Start {
+        actor: Actor,
+        start: Box<AuditStart>,
+        now: DateTime<Utc>,
+    },
+    ScoreItem {
+        actor: Actor,
+        item_id: String,
+        value: ItemValue,
+        comment: Option<LongText>,
+        evidence: Vec<EvidenceRef>,
+    },
+    MarkItemNotApplicable {
+        actor: Actor,
+        item_id: String,
+        comment: LongText,
+    },
+    /// Attaches a photo or file (by sha256), to an item or to the audit as a whole.
+    AttachEvidence {
+        actor: Actor,
+        item_id: Option<String>,
+        evidence: EvidenceRef,
+    },
+    /// The system (never a person) marks a scheduled audit not started by its due date.
+    MarkMissed {
+        now: DateTime<Utc>,
+    },
+    RecordFinding {
+        actor: Actor,
+        finding: Finding,
+    },
+    Submit {
+        actor: Actor,
+        now: DateTime<Utc>,
+    },
+    CorrectItemScore {
+        actor: Actor,
+        item_id: String,
+        value: ItemValue,
+        comment: Option<LongText>,
+        reason: Reason,
+    },
+    Cancel {
+        actor: Actor,
+        reason: Reason,
+    },
 }
 
 /// Events of an audit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum AuditEvent {
+    AuditScheduled {
+        audit_id: AuditId,
+        zone_id: ZoneId,
+        audit_type: AuditType,
+        due_at: DateTime<Utc>,
+        scheduled_by: MemberId,
+    },
+    AuditMissed {
+        due_at: DateTime<Utc>,
+    },
+    AuditItemMarkedNotApplicable {
+        item_id: String,
+        section: Section,
+        before: Option<ItemValue>,
+        comment: LongText,
+    },
+    AuditEvidenceAttached {
+        item_id: Option<String>,
+        evidence: EvidenceRef,
+    },
     AuditStarted {
         audit_id: AuditId,
         zone_id: ZoneId,
@@ -101,6 +187,9 @@ pub enum AuditEvent {
         conducted_by: Vec<MemberId>,
         zone_owner_present: bool,
         started_at: DateTime<Utc>,
+        /// It was scheduled before.
+        #[serde(default)]
+        was_scheduled: bool,
     },
     AuditItemScored {
         item_id: String,
@@ -134,12 +223,18 @@ pub enum AuditEvent {
     },
     AuditCancelled {
         reason: Reason,
+        #[serde(default = "in_progress")]
+        from: AuditStatus,
     },
 }
 
 impl DomainEvent for AuditEvent {
     fn event_type(&self) -> String {
         match self {
+            Self::AuditScheduled { .. } => "AuditScheduled",
+            Self::AuditMissed { .. } => "AuditMissed",
+            Self::AuditItemMarkedNotApplicable { .. } => "AuditItemMarkedNotApplicable",
+            Self::AuditEvidenceAttached { .. } => "AuditEvidenceAttached",
             Self::AuditStarted { .. } => "AuditStarted",
             Self::AuditItemScored { .. } => "AuditItemScored",
             Self::AuditFindingRecorded { .. } => "AuditFindingRecorded",
@@ -158,16 +253,35 @@ impl Audited for AuditEvent {
     fn changes(&self) -> Vec<Change> {
         use AuditStatus as S;
         match self {
-            Self::AuditStarted { zone_id, audit_type, template, checksum, conducted_by, .. } => vec![
+            Self::AuditScheduled { zone_id, audit_type, due_at, .. } => vec![
                 Change::created("zoneId", zone_id),
                 Change::created("auditType", audit_type),
-                Change::created(
-                    "template",
-                    serde_json::json!({"id": template.template_id, "version": template.version, "checksum": checksum}),
-                ),
-                Change::created("conductedBy", conducted_by),
-                Change::created("status", S::InProgress),
+                Change::created("dueAt", due_at),
+                Change::created("status", S::Scheduled),
             ],
+            Self::AuditMissed { .. } => vec![Change::new("status", S::Scheduled, S::Missed)],
+            Self::AuditItemMarkedNotApplicable { item_id, before, comment, .. } => vec![
+                Change::new(&format!("items.{item_id}"), before, ItemValue::NotApplicable),
+                Change::created(&format!("items.{item_id}.comment"), comment),
+            ],
+            Self::AuditEvidenceAttached { item_id, evidence } => {
+                let path = match item_id {
+                    Some(item) => format!("items.{item}.evidence.{}", evidence.as_str()),
+                    None => format!("evidence.{}", evidence.as_str()),
+                };
+                vec![Change::created(&path, evidence)]
+            }
+            Self::AuditStarted { zone_id, audit_type, template, checksum, conducted_by, was_scheduled, .. } => {
+                let template = serde_json::json!({"id": template.template_id, "version": template.version, "checksum": checksum});
+                let mut changes = vec![Change::created("template", template), Change::created("conductedBy", conducted_by)];
+                if *was_scheduled {
+                    changes.push(Change::new("status", S::Scheduled, S::InProgress));
+                } else {
+                    changes.splice(0..0, [Change::created("zoneId", zone_id), Change::created("auditType", audit_type)]);
+                    changes.push(Change::created("status", S::InProgress));
+                }
+                changes
+            }
             Self::AuditItemScored { item_id, before, after, .. } => vec![Change::new(&format!("items.{item_id}"), before, after.value)],
             Self::AuditFindingRecorded { finding } => vec![Change::created(&format!("findings.{}", finding.finding_id), finding)],
             Self::AuditSubmitted { scores, .. } => vec![
@@ -192,12 +306,12 @@ impl Audited for AuditEvent {
                 }
                 changes
             }
-            Self::AuditCancelled { .. } => vec![Change::new("status", S::InProgress, S::Cancelled)],
+            Self::AuditCancelled { from, .. } => vec![Change::new("status", from, S::Cancelled)],
         }
     }
     fn reason(&self) -> Option<&Reason> {
         match self {
-            Self::AuditScoreCorrected { reason, .. } | Self::AuditCancelled { reason } => Some(reason),
+            Self::AuditScoreCorrected { reason, .. } | Self::AuditCancelled { reason, .. } => Some(reason),
             _ => None,
         }
     }
@@ -214,6 +328,15 @@ pub struct FiveSAudit {
     results: BTreeMap<String, ItemResult>,
     findings: Vec<Finding>,
     scores: Option<Scores>,
+    #[serde(default)]
+    audit_type: Option<AuditType>,
+    #[serde(default)]
+    due_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    scheduled_by: Option<MemberId>,
+    /// Evidence attached on its own: (item, file).
+    #[serde(default)]
+    attachments: Vec<(Option<String>, EvidenceRef)>,
 }
 
 impl FiveSAudit {
@@ -244,6 +367,18 @@ impl FiveSAudit {
     /// The findings recorded.
     pub fn findings(&self) -> &[Finding] {
         &self.findings
+    }
+    /// The audit type.
+    pub fn audit_type(&self) -> Option<AuditType> {
+        self.audit_type
+    }
+    /// When a scheduled audit is due.
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.due_at
+    }
+    /// Evidence attached on its own: (item, file).
+    pub fn attachments(&self) -> &[(Option<String>, EvidenceRef)] {
+        &self.attachments
     }
 
     fn values(&self) -> BTreeMap<String, ItemValue> {
@@ -294,7 +429,8 @@ impl FiveSAudit {
                 if !template.scale.allows(v) {
                     return Err(ValidationError::new("value", "is not on the template's scale").into());
                 }
-                if item.photo_required_at_or_below.is_some_and(|t| v <= t) && evidence.is_empty() {
+                let attached = self.attachments.iter().any(|(item, _)| item.as_deref() == Some(item_id));
+                if item.photo_required_at_or_below.is_some_and(|t| v <= t) && evidence.is_empty() && !attached {
                     return Err(ValidationError::new("evidence", "a photo is required for this score").into());
                 }
             }
@@ -316,12 +452,53 @@ impl Aggregate for FiveSAudit {
 
     async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Outcome {
         let event = match command {
-            AuditCommand::Start { actor, start, now } => {
+            AuditCommand::Schedule { actor, plan, now } => {
                 actor.require_mutator()?;
                 if self.status != AuditStatus::None {
                     return Err(DomainError::Rule("the audit already exists"));
                 }
+                if !plan.zone_active {
+                    return Err(ValidationError::new("zoneId", "does not name an active zone").into());
+                }
+                if !plan.actor_may_schedule {
+                    return Err(DomainError::Forbidden(
+                        "5S audits are scheduled by five_s_auditors, the zone's leaders, owners and admins",
+                    ));
+                }
+                if plan.due_at <= now {
+                    return Err(ValidationError::new("dueAt", "must be in the future").into());
+                }
+                AuditEvent::AuditScheduled {
+                    audit_id: plan.audit_id,
+                    zone_id: plan.zone_id,
+                    audit_type: plan.audit_type,
+                    due_at: plan.due_at,
+                    scheduled_by: actor.member_id,
+                }
+            }
+            AuditCommand::MarkMissed { now } => {
+                let due_at = match (self.status, self.due_at) {
+                    (AuditStatus::None, _) => return Err(DomainError::NotFound),
+                    (AuditStatus::Scheduled, Some(due_at)) => due_at,
+                    _ => return Err(DomainError::Rule("only a scheduled audit is missed")),
+                };
+                if now <= due_at {
+                    return Err(DomainError::Rule("the audit is not due yet"));
+                }
+                AuditEvent::AuditMissed { due_at }
+            }
+            AuditCommand::Start { actor, start, now } => {
+                actor.require_mutator()?;
+                let was_scheduled = match self.status {
+                    AuditStatus::None => false,
+                    AuditStatus::Scheduled => true,
+                    AuditStatus::Missed => return Err(DomainError::Rule("a missed audit is not started; schedule a new one")),
+                    _ => return Err(DomainError::Rule("the audit already exists")),
+                };
                 let start = *start;
+                if was_scheduled && (self.zone_id != Some(start.zone_id) || self.audit_type != Some(start.audit_type)) {
+                    return Err(ValidationError::new("auditId", "was scheduled for another zone or audit type").into());
+                }
                 if !start.zone_active {
                     return Err(ValidationError::new("zoneId", "does not name an active zone").into());
                 }
@@ -350,7 +527,34 @@ impl Aggregate for FiveSAudit {
                     conducted_by,
                     zone_owner_present: owner_conducts,
                     started_at: now,
+                    was_scheduled,
                 }
+            }
+            AuditCommand::MarkItemNotApplicable { actor, item_id, comment } => {
+                self.require_in_progress()?;
+                self.require_conductor(&actor)?;
+                let (section, _) = self.checked(&item_id, ItemValue::NotApplicable, Some(comment.clone()), Vec::new())?;
+                let before = self.results.get(&item_id).map(|r| r.value);
+                if before == Some(ItemValue::NotApplicable) {
+                    return Err(DomainError::Rule("the item is already marked not applicable"));
+                }
+                AuditEvent::AuditItemMarkedNotApplicable { item_id, section, before, comment }
+            }
+            AuditCommand::AttachEvidence { actor, item_id, evidence } => {
+                self.require_in_progress()?;
+                self.require_conductor(&actor)?;
+                if let Some(item_id) = &item_id {
+                    self.template()?.item(item_id).ok_or_else(|| ValidationError::new("itemId", "is not an item of this template"))?;
+                }
+                let result_has = |r: &ItemResult| r.evidence.contains(&evidence);
+                let on_result = item_id.as_ref().and_then(|i| self.results.get(i)).is_some_and(result_has);
+                if on_result || self.attachments.iter().any(|(i, e)| *i == item_id && *e == evidence) {
+                    return Err(DomainError::Rule("this evidence is already attached"));
+                }
+                if self.attachments.len() >= 500 {
+                    return Err(DomainError::Rule("an audit holds at most 500 files"));
+                }
+                AuditEvent::AuditEvidenceAttached { item_id, evidence }
             }
             AuditCommand::ScoreItem { actor, item_id, value, comment, evidence } => {
                 self.require_in_progress()?;
@@ -422,12 +626,20 @@ impl Aggregate for FiveSAudit {
                 AuditEvent::AuditScoreCorrected { item_id, before, after, scores_before, scores_after, reason }
             }
             AuditCommand::Cancel { actor, reason } => {
-                self.require_in_progress()?;
-                if !matches!(actor.role, Role::Owner | Role::Admin) {
-                    self.require_conductor(&actor)?;
+                let from = self.status;
+                match from {
+                    AuditStatus::None => return Err(DomainError::NotFound),
+                    AuditStatus::Scheduled if self.scheduled_by == Some(actor.member_id) => {}
+                    AuditStatus::Scheduled if !matches!(actor.role, Role::Owner | Role::Admin) => {
+                        return Err(DomainError::Forbidden("a scheduled audit is cancelled by who scheduled it, owners and admins"));
+                    }
+                    AuditStatus::Scheduled => {}
+                    AuditStatus::InProgress if !matches!(actor.role, Role::Owner | Role::Admin) => self.require_conductor(&actor)?,
+                    AuditStatus::InProgress => {}
+                    _ => return Err(DomainError::Rule("only a scheduled audit or one in progress is cancelled")),
                 }
                 actor.require_mutator()?;
-                AuditEvent::AuditCancelled { reason }
+                AuditEvent::AuditCancelled { reason, from }
             }
         };
         sink.write(event, self).await;
@@ -436,8 +648,22 @@ impl Aggregate for FiveSAudit {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            AuditEvent::AuditStarted { zone_id, template, checksum, conducted_by, .. } => {
+            AuditEvent::AuditScheduled { zone_id, audit_type, due_at, scheduled_by, .. } => {
+                self.status = AuditStatus::Scheduled;
+                self.zone_id = Some(zone_id);
+                self.audit_type = Some(audit_type);
+                self.due_at = Some(due_at);
+                self.scheduled_by = Some(scheduled_by);
+            }
+            AuditEvent::AuditMissed { .. } => self.status = AuditStatus::Missed,
+            AuditEvent::AuditItemMarkedNotApplicable { item_id, comment, .. } => {
+                let evidence = self.results.get(&item_id).map(|r| r.evidence.clone()).unwrap_or_default();
+                self.results.insert(item_id, ItemResult { value: ItemValue::NotApplicable, comment: Some(comment), evidence });
+            }
+            AuditEvent::AuditEvidenceAttached { item_id, evidence } => self.attachments.push((item_id, evidence)),
+            AuditEvent::AuditStarted { zone_id, template, checksum, conducted_by, audit_type, .. } => {
                 self.status = AuditStatus::InProgress;
+                self.audit_type = Some(audit_type);
                 self.checksum = checksum;
                 self.zone_id = Some(zone_id);
                 self.template = Some(template);

@@ -82,3 +82,6 @@ typed_id!(
 typed_id!(
     /// An area, line or cell of a site.
     AreaId, "areaId");
+typed_id!(
+    /// A red-tagged item (5S Sort).
+    RedTagId, "redTagId");

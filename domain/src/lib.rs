@@ -25,6 +25,7 @@ pub mod member;
 pub mod organization;
 pub mod points;
 pub mod points_rules;
+pub mod red_tag;
 pub mod site;
 #[cfg(test)]
 mod test_support;
@@ -34,6 +35,6 @@ pub mod zone;
 pub use actor::Actor;
 pub use audit::{Audited, Change};
 pub use error::{DomainError, ValidationError};
-pub use ids::{A3Id, AreaId, KaizenId};
+pub use ids::{A3Id, AreaId, KaizenId, RedTagId};
 pub use ids::{AccountId, AuditId, DefectId, InvitationId, MemberId, OrgId, SiteId, TemplateId, ZoneId};
 pub use values::{Code, DisplayName, Email, EvidenceRef, LongText, Name, Reason, ReasonCode, Role, Sealed, Timezone};

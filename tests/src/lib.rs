@@ -255,3 +255,13 @@ fn session(response: &Value, field: &str) -> anyhow::Result<Session> {
 pub fn error_code(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["code"].as_str()
 }
+
+impl TestApp {
+    /// The write side over this test's database and clock, for what the server runs on its
+    /// own (the system's sweeps) rather than through GraphQL.
+    pub fn gemba(&self) -> gemba_commands::service::Gemba {
+        let keyring = Keyring::from_base64(&self.app_key).expect("the test's application key");
+        let evidence = gemba_commands::evidence::EvidenceConfig::local(self.evidence_dir.path()).expect("the test's evidence folder");
+        gemba_commands::service::Gemba::new(self.pool.clone(), keyring, self.clock.clone(), evidence).expect("the write side")
+    }
+}

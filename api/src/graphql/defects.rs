@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use gemba_commands::defects::new_defect_id;
 use gemba_domain::defect::{self as domain, DefectCommand, DefectState, NewDefect};
-use gemba_domain::{DefectId, EvidenceRef, LongText, MemberId, Name, ZoneId};
+use gemba_domain::{A3Id, Code, DefectId, EvidenceRef, KaizenId, LongText, MemberId, Name, ZoneId};
 
 use super::context::{command_context, principal, services};
 use super::errors::{ApiError, ApiResult};
@@ -38,6 +38,10 @@ mirror_enum!(
 mirror_enum!(
     /// Why a defect is cancelled.
     CancelReason => domain::CancelReason { Duplicate, NotADefect, OutOfScope }
+);
+mirror_enum!(
+    /// Whether evidence shows the abnormality (before) or the fix (after).
+    EvidencePhase => domain::EvidencePhase { Before, After }
 );
 mirror_enum!(
     /// Where a defect stands.
@@ -121,6 +125,36 @@ impl Defect {
     async fn reopen_count(&self) -> u32 {
         self.0.reopen_count
     }
+    /// sha256 of the files showing the abnormality.
+    async fn evidence_before(&self) -> Vec<&str> {
+        self.0.evidence_before.iter().map(EvidenceRef::as_str).collect()
+    }
+    /// sha256 of the files showing the fix.
+    async fn evidence_after(&self) -> Vec<&str> {
+        self.0.evidence_after.iter().map(EvidenceRef::as_str).collect()
+    }
+    /// In the order they were made.
+    async fn comments(&self) -> Vec<DefectComment> {
+        self.0
+            .comments
+            .iter()
+            .map(|c| DefectComment { author_id: ID(c.author.to_string()), text: c.text.as_str().to_owned(), at: c.at })
+            .collect()
+    }
+    async fn linked_a3_id(&self) -> Option<ID> {
+        id_of(self.0.linked_a3_id)
+    }
+    async fn linked_kaizen_ids(&self) -> Vec<ID> {
+        self.0.linked_kaizen_ids.iter().map(|k| ID(k.to_string())).collect()
+    }
+    /// The external (CMMS) work order.
+    async fn work_order_ref(&self) -> Option<&str> {
+        self.0.work_order_ref.as_ref().map(Code::as_str)
+    }
+    /// The highest escalation level flagged by the system (0: never escalated); a flag, not a state.
+    async fn escalation_level(&self) -> u32 {
+        self.0.escalation_level
+    }
     /// A pending advisory suggestion; the defect changes only when a person accepts it.
     async fn suggestion(&self) -> Option<Suggestion> {
         self.0.suggestion.as_ref().map(|(id, kind, source)| Suggestion {
@@ -129,6 +163,14 @@ impl Defect {
             source: source.clone(),
         })
     }
+}
+
+/// A comment on a defect.
+#[derive(Debug, async_graphql::SimpleObject)]
+pub struct DefectComment {
+    pub author_id: ID,
+    pub text: String,
+    pub at: DateTime<Utc>,
 }
 
 /// An advisor's suggestion (AI is advisory).
@@ -166,6 +208,27 @@ fn evidence(field: &str, refs: &[String]) -> ApiResult<Vec<EvidenceRef>> {
     refs.iter().map(|r| EvidenceRef::parse(field, r).map_err(Into::into)).collect()
 }
 
+/// Parses what a new defect says.
+fn new_defect(
+    zone_id: &ID,
+    (abnormality_type, tag_class, priority, origin): (AbnormalityType, TagClass, Priority, Option<DefectOrigin>),
+    title: &str,
+    description: &str,
+    evidence_before: Option<&[String]>,
+) -> ApiResult<NewDefect> {
+    Ok(NewDefect {
+        defect_id: new_defect_id(),
+        zone_id: ZoneId::parse(zone_id)?,
+        abnormality_type: abnormality_type.into(),
+        tag_class: tag_class.into(),
+        priority: priority.into(),
+        title: Name::parse("title", title)?,
+        description: long_text("description", description)?,
+        origin: origin.unwrap_or(DefectOrigin::OperatorReport).into(),
+        evidence_before: evidence("evidenceBefore", evidence_before.unwrap_or_default())?,
+    })
+}
+
 /// Runs a command on an existing defect and returns the defect.
 async fn on_defect(
     ctx: &Context<'_>,
@@ -196,6 +259,50 @@ pub struct RaiseDefectInput {
     /// Set both to raise a defect already fixed on the spot.
     pub countermeasure: Option<String>,
     pub evidence_after: Option<Vec<String>>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RaiseDefectFixedOnSpotInput {
+    pub zone_id: ID,
+    pub abnormality_type: AbnormalityType,
+    pub tag_class: TagClass,
+    pub priority: Priority,
+    pub title: String,
+    pub description: String,
+    pub origin: Option<DefectOrigin>,
+    /// sha256 of uploaded photos.
+    pub evidence_before: Option<Vec<String>>,
+    /// What was done on the spot.
+    pub countermeasure: String,
+    /// Required for maintenance and safety tags.
+    pub evidence_after: Option<Vec<String>>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AttachDefectEvidenceInput {
+    pub defect_id: ID,
+    /// sha256 of the uploaded file.
+    pub evidence: String,
+    pub phase: EvidencePhase,
+}
+
+#[derive(Debug, InputObject)]
+pub struct LinkDefectToA3Input {
+    pub defect_id: ID,
+    pub a3_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct LinkDefectToKaizenInput {
+    pub defect_id: ID,
+    pub kaizen_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct SetDefectWorkOrderRefInput {
+    pub defect_id: ID,
+    /// The CMMS work order, e.g. `WO-12345`.
+    pub work_order_ref: String,
 }
 
 #[derive(Debug, InputObject)]
@@ -309,17 +416,13 @@ impl DefectMutation {
     /// Raises a defect in an active zone (fixed on the spot when `countermeasure` is given).
     async fn raise_defect(&self, ctx: &Context<'_>, input: RaiseDefectInput) -> ApiResult<Defect> {
         let p = principal(ctx)?;
-        let defect = NewDefect {
-            defect_id: new_defect_id(),
-            zone_id: ZoneId::parse(&input.zone_id)?,
-            abnormality_type: input.abnormality_type.into(),
-            tag_class: input.tag_class.into(),
-            priority: input.priority.into(),
-            title: Name::parse("title", &input.title)?,
-            description: long_text("description", &input.description)?,
-            origin: input.origin.unwrap_or(DefectOrigin::OperatorReport).into(),
-            evidence_before: evidence("evidenceBefore", input.evidence_before.as_deref().unwrap_or_default())?,
-        };
+        let defect = new_defect(
+            &input.zone_id,
+            (input.abnormality_type, input.tag_class, input.priority, input.origin),
+            &input.title,
+            &input.description,
+            input.evidence_before.as_deref(),
+        )?;
         let fixed = match &input.countermeasure {
             Some(text) => {
                 Some((long_text("countermeasure", text)?, evidence("evidenceAfter", input.evidence_after.as_deref().unwrap_or_default())?))
@@ -329,6 +432,64 @@ impl DefectMutation {
         let command = command_context(ctx, p.org, Some(p), &input)?;
         let id = services(ctx)?.gemba.raise_defect(&command, defect, fixed).await?;
         defect_payload(ctx, id).await
+    }
+
+    /// Raises a defect that was fixed on the spot: raised and resolved in one step.
+    async fn raise_defect_fixed_on_spot(&self, ctx: &Context<'_>, input: RaiseDefectFixedOnSpotInput) -> ApiResult<Defect> {
+        let p = principal(ctx)?;
+        let defect = new_defect(
+            &input.zone_id,
+            (input.abnormality_type, input.tag_class, input.priority, input.origin),
+            &input.title,
+            &input.description,
+            input.evidence_before.as_deref(),
+        )?;
+        let fixed = (
+            long_text("countermeasure", &input.countermeasure)?,
+            evidence("evidenceAfter", input.evidence_after.as_deref().unwrap_or_default())?,
+        );
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        let id = services(ctx)?.gemba.raise_defect(&command, defect, Some(fixed)).await?;
+        defect_payload(ctx, id).await
+    }
+
+    /// Attaches a file (by sha256) as before- or after-evidence.
+    async fn attach_defect_evidence(&self, ctx: &Context<'_>, input: AttachDefectEvidenceInput) -> ApiResult<Defect> {
+        let evidence = EvidenceRef::parse("evidence", &input.evidence)?;
+        let phase = input.phase.into();
+        on_defect(ctx, &input.defect_id, &input, |actor, _, _| DefectCommand::AttachEvidence { actor, evidence, phase }).await
+    }
+
+    /// Comments on a defect; comments are kept in order with their author and time.
+    async fn comment_on_defect(&self, ctx: &Context<'_>, input: DefectTextInput) -> ApiResult<Defect> {
+        let text = long_text("text", &input.text)?;
+        on_defect(ctx, &input.defect_id, &input, |actor, _, now| DefectCommand::Comment { actor, text, now }).await
+    }
+
+    /// Links the defect to an A3 case of this organisation.
+    async fn link_defect_to_a3(&self, ctx: &Context<'_>, input: LinkDefectToA3Input) -> ApiResult<Defect> {
+        let p = principal(ctx)?;
+        let id = DefectId::parse(&input.defect_id)?;
+        let a3 = A3Id::parse(&input.a3_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.link_defect_to_a3(&command, id, a3).await?;
+        defect_payload(ctx, id).await
+    }
+
+    /// Links the defect to a kaizen of this organisation.
+    async fn link_defect_to_kaizen(&self, ctx: &Context<'_>, input: LinkDefectToKaizenInput) -> ApiResult<Defect> {
+        let p = principal(ctx)?;
+        let id = DefectId::parse(&input.defect_id)?;
+        let kaizen = KaizenId::parse(&input.kaizen_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.link_defect_to_kaizen(&command, id, kaizen).await?;
+        defect_payload(ctx, id).await
+    }
+
+    /// Sets the external (CMMS) work order reference.
+    async fn set_defect_work_order_ref(&self, ctx: &Context<'_>, input: SetDefectWorkOrderRefInput) -> ApiResult<Defect> {
+        let work_order_ref = Code::parse("workOrderRef", &input.work_order_ref)?;
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, _| DefectCommand::SetWorkOrderRef { actor, facts, work_order_ref }).await
     }
 
     /// Assigns an open defect to an active member, with a due date (default from the SLA).

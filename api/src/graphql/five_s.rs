@@ -1,8 +1,8 @@
 //! 5S templates and audits in GraphQL.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use gemba_domain::defect::{AbnormalityType as DomainType, Priority as DomainPriority};
-use gemba_domain::five_s::{self as domain, AuditTemplate, ItemValue, Scale, TemplateItem};
+use gemba_domain::five_s::{self as domain, Anchors, AuditTemplate, ItemValue, Scale, TemplateItem};
 use gemba_domain::five_s_audit::{self as audit, Finding, FiveSAudit};
 use gemba_domain::{AuditId, EvidenceRef, LongText, MemberId, Name, TemplateId, ZoneId};
 use rust_decimal::Decimal;
@@ -28,7 +28,7 @@ mirror_enum!(
 );
 mirror_enum!(
     /// Where an audit stands.
-    AuditStatus => audit::AuditStatus { None, InProgress, Submitted, Cancelled }
+    AuditStatus => audit::AuditStatus { None, InProgress, Submitted, Cancelled, Scheduled, Missed }
 );
 
 /// A checklist item.
@@ -59,6 +59,13 @@ impl From<&TemplateItem> for ChecklistItem {
             photo_required_at_or_below: item.photo_required_at_or_below,
         }
     }
+}
+
+/// The written meaning of one scale value.
+#[derive(Debug, SimpleObject)]
+pub struct ScaleAnchor {
+    pub value: i32,
+    pub text: String,
 }
 
 /// A score band.
@@ -95,6 +102,14 @@ impl AuditTemplateView {
     async fn scale_step(&self) -> Option<i32> {
         self.0.definition().map(|d| d.scale.step)
     }
+    /// The written meaning of scale values, lowest first.
+    async fn anchors(&self) -> Vec<ScaleAnchor> {
+        self.0
+            .definition()
+            .map(|d| d.anchors.iter().map(|(value, text)| ScaleAnchor { value: *value, text: text.to_string() }).collect())
+            .unwrap_or_default()
+    }
+    /// In checklist order.
     async fn items(&self) -> Vec<ChecklistItem> {
         self.0.definition().map(|d| d.items.iter().map(Into::into).collect()).unwrap_or_default()
     }
@@ -134,6 +149,14 @@ pub struct AuditFinding {
     pub raise_defect: bool,
 }
 
+/// A file attached to an audit (to one item, or to the audit as a whole).
+#[derive(Debug, SimpleObject)]
+pub struct AuditEvidence {
+    pub item_id: Option<String>,
+    /// sha256 of the file.
+    pub sha256: String,
+}
+
 /// A section's score.
 #[derive(Debug, SimpleObject)]
 pub struct SectionScore {
@@ -156,6 +179,17 @@ impl AuditView {
     }
     async fn status(&self) -> AuditStatus {
         self.1.status().into()
+    }
+    async fn audit_type(&self) -> Option<AuditType> {
+        self.1.audit_type().map(Into::into)
+    }
+    /// When a scheduled audit is due.
+    async fn due_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.1.due_at()
+    }
+    /// Files attached on their own (scores may also carry evidence).
+    async fn evidence(&self) -> Vec<AuditEvidence> {
+        self.1.attachments().iter().map(|(item_id, e)| AuditEvidence { item_id: item_id.clone(), sha256: e.as_str().to_owned() }).collect()
     }
     async fn template_id(&self) -> Option<ID> {
         self.1.template_version().map(|(t, _)| ID(t.to_string()))
@@ -272,6 +306,64 @@ pub struct AddTemplateItemInput {
 }
 
 #[derive(Debug, InputObject)]
+pub struct CloneTemplateInput {
+    pub from_template_id: ID,
+    /// Default: the source's name.
+    pub name: Option<String>,
+}
+
+/// What changes in an item; absent fields stay as they are (null clears an optional one).
+#[derive(Debug, InputObject)]
+pub struct ChangeTemplateItemInput {
+    pub template_id: ID,
+    pub item_id: String,
+    pub section: Option<Section>,
+    pub text: Option<String>,
+    pub guidance: MaybeUndefined<String>,
+    pub weight: Option<Decimal>,
+    pub na_allowed: Option<bool>,
+    pub critical: Option<bool>,
+    pub auto_finding_at_or_below: MaybeUndefined<i32>,
+    pub photo_required_at_or_below: MaybeUndefined<i32>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct TemplateItemInput {
+    pub template_id: ID,
+    pub item_id: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ReorderTemplateItemsInput {
+    pub template_id: ID,
+    /// Every item id of the template, once, in the new order.
+    pub order: Vec<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AnchorInput {
+    pub value: i32,
+    pub text: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct SetTemplateScaleInput {
+    pub template_id: ID,
+    pub min: i32,
+    pub max: i32,
+    /// Default 1.
+    pub step: Option<i32>,
+    pub anchors: Option<Vec<AnchorInput>>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RetireTemplateInput {
+    pub template_id: ID,
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
+#[derive(Debug, InputObject)]
 pub struct BandInput {
     pub label: String,
     pub min_pct: Decimal,
@@ -295,6 +387,32 @@ pub struct StartAuditInput {
     pub template_id: ID,
     /// Co-auditors (the caller is always one).
     pub conducted_by: Option<Vec<ID>>,
+    /// Starts this scheduled audit (of the same zone and type) instead of a new one.
+    pub audit_id: Option<ID>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ScheduleAuditInput {
+    pub zone_id: ID,
+    pub audit_type: AuditType,
+    pub due_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct MarkItemNotApplicableInput {
+    pub audit_id: ID,
+    pub item_id: String,
+    /// Required: why the item does not apply.
+    pub comment: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AttachAuditEvidenceInput {
+    pub audit_id: ID,
+    /// The item it shows; absent for the audit as a whole.
+    pub item_id: Option<String>,
+    /// sha256 of the uploaded file.
+    pub evidence: String,
 }
 
 #[derive(Debug, InputObject)]
@@ -408,14 +526,152 @@ impl FiveSMutation {
         template_payload(ctx, id).await
     }
 
+    /// Starts a new template (a version 1 draft) as a copy of another's latest published version.
+    async fn clone_template(&self, ctx: &Context<'_>, input: CloneTemplateInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let from = TemplateId::parse(&input.from_template_id)?;
+        let name = input.name.as_deref().map(|n| Name::parse("name", n)).transpose()?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        let id = services(ctx)?.gemba.clone_template(&command, from, name).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Changes an item of a draft; the history keeps the item before and after.
+    async fn change_template_item(&self, ctx: &Context<'_>, input: ChangeTemplateItemInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        let gemba = &services(ctx)?.gemba;
+        let current = gemba
+            .template(p.org, id)
+            .await?
+            .and_then(|t| t.definition().and_then(|d| d.item(input.item_id.trim()).cloned()))
+            .ok_or(ApiError::NotFound)?;
+        let patched = |field: &MaybeUndefined<i32>, old: Option<i32>| match field {
+            MaybeUndefined::Undefined => old,
+            MaybeUndefined::Null => None,
+            MaybeUndefined::Value(v) => Some(*v),
+        };
+        let item = TemplateItem {
+            section: input.section.map_or(current.section, Into::into),
+            text: match &input.text {
+                Some(text) => Name::parse("text", text)?,
+                None => current.text.clone(),
+            },
+            guidance: match &input.guidance {
+                MaybeUndefined::Undefined => current.guidance.clone(),
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(text) => Some(LongText::parse("guidance", text)?),
+            },
+            weight: input.weight.unwrap_or(current.weight),
+            na_allowed: input.na_allowed.unwrap_or(current.na_allowed),
+            critical: input.critical.unwrap_or(current.critical),
+            auto_finding_at_or_below: patched(&input.auto_finding_at_or_below, current.auto_finding_at_or_below),
+            photo_required_at_or_below: patched(&input.photo_required_at_or_below, current.photo_required_at_or_below),
+            item_id: current.item_id,
+        };
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        gemba.on_template(&command, id, |actor| domain::TemplateCommand::ChangeItem { actor, item }).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Removes an item from a draft.
+    async fn remove_template_item(&self, ctx: &Context<'_>, input: TemplateItemInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        let item_id = input.item_id.trim().to_owned();
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_template(&command, id, |actor| domain::TemplateCommand::RemoveItem { actor, item_id }).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Puts a draft's items in a new order (every item, once).
+    async fn reorder_template_items(&self, ctx: &Context<'_>, input: ReorderTemplateItemsInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        if input.order.len() > 500 {
+            return Err(ApiError::Validation { field: "order".into(), message: "lists at most 500 items".into() });
+        }
+        let order = input.order.iter().map(|i| i.trim().to_owned()).collect();
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_template(&command, id, |actor| domain::TemplateCommand::ReorderItems { actor, order }).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Sets a draft's scale (min < max, on a step) and the written meaning of its values.
+    async fn set_template_scale(&self, ctx: &Context<'_>, input: SetTemplateScaleInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        let scale = Scale::parse(input.min, input.max, input.step.unwrap_or(1))?;
+        let mut anchors = Anchors::new();
+        for anchor in input.anchors.iter().flatten() {
+            if anchors.insert(anchor.value, Name::parse("anchors", &anchor.text)?).is_some() {
+                return Err(ApiError::Validation { field: "anchors".into(), message: "names each value once".into() });
+            }
+        }
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_template(&command, id, |actor| domain::TemplateCommand::SetScale { actor, scale, anchors }).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Starts the next version as a draft copy of the published one; audits keep their pinned version.
+    async fn revise_template(&self, ctx: &Context<'_>, input: TemplateInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_template(&command, id, |actor| domain::TemplateCommand::Revise { actor }).await?;
+        template_payload(ctx, id).await
+    }
+
+    /// Retires a template, with a reason: no new audits start on it; audits already started are unaffected.
+    async fn retire_template(&self, ctx: &Context<'_>, input: RetireTemplateInput) -> ApiResult<AuditTemplateView> {
+        let p = principal(ctx)?;
+        let id = TemplateId::parse(&input.template_id)?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_template(&command, id, |actor| domain::TemplateCommand::Retire { actor, reason }).await?;
+        template_payload(ctx, id).await
+    }
+
     /// Starts an audit of a zone against the template's published version.
     async fn start_audit(&self, ctx: &Context<'_>, input: StartAuditInput) -> ApiResult<AuditView> {
         let p = principal(ctx)?;
         let zone = ZoneId::parse(&input.zone_id)?;
         let template = TemplateId::parse(&input.template_id)?;
         let conducted_by = input.conducted_by.iter().flatten().map(|id| MemberId::parse(id)).collect::<Result<Vec<_>, _>>()?;
+        let scheduled = input.audit_id.as_ref().map(|id| AuditId::parse(id)).transpose()?;
         let command = command_context(ctx, p.org, Some(p), &input)?;
-        let id = services(ctx)?.gemba.start_audit(&command, zone, input.audit_type.into(), template, conducted_by).await?;
+        let id = services(ctx)?.gemba.start_audit(&command, zone, input.audit_type.into(), template, conducted_by, scheduled).await?;
+        audit_payload(ctx, id).await
+    }
+
+    /// Schedules an audit of a zone with a due date; `startAudit` with its id starts it.
+    async fn schedule_audit(&self, ctx: &Context<'_>, input: ScheduleAuditInput) -> ApiResult<AuditView> {
+        let p = principal(ctx)?;
+        let zone = ZoneId::parse(&input.zone_id)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        let id = services(ctx)?.gemba.schedule_audit(&command, zone, input.audit_type.into(), input.due_at).await?;
+        audit_payload(ctx, id).await
+    }
+
+    /// Marks an item not applicable (only where the template allows it), with a comment.
+    async fn mark_item_not_applicable(&self, ctx: &Context<'_>, input: MarkItemNotApplicableInput) -> ApiResult<AuditView> {
+        let p = principal(ctx)?;
+        let id = AuditId::parse(&input.audit_id)?;
+        let comment = LongText::parse("comment", &input.comment)?;
+        let item_id = input.item_id.trim().to_owned();
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_audit(&command, id, |actor| audit::AuditCommand::MarkItemNotApplicable { actor, item_id, comment }).await?;
+        audit_payload(ctx, id).await
+    }
+
+    /// Attaches a file (by sha256) to an item or to the audit as a whole.
+    async fn attach_audit_evidence(&self, ctx: &Context<'_>, input: AttachAuditEvidenceInput) -> ApiResult<AuditView> {
+        let p = principal(ctx)?;
+        let id = AuditId::parse(&input.audit_id)?;
+        let evidence = EvidenceRef::parse("evidence", &input.evidence)?;
+        let item_id = input.item_id.as_ref().map(|i| i.trim().to_owned());
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.on_audit(&command, id, |actor| audit::AuditCommand::AttachEvidence { actor, item_id, evidence }).await?;
         audit_payload(ctx, id).await
     }
 

@@ -34,6 +34,7 @@ pub mod organization;
 pub mod plant;
 pub mod points;
 pub mod query;
+pub mod red_tags;
 pub mod types;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
@@ -48,6 +49,7 @@ pub struct Query(
     evidence::EvidenceQuery,
     points::PointsQuery,
     plant::PlantQuery,
+    red_tags::RedTagQuery,
 );
 
 /// All mutations.
@@ -61,6 +63,7 @@ pub struct Mutation(
     plant::PlantMutation,
     members::MemberMutation,
     organization::OrganizationMutation,
+    red_tags::RedTagMutation,
 );
 
 /// The schema type.

@@ -244,3 +244,192 @@ async fn organisation_settings_drive_defect_due_dates_and_retention_is_owner_onl
         .await;
     assert_eq!(hold["data"]["placeLegalHold"]["settings"]["legalHold"], true, "{hold}");
 }
+
+#[tokio::test]
+async fn a_defect_fixed_on_the_spot_is_raised_resolved_in_one_step() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let finder = app.join(&owner, "fin@a.example", "MEMBER").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "P-01", "Press line").await;
+    let fixed = json!({"zoneId": zone, "abnormalityType": "MINOR_FLAW", "tagClass": "MAINTENANCE", "priority": "C",
+                       "title": "Loose bolt", "description": "on the guard", "countermeasure": "tightened"});
+    let events = app.event_count(&owner.org).await;
+    let no_after = mutate(&app, &finder, "raiseDefectFixedOnSpot", "RaiseDefectFixedOnSpotInput", fixed.clone()).await;
+    assert_eq!(error_code(&no_after), Some("VALIDATION"), "a maintenance tag needs after-evidence: {no_after}");
+    assert_eq!(app.event_count(&owner.org).await, events, "nothing changed");
+
+    let mut with_after = fixed;
+    with_after["evidenceAfter"] = json!(["ab".repeat(32)]);
+    let raised = mutate(&app, &finder, "raiseDefectFixedOnSpot", "RaiseDefectFixedOnSpotInput", with_after).await;
+    let defect = &raised["data"]["raiseDefectFixedOnSpot"];
+    assert_eq!(defect["status"], "RESOLVED", "{raised}");
+    assert_eq!(defect["countermeasure"], "tightened");
+    assert_eq!(defect["resolvedById"], finder.member.as_str());
+    let id = defect["id"].as_str().expect("id");
+    let read = app.gql(Some(&owner.token), "query($id: ID!) { defect(id: $id) { fixedOnSpot evidenceAfter } }", json!({"id": id})).await;
+    assert_eq!(read["data"]["defect"], json!({"fixedOnSpot": true, "evidenceAfter": ["ab".repeat(32)]}), "{read}");
+    let history = app
+        .gql(
+            Some(&owner.token),
+            "query($id: ID!) { history(entityId: $id) { eventType actor { id } changes { path before after } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let entries = history["data"]["history"].as_array().expect("history");
+    let types: Vec<&str> = entries.iter().filter_map(|e| e["eventType"].as_str()).collect();
+    assert_eq!(types[..2], ["DefectRaised", "DefectResolved"], "raised and resolved by one command: {history}");
+    assert_eq!(entries[1]["actor"]["id"], finder.member.as_str());
+    assert!(entries[1]["changes"].as_array().expect("changes").contains(&json!({"path": "fixedOnSpot", "before": null, "after": true})));
+}
+
+#[tokio::test]
+async fn comments_evidence_links_and_the_work_order_are_kept_on_the_defect() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let finder = app.join(&owner, "fin@a.example", "MEMBER").await;
+    let auditor = app.join(&owner, "aud@a.example", "AUDITOR").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "P-01", "Press line").await;
+    let raise = json!({"zoneId": zone, "abnormalityType": "CONTAMINATION_SOURCE", "tagClass": "OPERATOR", "priority": "B",
+                       "title": "Oil leak", "description": "drips"});
+    let raised = mutate(&app, &finder, "raiseDefect", "RaiseDefectInput", raise).await;
+    let id = raised["data"]["raiseDefect"]["id"].as_str().expect("id").to_owned();
+    const VIEW: &str = "evidenceBefore evidenceAfter comments { authorId text at } linkedA3Id linkedKaizenIds workOrderRef";
+    let call = |who: &gemba_tests::Session, name: &str, input_type: &str, input: Value| {
+        let (app, token) = (&app, who.token.clone());
+        let query = format!("mutation($input: {input_type}!) {{ {name}(input: $input) {{ {VIEW} }} }}");
+        async move { app.gql(Some(&token), &query, json!({"input": input})).await }
+    };
+
+    for words in ["first seen at 6am", "still dripping"] {
+        let r = call(&finder, "commentOnDefect", "DefectTextInput", json!({"defectId": id, "text": words})).await;
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    let photo = "cd".repeat(32);
+    let attached =
+        call(&finder, "attachDefectEvidence", "AttachDefectEvidenceInput", json!({"defectId": id, "evidence": photo, "phase": "BEFORE"}))
+            .await;
+    let view = &attached["data"]["attachDefectEvidence"];
+    assert_eq!(view["evidenceBefore"], json!([photo]), "{attached}");
+    let comments = view["comments"].as_array().expect("comments");
+    assert_eq!(
+        comments.iter().map(|c| c["text"].as_str().unwrap_or_default()).collect::<Vec<_>>(),
+        ["first seen at 6am", "still dripping"]
+    );
+    assert_eq!(comments[0]["authorId"], finder.member.as_str());
+
+    // Links need an existing target of this organisation; the owner leads.
+    let kaizen = app
+        .gql(
+            Some(&finder.token),
+            "mutation($input: DraftKaizenInput!) { draftKaizen(input: $input) { id } }",
+            json!({"input": {"zoneId": zone, "title": "Drip tray", "category": "QUALITY", "problem": "oil", "proposal": "tray"}}),
+        )
+        .await;
+    let kaizen = kaizen["data"]["draftKaizen"]["id"].as_str().unwrap_or_else(|| panic!("{kaizen}")).to_owned();
+    let a3 = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: OpenA3Input!) { openA3(input: $input) { id } }",
+            json!({"input": {"theme": "Leaks on press 3", "ownerId": owner.member, "coachId": finder.member}}),
+        )
+        .await;
+    let a3 = a3["data"]["openA3"]["id"].as_str().unwrap_or_else(|| panic!("{a3}")).to_owned();
+
+    let events = app.event_count(&owner.org).await;
+    let by_finder = call(&finder, "linkDefectToKaizen", "LinkDefectToKaizenInput", json!({"defectId": id, "kaizenId": kaizen})).await;
+    assert_eq!(error_code(&by_finder), Some("FORBIDDEN"), "only the assignee or the zone's leaders link: {by_finder}");
+    let missing = call(&owner, "linkDefectToA3", "LinkDefectToA3Input", json!({"defectId": id, "a3Id": kaizen})).await;
+    assert_eq!(error_code(&missing), Some("VALIDATION"), "a kaizen id is no A3 case: {missing}");
+    let by_auditor = call(&auditor, "commentOnDefect", "DefectTextInput", json!({"defectId": id, "text": "x"})).await;
+    assert_eq!(error_code(&by_auditor), Some("FORBIDDEN"), "{by_auditor}");
+    let bad_ref =
+        call(&owner, "setDefectWorkOrderRef", "SetDefectWorkOrderRefInput", json!({"defectId": id, "workOrderRef": "WO 1"})).await;
+    assert_eq!(error_code(&bad_ref), Some("VALIDATION"), "{bad_ref}");
+    assert_eq!(app.event_count(&owner.org).await, events, "refused commands changed nothing");
+
+    let linked = call(&owner, "linkDefectToKaizen", "LinkDefectToKaizenInput", json!({"defectId": id, "kaizenId": kaizen})).await;
+    assert_eq!(linked["data"]["linkDefectToKaizen"]["linkedKaizenIds"], json!([kaizen]), "{linked}");
+    let twice = call(&owner, "linkDefectToKaizen", "LinkDefectToKaizenInput", json!({"defectId": id, "kaizenId": kaizen})).await;
+    assert_eq!(error_code(&twice), Some("CONFLICT"), "{twice}");
+    let linked = call(&owner, "linkDefectToA3", "LinkDefectToA3Input", json!({"defectId": id, "a3Id": a3})).await;
+    assert_eq!(linked["data"]["linkDefectToA3"]["linkedA3Id"], a3.as_str(), "{linked}");
+    for reference in ["wo-100", "WO-101"] {
+        let set =
+            call(&owner, "setDefectWorkOrderRef", "SetDefectWorkOrderRefInput", json!({"defectId": id, "workOrderRef": reference})).await;
+        assert!(set["errors"].is_null(), "{set}");
+    }
+
+    let other = app.sign_up("zed@b.example", "Org B").await;
+    let foreign = other_org_kaizen(&app, &other).await;
+    let cross = call(&owner, "linkDefectToKaizen", "LinkDefectToKaizenInput", json!({"defectId": id, "kaizenId": foreign})).await;
+    assert_eq!(error_code(&cross), Some("VALIDATION"), "a kaizen of another organisation is not found: {cross}");
+
+    let history = app
+        .gql(
+            Some(&auditor.token),
+            "query($id: ID!) { history(entityId: $id) { eventType actor { id } changes { path before after } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let entries = history["data"]["history"].as_array().expect("history");
+    let last = entries.last().expect("an entry");
+    assert_eq!(last["eventType"], "DefectWorkOrderLinked", "{history}");
+    assert_eq!(last["actor"]["id"], owner.member.as_str());
+    assert_eq!(last["changes"][0], json!({"path": "workOrderRef", "before": "WO-100", "after": "WO-101"}));
+    let types: Vec<&str> = entries.iter().filter_map(|e| e["eventType"].as_str()).collect();
+    for t in ["DefectCommented", "DefectEvidenceAttached", "DefectLinkedToKaizen", "DefectLinkedToA3"] {
+        assert!(types.contains(&t), "{t} in {types:?}");
+    }
+}
+
+async fn other_org_kaizen(app: &TestApp, other: &Session) -> String {
+    let site = app.create_site(other, "S9").await;
+    let zone = app.create_zone(other, &site, "Z-9", "Elsewhere").await;
+    let drafted = app
+        .gql(
+            Some(&other.token),
+            "mutation($input: DraftKaizenInput!) { draftKaizen(input: $input) { id } }",
+            json!({"input": {"zoneId": zone, "title": "Other", "category": "QUALITY", "problem": "p", "proposal": "q"}}),
+        )
+        .await;
+    drafted["data"]["draftKaizen"]["id"].as_str().unwrap_or_else(|| panic!("{drafted}")).to_owned()
+}
+
+#[tokio::test]
+async fn the_system_escalates_an_unassigned_priority_a_defect_once_per_level() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@a.example", "Org A").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "P-01", "Press line").await;
+    let raise = json!({"zoneId": zone, "abnormalityType": "UNSAFE_PLACE", "tagClass": "SAFETY", "priority": "A",
+                       "title": "Guard missing", "description": "on press 3"});
+    let raised = mutate(&app, &owner, "raiseDefect", "RaiseDefectInput", raise).await;
+    let id = raised["data"]["raiseDefect"]["id"].as_str().expect("id").to_owned();
+    let (org, defect) = (owner.org.parse().expect("org id"), id.parse().expect("defect id"));
+    let gemba = app.gemba();
+    let now = chrono::Utc::now();
+
+    let events = app.event_count(&owner.org).await;
+    let early = gemba.escalate_defect(org, defect, 60, now + chrono::Duration::minutes(30)).await.expect("escalation");
+    assert!(early.is_none(), "not yet due");
+    assert_eq!(app.event_count(&owner.org).await, events, "nothing changed");
+    let late = now + chrono::Duration::minutes(61);
+    assert!(gemba.escalate_defect(org, defect, 60, late).await.expect("escalation").is_some());
+    assert!(gemba.escalate_defect(org, defect, 60, late).await.expect("escalation").is_none(), "once per level");
+    assert_eq!(app.event_count(&owner.org).await, events + 1);
+
+    let read = app
+        .gql(
+            Some(&owner.token),
+            "query($id: ID!) { defect(id: $id) { status escalationLevel } history(entityId: $id) { eventType channel actor { id } changes { path before after } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(read["data"]["defect"], json!({"status": "OPEN", "escalationLevel": 1}), "a flag, not a state: {read}");
+    let last = read["data"]["history"].as_array().and_then(|h| h.last().cloned()).unwrap_or_default();
+    assert_eq!(last["eventType"], "DefectEscalated", "{read}");
+    assert_eq!((last["channel"].as_str(), last["actor"]["id"].is_null()), (Some("system"), true));
+    assert_eq!(last["changes"][0]["after"], json!({"rule": "priority_a_unassigned", "level": 1}));
+}

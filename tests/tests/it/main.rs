@@ -14,6 +14,7 @@ mod improvement;
 mod plant;
 mod plant_story;
 mod points;
+mod red_tags;
 mod schema;
 mod tenancy;
 mod validation;
