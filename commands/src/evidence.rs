@@ -170,14 +170,14 @@ impl Gemba {
     }
 
     /// Refuses `files` unless every one was uploaded to the command's organisation.
-    pub async fn require_evidence(&self, ctx: &CommandContext, field: &str, files: &[EvidenceRef]) -> Result<(), CommandError> {
+    pub async fn require_evidence(&self, org: OrgId, field: &str, files: &[EvidenceRef]) -> Result<(), CommandError> {
         if files.is_empty() {
             return Ok(());
         }
         let wanted: Vec<&str> = files.iter().map(EvidenceRef::as_str).collect();
-        let mut tx = begin_tenant(self.pool(), ctx.org).await?;
+        let mut tx = begin_tenant(self.pool(), org).await?;
         let found: Vec<String> = sqlx::query_scalar("select sha256 from evidence_files where org_id = $1 and sha256 = any($2)")
-            .bind(ctx.org.uuid())
+            .bind(org.uuid())
             .bind(&wanted)
             .fetch_all(&mut *tx)
             .await?;

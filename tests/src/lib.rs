@@ -172,6 +172,22 @@ impl TestApp {
         response.json().await.expect("JSON response")
     }
 
+    /// Uploads a small PNG made unique by `label` as `who`; returns its sha256.
+    pub async fn upload_photo(&self, who: &Session, label: &str) -> String {
+        let bytes = [b"\x89PNG\r\n\x1a\n".as_slice(), label.as_bytes()].concat();
+        let response = self
+            .client
+            .post(format!("{}/evidence", self.url))
+            .bearer_auth(&who.token)
+            .header("Content-Type", "image/png")
+            .body(bytes)
+            .send()
+            .await
+            .expect("evidence upload");
+        let body: Value = response.json().await.expect("JSON answer");
+        body["sha256"].as_str().unwrap_or_else(|| panic!("upload failed: {body}")).to_owned()
+    }
+
     /// Signs up a new organisation; returns its Owner's session.
     pub async fn sign_up(&self, email: &str, organization: &str) -> Session {
         let response = self

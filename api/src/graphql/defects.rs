@@ -9,7 +9,7 @@ use gemba_domain::{A3Id, Code, DefectId, EvidenceRef, KaizenId, LongText, Member
 
 use super::context::{command_context, principal, services};
 use super::errors::{ApiError, ApiResult};
-use super::inputs::{long_text, optional_long_text, reason};
+use super::inputs::{long_text, optional_long_text, reason, require_uploaded};
 use super::types::ReasonCode;
 
 mirror_enum!(
@@ -429,6 +429,10 @@ impl DefectMutation {
             }
             None => None,
         };
+        require_uploaded(ctx, "evidenceBefore", &defect.evidence_before).await?;
+        if let Some((_, after)) = &fixed {
+            require_uploaded(ctx, "evidenceAfter", after).await?;
+        }
         let command = command_context(ctx, p.org, Some(p), &input)?;
         let id = services(ctx)?.gemba.raise_defect(&command, defect, fixed).await?;
         defect_payload(ctx, id).await
@@ -448,6 +452,8 @@ impl DefectMutation {
             long_text("countermeasure", &input.countermeasure)?,
             evidence("evidenceAfter", input.evidence_after.as_deref().unwrap_or_default())?,
         );
+        require_uploaded(ctx, "evidenceBefore", &defect.evidence_before).await?;
+        require_uploaded(ctx, "evidenceAfter", &fixed.1).await?;
         let command = command_context(ctx, p.org, Some(p), &input)?;
         let id = services(ctx)?.gemba.raise_defect(&command, defect, Some(fixed)).await?;
         defect_payload(ctx, id).await
@@ -456,6 +462,7 @@ impl DefectMutation {
     /// Attaches a file (by sha256) as before- or after-evidence.
     async fn attach_defect_evidence(&self, ctx: &Context<'_>, input: AttachDefectEvidenceInput) -> ApiResult<Defect> {
         let evidence = EvidenceRef::parse("evidence", &input.evidence)?;
+        require_uploaded(ctx, "evidence", std::slice::from_ref(&evidence)).await?;
         let phase = input.phase.into();
         on_defect(ctx, &input.defect_id, &input, |actor, _, _| DefectCommand::AttachEvidence { actor, evidence, phase }).await
     }
@@ -556,6 +563,7 @@ impl DefectMutation {
     async fn resolve_defect(&self, ctx: &Context<'_>, input: ResolveDefectInput) -> ApiResult<Defect> {
         let countermeasure = long_text("countermeasure", &input.countermeasure)?;
         let evidence_after = evidence("evidenceAfter", input.evidence_after.as_deref().unwrap_or_default())?;
+        require_uploaded(ctx, "evidenceAfter", &evidence_after).await?;
         on_defect(ctx, &input.defect_id, &input, |actor, _, now| DefectCommand::Resolve { actor, countermeasure, evidence_after, now })
             .await
     }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::context::{command_context, principal, services};
 use super::defects::{AbnormalityType, Priority};
 use super::errors::{ApiError, ApiResult};
-use super::inputs::{optional_long_text, reason};
+use super::inputs::{optional_long_text, reason, require_uploaded};
 use super::types::ReasonCode;
 
 mirror_enum!(
@@ -669,6 +669,7 @@ impl FiveSMutation {
         let p = principal(ctx)?;
         let id = AuditId::parse(&input.audit_id)?;
         let evidence = EvidenceRef::parse("evidence", &input.evidence)?;
+        require_uploaded(ctx, "evidence", std::slice::from_ref(&evidence)).await?;
         let item_id = input.item_id.as_ref().map(|i| i.trim().to_owned());
         let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.on_audit(&command, id, |actor| audit::AuditCommand::AttachEvidence { actor, item_id, evidence }).await?;
@@ -682,6 +683,7 @@ impl FiveSMutation {
         let value = value(input.value, input.not_applicable)?;
         let comment = optional_long_text("comment", input.comment.as_deref())?;
         let evidence = input.evidence.iter().flatten().map(|e| EvidenceRef::parse("evidence", e)).collect::<Result<Vec<_>, _>>()?;
+        require_uploaded(ctx, "evidence", &evidence).await?;
         let item_id = input.item_id.clone();
         let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 
 use super::context::{command_context, principal, services};
 use super::errors::{ApiError, ApiResult};
-use super::inputs::{long_text, optional_long_text, optional_reason, reason};
+use super::inputs::{long_text, optional_long_text, optional_reason, reason, require_uploaded};
 use super::types::ReasonCode;
 
 mirror_enum!(
@@ -812,6 +812,7 @@ impl ImprovementMutation {
         if line.line_id.is_empty() || line.line_id.len() > 32 {
             return Err(ApiError::Validation { field: "lineId".into(), message: "is 1 to 32 characters".into() });
         }
+        require_uploaded(ctx, "evidence", &line.evidence).await?;
         let reason = optional_reason(input.reason_code, input.reason.as_deref())?;
         on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::SetImpactLine { actor, line, reason }).await
     }
@@ -925,6 +926,7 @@ impl ImprovementMutation {
             calculation: optional_long_text("calculation", input.calculation.as_deref())?,
             evidence: input.evidence.as_ref().map(|e| evidence(Some(e))).transpose()?,
         };
+        require_uploaded(ctx, "evidence", patch.evidence.as_deref().unwrap_or_default()).await?;
         let reason = reason(input.reason_code, &input.reason)?;
         let line_id = input.line_id.trim().to_owned();
         on_kaizen(ctx, &input.kaizen_id, &input, |actor, facts, now| KaizenCommand::AdjustSavings {

@@ -260,7 +260,12 @@ async fn a_defect_fixed_on_the_spot_is_raised_resolved_in_one_step() {
     assert_eq!(app.event_count(&owner.org).await, events, "nothing changed");
 
     let mut with_after = fixed;
-    with_after["evidenceAfter"] = json!(["ab".repeat(32)]);
+    let photo = app.upload_photo(&owner, "after the fix").await;
+    let mut not_uploaded = with_after.clone();
+    not_uploaded["evidenceAfter"] = json!(["ab".repeat(32)]);
+    let refused = mutate(&app, &owner, "raiseDefect", "RaiseDefectInput", not_uploaded).await;
+    assert_eq!(error_code(&refused), Some("VALIDATION"), "evidence must be uploaded first: {refused}");
+    with_after["evidenceAfter"] = json!([photo]);
     let raised = mutate(&app, &finder, "raiseDefectFixedOnSpot", "RaiseDefectFixedOnSpotInput", with_after).await;
     let defect = &raised["data"]["raiseDefectFixedOnSpot"];
     assert_eq!(defect["status"], "RESOLVED", "{raised}");
@@ -268,7 +273,7 @@ async fn a_defect_fixed_on_the_spot_is_raised_resolved_in_one_step() {
     assert_eq!(defect["resolvedById"], finder.member.as_str());
     let id = defect["id"].as_str().expect("id");
     let read = app.gql(Some(&owner.token), "query($id: ID!) { defect(id: $id) { fixedOnSpot evidenceAfter } }", json!({"id": id})).await;
-    assert_eq!(read["data"]["defect"], json!({"fixedOnSpot": true, "evidenceAfter": ["ab".repeat(32)]}), "{read}");
+    assert_eq!(read["data"]["defect"], json!({"fixedOnSpot": true, "evidenceAfter": [photo]}), "{read}");
     let history = app
         .gql(
             Some(&owner.token),
@@ -306,7 +311,7 @@ async fn comments_evidence_links_and_the_work_order_are_kept_on_the_defect() {
         let r = call(&finder, "commentOnDefect", "DefectTextInput", json!({"defectId": id, "text": words})).await;
         assert!(r["errors"].is_null(), "{r}");
     }
-    let photo = "cd".repeat(32);
+    let photo = app.upload_photo(&finder, "oil on the floor").await;
     let attached =
         call(&finder, "attachDefectEvidence", "AttachDefectEvidenceInput", json!({"defectId": id, "evidence": photo, "phase": "BEFORE"}))
             .await;

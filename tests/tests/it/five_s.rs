@@ -381,7 +381,7 @@ async fn a_scheduled_audit_is_started_items_marked_not_applicable_and_a_late_one
         json!([{"itemId": "S5-01", "value": null, "notApplicable": true, "comment": "no standard yet"}]),
         "{na}"
     );
-    let photo = "ef".repeat(32);
+    let photo = app.upload_photo(&member, "shelf label missing").await;
     let attached = call(
         &app,
         &auditor,

@@ -54,8 +54,13 @@ async fn a_kaizen_goes_from_idea_to_independently_verified_savings() {
         "IMPLEMENTED"
     );
 
-    let hard = json!({"kaizenId": id, "lineId": "a1", "kind": "ACTUAL", "classification": "HARD", "amount": "100", "currency": "EUR", "period": "MONTH",
-                      "realizedOn": "2026-11-01", "calculation": "2 h/week x 50 EUR/h", "evidence": ["ab".repeat(32)]});
+    let timesheet = app.upload_photo(&implementer, "timesheet").await;
+    let mut not_uploaded = json!({"kaizenId": id, "lineId": "a1", "kind": "ACTUAL", "classification": "HARD", "amount": "100", "currency": "EUR",
+                                  "period": "MONTH", "realizedOn": "2026-11-01", "calculation": "2 h/week x 50 EUR/h", "evidence": ["ab".repeat(32)]});
+    let refused = call(&app, &implementer, "setKaizenImpactLine", "SetKaizenImpactLineInput", F, not_uploaded.clone()).await;
+    assert_eq!(error_code(&refused), Some("VALIDATION"), "evidence must be uploaded to the organisation: {refused}");
+    not_uploaded["evidence"] = json!([timesheet]);
+    let hard = not_uploaded;
     let mut no_evidence = hard.clone();
     no_evidence["evidence"] = json!([]);
     let refused = call(&app, &implementer, "setKaizenImpactLine", "SetKaizenImpactLineInput", F, no_evidence).await;
@@ -424,10 +429,11 @@ async fn verified_savings_are_adjusted_as_a_new_version_and_a_closed_kaizen_reop
     call(app, reviewer, "approveKaizen", "ApproveKaizenInput", K, with(&id, json!({"implementerIds": [implementer.member]}))).await;
     call(app, implementer, "startKaizenImplementation", "KaizenInput", K, k.clone()).await;
     call(app, implementer, "markKaizenImplemented", "KaizenInput", K, k.clone()).await;
+    let timesheet = app.upload_photo(implementer, "timesheet").await;
     let hard = with(
         &id,
         json!({"lineId": "a1", "kind": "ACTUAL", "classification": "HARD", "amount": "100", "currency": "EUR", "period": "MONTH",
-                                "realizedOn": "2026-11-01", "calculation": "2 h/week x 50 EUR/h", "evidence": ["ab".repeat(32)]}),
+                                "realizedOn": "2026-11-01", "calculation": "2 h/week x 50 EUR/h", "evidence": [timesheet]}),
     );
     call(app, implementer, "setKaizenImpactLine", "SetKaizenImpactLineInput", K, hard).await;
     call(app, implementer, "submitKaizenImpact", "KaizenInput", K, k.clone()).await;

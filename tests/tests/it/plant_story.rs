@@ -120,8 +120,9 @@ async fn a_plant_story_from_audit_to_standard_is_fully_recorded() {
     ok(&app, &leader, "approveKaizen", "ApproveKaizenInput", "id", json!({"kaizenId": kaizen, "implementerIds": [mechanic.member]})).await;
     ok(&app, &mechanic, "startKaizenImplementation", "KaizenInput", "id", k.clone()).await;
     ok(&app, &mechanic, "markKaizenImplemented", "KaizenInput", "id", k.clone()).await;
+    let invoice = app.upload_photo(&mechanic, "oil supplier invoice").await;
     let line = json!({"kaizenId": kaizen, "lineId": "oil", "kind": "ACTUAL", "classification": "HARD", "amount": "250", "currency": "EUR", "period": "MONTH",
-                      "realizedOn": "2026-11-01", "calculation": "5 l/week less oil x 12.50 EUR/l", "evidence": ["ef".repeat(32)]});
+                      "realizedOn": "2026-11-01", "calculation": "5 l/week less oil x 12.50 EUR/l", "evidence": [invoice]});
     ok(&app, &mechanic, "setKaizenImpactLine", "SetKaizenImpactLineInput", "id", line).await;
     ok(&app, &mechanic, "submitKaizenImpact", "KaizenInput", "id", k.clone()).await;
     let verified =
