@@ -90,7 +90,7 @@ impl CommandBus {
             .into_iter()
             .enumerate()
             .map(|(offset, event)| {
-                let envelope = ctx.envelope(event.changes(), event.reason().cloned());
+                let envelope = ctx.envelope(event.changes(), event.reason().cloned(), event.signature());
                 Ok(SerializedEvent {
                     aggregate_id: aggregate_id.to_owned(),
                     sequence: context.current_sequence + offset + 1,

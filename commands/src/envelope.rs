@@ -1,6 +1,6 @@
 //! The envelope (metadata) every event carries: SPEC §3.2.
 
-use gemba_domain::{Actor, Change, MemberId, OrgId, Reason, Role, Sealed};
+use gemba_domain::{Actor, Change, MemberId, OrgId, Reason, Role, Sealed, SignatureMeaning};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -63,7 +63,7 @@ impl CommandContext {
     }
 
     /// The envelope for one event of this command.
-    pub fn envelope(&self, changes: Vec<Change>, reason: Option<Reason>) -> Envelope {
+    pub fn envelope(&self, changes: Vec<Change>, reason: Option<Reason>, signature: Option<SignatureMeaning>) -> Envelope {
         Envelope {
             actor: ActorRecord {
                 member_id: self.actor.map(|a| a.member_id),
@@ -77,6 +77,7 @@ impl CommandContext {
             causation_id: self.command_id,
             command_id: self.command_id,
             reason,
+            signature,
             changes,
         }
     }
@@ -101,6 +102,10 @@ pub struct Envelope {
     pub command_id: Uuid,
     /// Why, where given or required.
     pub reason: Option<Reason>,
+    /// For signed acts, what the actor's signature means (the signer is `actor`, the time
+    /// the event's `recorded_at`). Absent from events that are not signed acts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureMeaning>,
     /// What changed: before and after per field.
     pub changes: Vec<Change>,
 }

@@ -293,6 +293,7 @@ impl Ledgers<'_> {
             causation_id: command_id,
             command_id,
             reason: event.reason().cloned(),
+            signature: None,
             changes: event.changes(),
         };
         self.derived.push(SerializedEvent {

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
-use crate::audit::{Audited, Change};
+use crate::audit::{Audited, Change, SignatureMeaning};
 use crate::error::{DomainError, Outcome, ValidationError};
 use crate::ids::{A3Id, MemberId};
 use crate::values::{LongText, Name, Reason, Role};
@@ -541,6 +541,13 @@ impl Audited for A3Event {
             | Self::A3OwnerChanged { reason, .. }
             | Self::A3CoachChanged { reason, .. } => Some(reason),
             Self::A3SectionEdited { reason, .. } => reason.as_ref(),
+            _ => None,
+        }
+    }
+    fn signature(&self) -> Option<SignatureMeaning> {
+        match self {
+            Self::A3PlanApproved { .. } | Self::A3Closed { .. } => Some(SignatureMeaning::Approved),
+            Self::A3EffectConfirmed { .. } => Some(SignatureMeaning::Reviewed),
             _ => None,
         }
     }

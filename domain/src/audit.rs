@@ -32,10 +32,31 @@ impl Change {
     }
 }
 
+/// What a person's act means when an event records it as a signature (21 CFR 11.50):
+/// the envelope names the signer (actor), the time (recorded_at) and this meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureMeaning {
+    /// "I wrote this": an audit submitted, a kaizen submitted, a score corrected.
+    Authored,
+    /// "I approve this": a kaizen approved, an A3 plan approved, an A3 case closed.
+    Approved,
+    /// "I reviewed this": an A3 effect check confirmed.
+    Reviewed,
+    /// "I am responsible for these figures": a kaizen's actual impact submitted.
+    Responsible,
+    /// "I verified this": a defect verified, kaizen savings verified or adjusted.
+    Verified,
+}
+
 /// Implemented by every event enum: the before/after and the reason the envelope records.
 pub trait Audited {
     /// The fields this event changes; empty only for events that change no state.
     fn changes(&self) -> Vec<Change>;
     /// The reason carried by the event, where one was given or required.
     fn reason(&self) -> Option<&Reason>;
+    /// The meaning of the actor's signature, for events that are signed acts.
+    fn signature(&self) -> Option<SignatureMeaning> {
+        None
+    }
 }

@@ -12,7 +12,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
-use crate::audit::{Audited, Change};
+use crate::audit::{Audited, Change, SignatureMeaning};
 use crate::error::{DomainError, Outcome, ValidationError};
 use crate::ids::{A3Id, DefectId, KaizenId, MemberId, ZoneId};
 use crate::values::{Code, EvidenceRef, LongText, Name, Reason, Role};
@@ -609,6 +609,9 @@ impl Audited for DefectEvent {
             | Self::DefectReclassified { reason, .. } => Some(reason),
             _ => None,
         }
+    }
+    fn signature(&self) -> Option<SignatureMeaning> {
+        matches!(self, Self::DefectClosed { .. }).then_some(SignatureMeaning::Verified)
     }
 }
 

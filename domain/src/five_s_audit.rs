@@ -9,7 +9,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
-use crate::audit::{Audited, Change};
+use crate::audit::{Audited, Change, SignatureMeaning};
 use crate::defect::{AbnormalityType, Priority};
 use crate::error::{DomainError, Outcome, ValidationError};
 use crate::five_s::{ItemValue, Scores, Section, TemplateDefinition, score};
@@ -314,6 +314,9 @@ impl Audited for AuditEvent {
             Self::AuditScoreCorrected { reason, .. } | Self::AuditCancelled { reason, .. } => Some(reason),
             _ => None,
         }
+    }
+    fn signature(&self) -> Option<SignatureMeaning> {
+        matches!(self, Self::AuditSubmitted { .. } | Self::AuditScoreCorrected { .. }).then_some(SignatureMeaning::Authored)
     }
 }
 

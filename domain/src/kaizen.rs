@@ -22,7 +22,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
-use crate::audit::{Audited, Change};
+use crate::audit::{Audited, Change, SignatureMeaning};
 use crate::error::{DomainError, Outcome, ValidationError};
 use crate::ids::{A3Id, DefectId, KaizenId, MemberId, ZoneId};
 use crate::values::{EvidenceRef, LongText, Name, Reason, Role};
@@ -709,6 +709,15 @@ impl Audited for KaizenEvent {
             | Self::KaizenSavingsAdjusted { reason, .. }
             | Self::KaizenReopened { reason, .. } => Some(reason),
             Self::KaizenImpactLineSet { reason, .. } => reason.as_ref(),
+            _ => None,
+        }
+    }
+    fn signature(&self) -> Option<SignatureMeaning> {
+        match self {
+            Self::KaizenSubmitted { .. } => Some(SignatureMeaning::Authored),
+            Self::KaizenApproved { .. } => Some(SignatureMeaning::Approved),
+            Self::KaizenImpactSubmitted { .. } => Some(SignatureMeaning::Responsible),
+            Self::KaizenSavingsVerified { .. } | Self::KaizenSavingsAdjusted { .. } => Some(SignatureMeaning::Verified),
             _ => None,
         }
     }

@@ -33,7 +33,7 @@ pub mod values;
 pub mod zone;
 
 pub use actor::Actor;
-pub use audit::{Audited, Change};
+pub use audit::{Audited, Change, SignatureMeaning};
 pub use error::{DomainError, ValidationError};
 pub use ids::{A3Id, AreaId, KaizenId, RedTagId};
 pub use ids::{AccountId, AuditId, DefectId, InvitationId, MemberId, OrgId, SiteId, TemplateId, ZoneId};

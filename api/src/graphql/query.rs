@@ -187,6 +187,10 @@ impl CoreQuery {
                         .and_then(|r| serde_json::to_value(r.code).ok())
                         .and_then(|v| v.as_str().map(str::to_owned)),
                     channel: serde_json::to_value(envelope.channel).ok().and_then(|v| v.as_str().map(str::to_owned)),
+                    signature_meaning: envelope
+                        .signature
+                        .and_then(|s| serde_json::to_value(s).ok())
+                        .and_then(|v| v.as_str().map(str::to_owned)),
                     command_id: Some(ID(envelope.command_id.to_string())),
                     correlation_id: Some(ID(envelope.correlation_id.to_string())),
                 }

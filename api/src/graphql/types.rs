@@ -467,6 +467,9 @@ pub struct HistoryEntry {
     pub reason_code: Option<String>,
     /// web, api, cli or system.
     pub channel: Option<String>,
+    /// For signed acts, what the actor's signature means: authored, approved, reviewed,
+    /// responsible or verified.
+    pub signature_meaning: Option<String>,
     pub command_id: Option<ID>,
     pub correlation_id: Option<ID>,
 }

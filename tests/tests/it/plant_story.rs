@@ -17,7 +17,7 @@ async fn history(app: &TestApp, who: &Session, id: &str) -> Vec<Value> {
     let r = app
         .gql(
             Some(&who.token),
-            "query($id: ID!) { history(entityId: $id) { seq eventType recordedAt actor { id displayName role } changes { path before after } reason } }",
+            "query($id: ID!) { history(entityId: $id) { seq eventType recordedAt actor { id displayName role } changes { path before after } reason signatureMeaning } }",
             json!({"id": id}),
         )
         .await;
@@ -198,7 +198,12 @@ async fn a_plant_story_from_audit_to_standard_is_fully_recorded() {
         audit_history.iter().all(|e| e["actor"]["id"] == auditor.member.as_str() && e["actor"]["displayName"] == "auditor@plant.example")
     );
 
+    assert_eq!(audit_history.last().map(|e| e["signatureMeaning"].clone()), Some(json!("authored")), "submitting signs as author");
+
     let defect_history = history(&app, &compliance, &defect).await;
+    let signed: Vec<(&str, &str)> =
+        defect_history.iter().filter_map(|e| Some((e["eventType"].as_str()?, e["signatureMeaning"].as_str()?))).collect();
+    assert_eq!(signed, [("DefectClosed", "verified")], "only the verification is a signed act");
     assert_eq!(
         types(&defect_history),
         ["DefectRaised", "DefectAssigned", "DefectDueDateChanged", "DefectWorkStarted", "DefectResolved", "DefectClosed"],
@@ -216,6 +221,7 @@ async fn a_plant_story_from_audit_to_standard_is_fully_recorded() {
     let kaizen_history = history(&app, &compliance, &kaizen).await;
     let verification = kaizen_history.iter().find(|e| e["eventType"] == "KaizenSavingsVerified").cloned().unwrap_or_default();
     assert_eq!(verification["actor"]["id"], controller.member.as_str());
+    assert_eq!(verification["signatureMeaning"], "verified");
     assert!(
         verification["changes"].as_array().is_some_and(|c| c
             .iter()
@@ -223,6 +229,9 @@ async fn a_plant_story_from_audit_to_standard_is_fully_recorded() {
     );
 
     let a3_history = history(&app, &compliance, &a3).await;
+    let signed: Vec<(&str, &str)> =
+        a3_history.iter().filter_map(|e| Some((e["eventType"].as_str()?, e["signatureMeaning"].as_str()?))).collect();
+    assert_eq!(signed, [("A3PlanApproved", "approved"), ("A3EffectConfirmed", "reviewed"), ("A3Closed", "approved")]);
     let phases: Vec<(String, String)> = a3_history
         .iter()
         .flat_map(|e| e["changes"].as_array().cloned().unwrap_or_default())
