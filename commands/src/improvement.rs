@@ -17,6 +17,8 @@ pub struct KaizenFacts {
     pub may_review: bool,
     /// Holds `savings_verifier`.
     pub is_savings_verifier: bool,
+    /// The organisation's `verifier_threshold_amount`.
+    pub admin_threshold: Option<rust_decimal::Decimal>,
 }
 
 impl Gemba {
@@ -51,6 +53,7 @@ impl Gemba {
         let facts = KaizenFacts {
             may_review: facts.leads_zone || matches!(actor.role, Role::Owner | Role::Admin),
             is_savings_verifier: facts.has_capability,
+            admin_threshold: self.settings(ctx.org).await?.kaizen.verifier_threshold_amount,
         };
         self.bus.execute::<Kaizen>(ctx, &id.to_string(), build(actor, facts)).await
     }

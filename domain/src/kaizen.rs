@@ -369,9 +369,12 @@ pub enum KaizenCommand {
         actor: Actor,
     },
     /// `is_savings_verifier`: the actor holds the capability.
+    /// `admin_threshold`: the organisation's `verifier_threshold_amount`; annualised hard
+    /// savings at or above it (in any one currency) are verified by an Owner or Admin.
     VerifySavings {
         actor: Actor,
         is_savings_verifier: bool,
+        admin_threshold: Option<Decimal>,
         now: DateTime<Utc>,
     },
     DeclineVerification {
@@ -428,6 +431,7 @@ pub enum KaizenCommand {
     AdjustSavings {
         actor: Actor,
         is_savings_verifier: bool,
+        admin_threshold: Option<Decimal>,
         line_id: String,
         patch: LinePatch,
         reason: Reason,
@@ -883,6 +887,18 @@ impl Kaizen {
     }
 }
 
+/// Segregation of duties for large savings (reference/domain.md §4.7): when annualised hard
+/// savings in any one currency reach the organisation's threshold, the verifier must also be
+/// an Owner or Admin. Amounts in different currencies are never added together.
+fn require_admin_at_threshold(actor: &Actor, threshold: Option<Decimal>, totals: &[&SavingsTotals]) -> Outcome {
+    let Some(threshold) = threshold else { return Ok(()) };
+    let reached = totals.iter().any(|t| t.hard.values().any(|amount| *amount >= threshold));
+    if reached && !matches!(actor.role, crate::values::Role::Owner | crate::values::Role::Admin) {
+        return Err(DomainError::Forbidden("savings at or above the organisation's threshold are verified by an owner or admin"));
+    }
+    Ok(())
+}
+
 impl Aggregate for Kaizen {
     const TYPE: &'static str = "Kaizen";
     type Command = KaizenCommand;
@@ -994,13 +1010,15 @@ impl Aggregate for Kaizen {
                 }
                 KaizenEvent::KaizenImpactSubmitted { actual: SavingsTotals::of(&self.lines, LineKind::Actual) }
             }
-            KaizenCommand::VerifySavings { actor, is_savings_verifier, now } => {
+            KaizenCommand::VerifySavings { actor, is_savings_verifier, admin_threshold, now } => {
                 self.require(&[S::ImpactSubmitted], "only submitted impact is verified")?;
                 self.require_independent_verifier(&actor, is_savings_verifier)?;
+                let totals = SavingsTotals::of(&self.lines, LineKind::Actual);
+                require_admin_at_threshold(&actor, admin_threshold, &[&totals])?;
                 KaizenEvent::KaizenSavingsVerified {
                     verified_by: actor.member_id,
                     verified_at: now,
-                    totals: SavingsTotals::of(&self.lines, LineKind::Actual),
+                    totals,
                     verification_version: self.verification_version + 1,
                     authors: self.author_ids(),
                     author_shares: self.authors.clone(),
@@ -1156,7 +1174,7 @@ impl Aggregate for Kaizen {
                 }
                 KaizenEvent::KaizenImpactLineRemoved { line, reason }
             }
-            KaizenCommand::AdjustSavings { actor, is_savings_verifier, line_id, patch, reason, now } => {
+            KaizenCommand::AdjustSavings { actor, is_savings_verifier, admin_threshold, line_id, patch, reason, now } => {
                 self.require(&[S::SavingsVerified], "only verified savings are adjusted")?;
                 self.require_independent_verifier(&actor, is_savings_verifier)?;
                 let before = self
@@ -1185,6 +1203,7 @@ impl Aggregate for Kaizen {
                 let totals_before = self.verified.clone().unwrap_or_default();
                 let lines = self.lines.iter().map(|l| if l.line_id == line_id { &after } else { l });
                 let totals_after = SavingsTotals::of(lines, LineKind::Actual);
+                require_admin_at_threshold(&actor, admin_threshold, &[&totals_before, &totals_after])?;
                 KaizenEvent::KaizenSavingsAdjusted {
                     delta: SavingsTotals::delta(&totals_before, &totals_after),
                     line_before: before,

@@ -75,7 +75,7 @@ fn impact_submitted() -> Vec<KaizenEvent> {
     events
 }
 fn verify(actor: MemberId, capability: bool) -> KaizenCommand {
-    KaizenCommand::VerifySavings { actor: member(actor), is_savings_verifier: capability, now: at() }
+    KaizenCommand::VerifySavings { actor: member(actor), is_savings_verifier: capability, admin_threshold: None, now: at() }
 }
 fn forbidden(result: Result<Vec<KaizenEvent>, DomainError>) -> bool {
     matches!(result, Err(DomainError::Forbidden(_)))
@@ -475,6 +475,7 @@ fn impact_lines_are_removed_with_a_reason_but_verified_actual_lines_only_adjuste
 
 fn adjust(actor: MemberId, capability: bool, amount: i64) -> KaizenCommand {
     KaizenCommand::AdjustSavings {
+        admin_threshold: None,
         actor: member(actor),
         is_savings_verifier: capability,
         line_id: "a1".into(),
@@ -519,6 +520,7 @@ fn an_independent_verifier_adjusts_verified_savings_as_a_reversing_entry() {
     assert!(rule(Given::with(()).given(impact_submitted()).when(adjust(VERIFIER, true, 80)).inspect_result()));
     assert!(invalid(Given::with(()).given(verified()).when(adjust(VERIFIER, true, 100)).inspect_result(), "patch"));
     let unknown_line = KaizenCommand::AdjustSavings {
+        admin_threshold: None,
         actor: member(VERIFIER),
         is_savings_verifier: true,
         line_id: "zz".into(),
@@ -673,6 +675,7 @@ proptest! {
         for (class, amount) in steps {
             let classification = if class == 0 { Classification::Hard } else { Classification::Soft };
             let command = KaizenCommand::AdjustSavings {
+                admin_threshold: None,
                 actor: member(VERIFIER),
                 is_savings_verifier: true,
                 line_id: "a1".into(),
@@ -730,6 +733,7 @@ fn finished_kaizens_keep_their_content_lines_and_an_author_limit_holds() {
 #[test]
 fn an_adjusted_line_still_follows_the_hard_and_soft_rules() {
     let no_evidence = KaizenCommand::AdjustSavings {
+        admin_threshold: None,
         actor: member(VERIFIER),
         is_savings_verifier: true,
         line_id: "a1".into(),
@@ -739,6 +743,7 @@ fn an_adjusted_line_still_follows_the_hard_and_soft_rules() {
     };
     assert!(invalid(Given::with(()).given(verified()).when(no_evidence).inspect_result(), "evidence"));
     let to_soft = KaizenCommand::AdjustSavings {
+        admin_threshold: None,
         actor: member(VERIFIER),
         is_savings_verifier: true,
         line_id: "a1".into(),
@@ -756,4 +761,27 @@ fn an_adjusted_line_still_follows_the_hard_and_soft_rules() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn savings_at_the_threshold_are_verified_by_an_owner_or_admin() {
+    let at_threshold = |role: Role, threshold: i64| KaizenCommand::VerifySavings {
+        actor: Actor { member_id: VERIFIER, role },
+        is_savings_verifier: true,
+        admin_threshold: Some(Decimal::from(threshold)),
+        now: at(),
+    };
+    let annual = SavingsTotals::of([&line("a1", LineKind::Actual, Classification::Hard, 100)], LineKind::Actual);
+    let annual_hard = annual.hard.values().copied().max().unwrap_or_default();
+    let threshold = annual_hard.to_string().parse::<i64>().unwrap_or(i64::MAX);
+    assert_eq!(
+        Given::with(()).given(impact_submitted()).when(at_threshold(Role::Member, threshold)).inspect_result(),
+        Err(DomainError::Forbidden("savings at or above the organisation's threshold are verified by an owner or admin"))
+    );
+    for role in [Role::Admin, Role::Owner] {
+        let result = Given::with(()).given(impact_submitted()).when(at_threshold(role, threshold)).inspect_result();
+        assert!(matches!(result.as_deref(), Ok([KaizenEvent::KaizenSavingsVerified { .. }])), "{role:?}: {result:?}");
+    }
+    let below = Given::with(()).given(impact_submitted()).when(at_threshold(Role::Member, threshold + 1)).inspect_result();
+    assert!(matches!(below.as_deref(), Ok([KaizenEvent::KaizenSavingsVerified { .. }])), "{below:?}");
 }

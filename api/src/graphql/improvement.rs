@@ -827,6 +827,7 @@ impl ImprovementMutation {
         on_kaizen(ctx, &input.kaizen_id, &input, |actor, facts, now| KaizenCommand::VerifySavings {
             actor,
             is_savings_verifier: facts.is_savings_verifier,
+            admin_threshold: facts.admin_threshold,
             now,
         })
         .await
@@ -932,6 +933,7 @@ impl ImprovementMutation {
         on_kaizen(ctx, &input.kaizen_id, &input, |actor, facts, now| KaizenCommand::AdjustSavings {
             actor,
             is_savings_verifier: facts.is_savings_verifier,
+            admin_threshold: facts.admin_threshold,
             line_id,
             patch,
             reason,

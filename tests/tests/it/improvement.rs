@@ -437,6 +437,13 @@ async fn verified_savings_are_adjusted_as_a_new_version_and_a_closed_kaizen_reop
     );
     call(app, implementer, "setKaizenImpactLine", "SetKaizenImpactLineInput", K, hard).await;
     call(app, implementer, "submitKaizenImpact", "KaizenInput", K, k.clone()).await;
+    // Large savings (here 1200 EUR a year) need an Owner or Admin as verifier.
+    let query = "mutation($input: ChangeOrganizationSettingsInput!) { changeOrganizationSettings(input: $input) { id } }";
+    let threshold = |amount: &str| json!({"input": {"kaizenVerifierThresholdAmount": amount, "reason": "finance policy"}});
+    assert!(app.gql(Some(&p.owner.token), query, threshold("1000")).await["errors"].is_null());
+    let too_large = call(app, verifier, "verifyKaizenSavings", "KaizenInput", K, k.clone()).await;
+    assert_eq!(error_code(&too_large), Some("FORBIDDEN"), "{too_large}");
+    assert!(app.gql(Some(&p.owner.token), query, threshold("2000")).await["errors"].is_null());
     let verified = call(app, verifier, "verifyKaizenSavings", "KaizenInput", K, k.clone()).await;
     assert_eq!(verified["data"]["verifyKaizenSavings"]["verificationVersion"], 1, "{verified}");
 
