@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use gemba_commands::chain::{Verdict, verify};
-use gemba_commands::service::SystemClock;
+use gemba_commands::service::{Gemba, SystemClock};
 use gemba_commands::tenancy::begin_tenant;
 use gemba_domain::OrgId;
 use sqlx::postgres::PgPoolOptions;
@@ -65,6 +65,10 @@ pub enum Command {
         /// How long an evidence download link stays valid, in seconds.
         #[arg(long, env = "GEMBA_EVIDENCE_LINK_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u32).range(1..=86_400))]
         evidence_link_ttl_secs: u32,
+        /// Seconds between two sweeps (escalations, missed audits, expired red-tag holds);
+        /// 0 turns the sweeper off in this process.
+        #[arg(long, env = "GEMBA_SWEEP_INTERVAL_SECS", default_value_t = 60)]
+        sweep_interval_secs: u64,
     },
     /// Apply the database migrations.
     Migrate,
@@ -119,10 +123,33 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Sweeps every `interval` until the task is aborted; failures are logged, never fatal.
+async fn sweep_forever(gemba: Gemba, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match gemba.sweep(gemba.now()).await {
+            Ok(report) if report.escalated + report.missed + report.expired + report.failed > 0 => {
+                tracing::info!(?report, "swept");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "the sweep failed; retrying at the next interval"),
+        }
+    }
+}
+
 /// Runs the command line; the exit code says how it went.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, auth_attempts_per_minute, evidence_dir, evidence_max_bytes, evidence_link_ttl_secs } => {
+        Command::Serve {
+            listen,
+            auth_attempts_per_minute,
+            evidence_dir,
+            evidence_max_bytes,
+            evidence_link_ttl_secs,
+            sweep_interval_secs,
+        } => {
             let keyring = app_key(cli.db.app_key.as_deref(), &cli.db.data_dir).map_err(anyhow::Error::msg)?;
             let database = Database::open(&cli.db.config()).await?;
             let where_ = match &database.embedded {
@@ -137,9 +164,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.auth_attempts_per_minute = auth_attempts_per_minute;
             config.evidence.max_bytes = evidence_max_bytes;
             config.evidence.link_ttl = chrono::Duration::seconds(i64::from(evidence_link_ttl_secs));
-            let app = router(database.pool.clone(), keyring, Arc::new(SystemClock), &config)?;
+            let app = router(database.pool.clone(), keyring.clone(), Arc::new(SystemClock), &config)?;
+            let sweeper = (sweep_interval_secs > 0)
+                .then(|| Gemba::new(database.pool.clone(), keyring, Arc::new(SystemClock), config.evidence.clone()))
+                .transpose()?
+                .map(|gemba| tokio::spawn(sweep_forever(gemba, std::time::Duration::from_secs(sweep_interval_secs))));
             println!("Gemba is serving GraphQL at http://{address}/graphql (GraphiQL: http://{address}/graphiql), database: {where_}");
             let served = serve(listener, app, shutdown_signal()).await;
+            if let Some(sweeper) = sweeper {
+                sweeper.abort();
+            }
             database.close().await;
             served?;
             Ok(ExitCode::SUCCESS)

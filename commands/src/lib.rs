@@ -12,6 +12,7 @@
 //! - [`auth`]: passwords (argon2id), session and invitation tokens.
 //! - [`service`]: the commands of the product, with the facts they need looked up.
 //! - [`defects`]: the commands of abnormality tags (defects).
+//! - [`sweeper`]: the system's periodic commands (escalations, missed audits, expired holds).
 //! - [`evidence`]: evidence files (content-addressed store, signed expiring download links).
 //! - [`members`]: members' site scope, home zone, profile and suspension.
 //! - [`plant`]: areas, and zones' areas, headcounts and audit plans.
@@ -40,6 +41,7 @@ pub mod red_tags;
 pub mod registry;
 pub mod service;
 pub mod store;
+pub mod sweeper;
 pub mod tenancy;
 
 pub use error::CommandError;

@@ -95,7 +95,7 @@ fn shares(authors: &[AuthorShare]) -> Vec<(MemberId, u32)> {
 }
 
 /// The aggregate's state after everything stored so far (in this transaction too).
-async fn load<A: Aggregate + Default>(conn: &mut PgConnection, org: OrgId, id: &str) -> Result<A, StoreError> {
+pub(crate) async fn load<A: Aggregate + Default>(conn: &mut PgConnection, org: OrgId, id: &str) -> Result<A, StoreError> {
     let payloads: Vec<serde_json::Value> =
         sqlx::query_scalar("select payload from events where org_id = $1 and aggregate_type = $2 and aggregate_id = $3 order by sequence")
             .bind(org.uuid())

@@ -4,6 +4,7 @@
 //! `gemba projections rebuild` (issue 6) will be able to rebuild it from them.
 
 use gemba_domain::area::AreaEvent;
+use gemba_domain::defect::Defect;
 use gemba_domain::evidence::EvidenceEvent;
 use gemba_domain::five_s_audit::AuditEvent;
 use gemba_domain::member::{Capability, MemberEvent, SiteScope};
@@ -49,6 +50,14 @@ pub fn parse_role(text: &str) -> Option<Role> {
     }
 }
 
+/// The serialised name of a unit enum variant, e.g. `"OPEN"` or `"A"`.
+fn enum_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .ok_or_else(|| StoreError::Corrupt("an enum that is not a name".into()))
+}
+
 fn sealed_json(value: &gemba_domain::Sealed) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -83,6 +92,11 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 sqlx::query("insert into organizations (org_id, name, created_at) values ($1, $2, $3)")
                     .bind(org)
                     .bind(name.as_str())
+                    .bind(stored.recorded_at)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("insert into org_directory (org_id, created_at) values ($1, $2)")
+                    .bind(org)
                     .bind(stored.recorded_at)
                     .execute(&mut *conn)
                     .await?;
@@ -418,6 +432,31 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 .bind(stored.recorded_at)
                 .execute(&mut *conn)
                 .await?;
+        }
+        "Defect" => {
+            // The row follows the defect's state after this event (and any after it in the
+            // same append), whatever the event was.
+            let defect = crate::points::load::<Defect>(conn, OrgId(org), &stored.event.aggregate_id).await?;
+            let state = defect.state();
+            let (Some(zone), Some(priority), Some(found_at)) = (state.zone_id, state.priority, state.found_at) else {
+                return Ok(());
+            };
+            sqlx::query(
+                "insert into defects (org_id, defect_id, zone_id, priority, status, found_at, escalation_level)
+                 values ($1, $2, $3, $4, $5, $6, $7)
+                 on conflict (org_id, defect_id) do update
+                    set zone_id = excluded.zone_id, priority = excluded.priority, status = excluded.status,
+                        escalation_level = excluded.escalation_level",
+            )
+            .bind(org)
+            .bind(id(stored)?)
+            .bind(zone.uuid())
+            .bind(enum_text(&priority)?)
+            .bind(enum_text(&state.status)?)
+            .bind(found_at)
+            .bind(i32::try_from(state.escalation_level).unwrap_or(i32::MAX))
+            .execute(&mut *conn)
+            .await?;
         }
         "EvidenceFile" => match payload::<EvidenceEvent>(stored)? {
             EvidenceEvent::EvidenceUploaded { sha256, media_type, size_bytes, uploaded_by } => {

@@ -16,6 +16,7 @@ mod plant_story;
 mod points;
 mod red_tags;
 mod schema;
+mod sweeper;
 mod tenancy;
 mod validation;
 mod verify;

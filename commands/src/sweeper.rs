@@ -1,0 +1,123 @@
+//! The sweeper: the commands the system issues when time passes (reference/domain.md §4.5,
+//! §4.5b, §4.6). `gemba serve` runs [`Gemba::sweep`] periodically; every command it issues
+//! is idempotent (its command id derives from the entity and the deadline), so two servers
+//! sweeping at once, or a sweep repeated after a crash, record each fact once.
+//!
+//! - a priority-A defect still open (unassigned) after the organisation's `a_ack_minutes`
+//!   is escalated, once per elapsed period;
+//! - a scheduled audit not started by its due date plus [`AUDIT_GRACE`] is marked missed;
+//! - a red-tag hold that ended without a disposition expires.
+
+use chrono::{DateTime, Duration, Utc};
+use gemba_domain::{AuditId, DefectId, OrgId, RedTagId};
+use uuid::Uuid;
+
+use crate::error::CommandError;
+use crate::service::Gemba;
+use crate::tenancy::begin_tenant;
+
+/// How long after its due date a scheduled audit may still be started.
+pub const AUDIT_GRACE: Duration = Duration::hours(24);
+
+/// Most items of one kind handled per organisation and sweep (the rest wait for the next).
+const BATCH: i64 = 500;
+
+/// What one sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Organisations looked at.
+    pub organisations: usize,
+    /// Escalation flags raised on defects.
+    pub escalated: usize,
+    /// Audits marked missed.
+    pub missed: usize,
+    /// Red-tag holds expired.
+    pub expired: usize,
+    /// Commands that failed (logged; retried by the next sweep).
+    pub failed: usize,
+}
+
+struct Due {
+    defects: Vec<Uuid>,
+    audits: Vec<Uuid>,
+    red_tags: Vec<Uuid>,
+}
+
+impl Gemba {
+    async fn due(&self, org: OrgId, now: DateTime<Utc>, a_ack: Duration) -> Result<Due, CommandError> {
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        let defects = sqlx::query_scalar(
+            "select defect_id from defects where org_id = $1 and priority = 'A' and status = 'OPEN' and found_at <= $2
+              order by found_at limit $3",
+        )
+        .bind(org.uuid())
+        .bind(now - a_ack)
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        let audits = sqlx::query_scalar(
+            "select audit_id from audits where org_id = $1 and status = 'SCHEDULED' and due_at < $2 order by due_at limit $3",
+        )
+        .bind(org.uuid())
+        .bind(now - AUDIT_GRACE)
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        let red_tags = sqlx::query_scalar(
+            "select red_tag_id from red_tag_items where org_id = $1 and status = 'HELD' and hold_until <= $2 order by hold_until limit $3",
+        )
+        .bind(org.uuid())
+        .bind(now)
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Due { defects, audits, red_tags })
+    }
+
+    /// Sweeps one organisation.
+    pub async fn sweep_organisation(&self, org: OrgId, now: DateTime<Utc>, report: &mut SweepReport) -> Result<(), CommandError> {
+        let a_ack_minutes = self.settings(org).await?.a_ack_minutes;
+        let due = self.due(org, now, Duration::minutes(i64::from(a_ack_minutes))).await?;
+        let mut tally = |what: &str, id: Uuid, outcome: Result<bool, CommandError>, count: &mut usize| match outcome {
+            Ok(true) => *count += 1,
+            Ok(false) => {}
+            Err(error) => {
+                report.failed += 1;
+                tracing::warn!(%error, org.id = %org, entity.id = %id, "the sweeper could not {what}");
+            }
+        };
+        let (mut escalated, mut missed, mut expired) = (0, 0, 0);
+        for id in due.defects {
+            let outcome = self.escalate_defect(org, DefectId(id), a_ack_minutes, now).await.map(|p| p.is_some());
+            tally("escalate a defect", id, outcome, &mut escalated);
+        }
+        for id in due.audits {
+            let outcome = self.mark_audit_missed(org, AuditId(id), now).await.map(|_| true);
+            tally("mark an audit missed", id, outcome, &mut missed);
+        }
+        for id in due.red_tags {
+            let outcome = self.expire_red_tag_hold(org, RedTagId(id), now).await.map(|_| true);
+            tally("expire a red-tag hold", id, outcome, &mut expired);
+        }
+        report.organisations += 1;
+        report.escalated += escalated;
+        report.missed += missed;
+        report.expired += expired;
+        Ok(())
+    }
+
+    /// Sweeps every organisation once. An organisation that fails is logged and counted;
+    /// the others are still swept.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, CommandError> {
+        let orgs: Vec<Uuid> = sqlx::query_scalar("select org_id from org_directory order by org_id").fetch_all(self.pool()).await?;
+        let mut report = SweepReport::default();
+        for org in orgs {
+            if let Err(error) = self.sweep_organisation(OrgId(org), now, &mut report).await {
+                report.failed += 1;
+                tracing::warn!(%error, org.id = %org, "the sweeper could not sweep an organisation");
+            }
+        }
+        Ok(report)
+    }
+}

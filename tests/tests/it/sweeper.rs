@@ -1,0 +1,107 @@
+//! The sweeper: what the system records when time passes, across organisations, once.
+
+use chrono::{Duration, Utc};
+use gemba_tests::{Session, TestApp};
+use serde_json::{Value, json};
+
+async fn ok(app: &TestApp, who: &Session, mutation: &str, input_type: &str, input: Value) -> String {
+    let query = format!("mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ id }} }}");
+    let r = app.gql(Some(&who.token), &query, json!({"input": input})).await;
+    r["data"][mutation]["id"].as_str().unwrap_or_else(|| panic!("{mutation}: {r}")).to_owned()
+}
+
+async fn priority_a(app: &TestApp, who: &Session, zone: &str, title: &str) -> String {
+    let raise = json!({"zoneId": zone, "abnormalityType": "UNSAFE_PLACE", "tagClass": "SAFETY", "priority": "A", "title": title, "description": "guard open"});
+    ok(app, who, "raiseDefect", "RaiseDefectInput", raise).await
+}
+
+async fn read(app: &TestApp, who: &Session, query: &str, id: &str) -> Value {
+    let r = app.gql(Some(&who.token), query, json!({"id": id})).await;
+    assert!(r["errors"].is_null(), "{r}");
+    r["data"].clone()
+}
+
+#[tokio::test]
+async fn the_sweeper_escalates_marks_missed_and_expires_across_organisations_once() {
+    let app = TestApp::spawn().await;
+    let a = app.sign_up("owner@a.example", "Org A").await;
+    let b = app.sign_up("owner@b.example", "Org B").await;
+    let fixer = app.join(&a, "fixer@a.example", "MEMBER").await;
+    let site_a = app.create_site(&a, "A1").await;
+    let zone_a = app.create_zone(&a, &site_a, "Z-1", "Press").await;
+    let site_b = app.create_site(&b, "B1").await;
+    let zone_b = app.create_zone(&b, &site_b, "Z-1", "Paint").await;
+
+    let unacknowledged_a = priority_a(&app, &a, &zone_a, "Guard removed").await;
+    let unacknowledged_b = priority_a(&app, &b, &zone_b, "Spill near panel").await;
+    let acknowledged = priority_a(&app, &a, &zone_a, "Cable across aisle").await;
+    ok(&app, &a, "assignDefect", "AssignDefectInput", json!({"defectId": acknowledged, "assigneeId": fixer.member})).await;
+    let now = Utc::now();
+    let audit = ok(
+        &app,
+        &a,
+        "scheduleAudit",
+        "ScheduleAuditInput",
+        json!({"zoneId": zone_a, "auditType": "MANAGEMENT", "dueAt": (now + Duration::hours(1)).to_rfc3339()}),
+    )
+    .await;
+    let red_tag = ok(
+        &app,
+        &a,
+        "tagRedTagItem",
+        "TagRedTagItemInput",
+        json!({"zoneId": zone_a, "description": "old fixture", "qty": 1, "location": "Bay 3", "reason": "NOT_NEEDED"}),
+    )
+    .await;
+
+    let gemba = app.gemba();
+    let early = gemba.sweep(now + Duration::minutes(30)).await.expect("sweep");
+    assert_eq!((early.escalated, early.missed, early.expired, early.failed), (0, 0, 0, 0), "nothing is due yet: {early:?}");
+    assert!(early.organisations >= 2, "{early:?}");
+
+    // An hour after raising (the default acknowledgement time), both organisations' open
+    // priority-A defects are flagged, the assigned one is not; a repeated sweep adds nothing.
+    let events_a = app.event_count(&a.org).await;
+    let first = gemba.sweep(now + Duration::minutes(61)).await.expect("sweep");
+    assert_eq!((first.escalated, first.missed, first.expired, first.failed), (2, 0, 0, 0), "{first:?}");
+    assert_eq!(app.event_count(&a.org).await, events_a + 1);
+    let again = gemba.sweep(now + Duration::minutes(61)).await.expect("sweep");
+    assert_eq!(again.escalated, 0, "{again:?}");
+    const DEFECT: &str =
+        "query($id: ID!) { defect(id: $id) { status escalationLevel } history(entityId: $id) { eventType channel actor { id } } }";
+    let seen = read(&app, &a, DEFECT, &unacknowledged_a).await;
+    assert_eq!(seen["defect"], json!({"status": "OPEN", "escalationLevel": 1}), "{seen}");
+    let escalation = seen["history"].as_array().and_then(|h| h.last()).cloned().unwrap_or_default();
+    assert_eq!((escalation["eventType"].as_str(), escalation["channel"].as_str()), (Some("DefectEscalated"), Some("system")));
+    assert!(escalation["actor"]["id"].is_null(), "the system acts, not a person: {escalation}");
+    assert_eq!(read(&app, &b, DEFECT, &unacknowledged_b).await["defect"]["escalationLevel"], 1);
+    assert_eq!(read(&app, &a, DEFECT, &acknowledged).await["defect"]["escalationLevel"], 0);
+
+    // A day past its due date, the scheduled audit is missed; a month on, the hold expires.
+    let later = gemba.sweep(now + Duration::hours(26)).await.expect("sweep");
+    assert_eq!(later.missed, 1, "{later:?}");
+    let audit_status = read(&app, &a, "query($id: ID!) { audit(id: $id) { status } }", &audit).await;
+    assert_eq!(audit_status["audit"]["status"], "MISSED", "{audit_status}");
+    let month = gemba.sweep(now + Duration::days(31)).await.expect("sweep");
+    assert_eq!(month.expired, 1, "{month:?}");
+    let item = read(&app, &a, "query($id: ID!) { redTagItem(id: $id) { status } }", &red_tag).await;
+    assert_eq!(item["redTagItem"]["status"], "HOLD_EXPIRED", "{item}");
+    let quiet = gemba.sweep(now + Duration::days(31)).await.expect("sweep");
+    assert_eq!((quiet.missed, quiet.expired, quiet.failed), (0, 0, 0), "{quiet:?}");
+}
+
+#[tokio::test]
+async fn every_tenant_reads_the_directory_of_organisation_ids_and_nothing_else_of_the_others() {
+    let app = TestApp::spawn().await;
+    let a = app.sign_up("owner@c.example", "Org C").await;
+    let b = app.sign_up("owner@d.example", "Org D").await;
+    // As the application role (never a superuser or owner, which would bypass RLS).
+    let mut tx = gemba_commands::tenancy::begin_tenant(&app.pool, a.org.parse().expect("org")).await.expect("tenant transaction");
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("select org_id from org_directory").fetch_all(&mut *tx).await.expect("directory");
+    assert!(ids.iter().any(|id| id.to_string() == b.org), "the directory lists every organisation");
+    let names: Vec<String> = sqlx::query_scalar("select name from organizations").fetch_all(&mut *tx).await.expect("organizations");
+    assert_eq!(names, ["Org C"], "other organisations' data stays invisible");
+    let forged =
+        sqlx::query("insert into org_directory (org_id, created_at) values ($1::uuid, now())").bind(&b.org).execute(&mut *tx).await;
+    assert!(forged.is_err(), "a tenant never writes another organisation into the directory");
+}
