@@ -3,10 +3,12 @@
 //! sign-in) and for the simple reads of the first slice. Every row is derived from events;
 //! `gemba projections rebuild` (issue 6) will be able to rebuild it from them.
 
+use gemba_domain::a3::A3Event;
 use gemba_domain::area::AreaEvent;
-use gemba_domain::defect::Defect;
+use gemba_domain::defect::{Defect, DefectEvent};
 use gemba_domain::evidence::EvidenceEvent;
 use gemba_domain::five_s_audit::AuditEvent;
+use gemba_domain::kaizen::KaizenEvent;
 use gemba_domain::member::{Capability, MemberEvent, SiteScope};
 use gemba_domain::organization::OrganizationEvent;
 use gemba_domain::points::PointsEvent;
@@ -48,6 +50,47 @@ pub fn parse_role(text: &str) -> Option<Role> {
         "AUDITOR" => Some(Role::Auditor),
         _ => None,
     }
+}
+
+/// Gives `entity` the next number of `scope` in the year of `at`: `<scope>-<year>-<seq>`.
+async fn number(
+    conn: &mut PgConnection,
+    org: Uuid,
+    entity: Uuid,
+    scope: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    width: usize,
+) -> Result<(), StoreError> {
+    use chrono::Datelike;
+    let year = at.year();
+    let next: i64 = sqlx::query_scalar(
+        "insert into number_sequences as s (org_id, scope, year, last) values ($1, $2, $3, 1)
+         on conflict (org_id, scope, year) do update set last = s.last + 1 returning last",
+    )
+    .bind(org)
+    .bind(scope)
+    .bind(year)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("insert into entity_numbers (org_id, entity_id, number) values ($1, $2, $3) on conflict (org_id, entity_id) do nothing")
+        .bind(org)
+        .bind(entity)
+        .bind(format!("{scope}-{year}-{next:0width$}"))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The code of the site of `zone`.
+async fn site_code_of_zone(conn: &mut PgConnection, org: Uuid, zone: Uuid) -> Result<String, StoreError> {
+    let code: Option<String> = sqlx::query_scalar(
+        "select s.code from zones z join sites s on s.org_id = z.org_id and s.site_id = z.site_id where z.org_id = $1 and z.zone_id = $2",
+    )
+    .bind(org)
+    .bind(zone)
+    .fetch_optional(&mut *conn)
+    .await?;
+    code.ok_or_else(|| StoreError::Corrupt(format!("zone {zone} has no site")))
 }
 
 /// The serialised name of a unit enum variant, e.g. `"OPEN"` or `"A"`.
@@ -434,6 +477,10 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                 .await?;
         }
         "Defect" => {
+            if let Ok(DefectEvent::DefectRaised { zone_id, .. }) = payload::<DefectEvent>(stored) {
+                let site = site_code_of_zone(conn, org, zone_id.uuid()).await?;
+                number(conn, org, id(stored)?, &format!("{site}-T"), stored.recorded_at, 6).await?;
+            }
             // The row follows the defect's state after this event (and any after it in the
             // same append), whatever the event was.
             let defect = crate::points::load::<Defect>(conn, OrgId(org), &stored.event.aggregate_id).await?;
@@ -457,6 +504,17 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
             .bind(i32::try_from(state.escalation_level).unwrap_or(i32::MAX))
             .execute(&mut *conn)
             .await?;
+        }
+        "Kaizen" => {
+            if let Ok(KaizenEvent::KaizenDrafted { zone_id, .. }) = payload::<KaizenEvent>(stored) {
+                let site = site_code_of_zone(conn, org, zone_id.uuid()).await?;
+                number(conn, org, id(stored)?, &format!("{site}-K"), stored.recorded_at, 5).await?;
+            }
+        }
+        "A3Case" => {
+            if let Ok(A3Event::A3Opened { .. }) = payload::<A3Event>(stored) {
+                number(conn, org, id(stored)?, "A3", stored.recorded_at, 4).await?;
+            }
         }
         "EvidenceFile" => match payload::<EvidenceEvent>(stored)? {
             EvidenceEvent::EvidenceUploaded { sha256, media_type, size_bytes, uploaded_by } => {

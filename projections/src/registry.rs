@@ -222,3 +222,12 @@ pub async fn areas(conn: &mut PgConnection, org: Uuid, site: Uuid) -> Result<Vec
         .fetch_all(conn)
         .await
 }
+
+/// The human number of a defect, kaizen or A3 case (e.g. `PLT1-T-2026-000123`).
+pub async fn entity_number(conn: &mut PgConnection, org: Uuid, entity: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("select number from entity_numbers where org_id = $1 and entity_id = $2")
+        .bind(org)
+        .bind(entity)
+        .fetch_optional(conn)
+        .await
+}

@@ -83,3 +83,12 @@ pub fn command_context(
     }
     Ok(command)
 }
+
+/// The human number of a defect, kaizen or A3 case.
+pub async fn entity_number(ctx: &Context<'_>, entity: Uuid) -> ApiResult<Option<String>> {
+    let p = principal(ctx)?;
+    let mut tx = tenant_tx(ctx).await?;
+    let number = gemba_projections::registry::entity_number(&mut tx, p.org.uuid(), entity).await?;
+    tx.commit().await?;
+    Ok(number)
+}

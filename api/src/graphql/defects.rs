@@ -61,6 +61,13 @@ impl Defect {
     async fn id(&self) -> Option<ID> {
         id_of(self.0.id)
     }
+    /// The tag number: site code, `T`, year and sequence, e.g. `PLT1-T-2026-000123`.
+    async fn number(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        match self.0.id {
+            Some(id) => super::context::entity_number(ctx, id.uuid()).await,
+            None => Ok(None),
+        }
+    }
     async fn zone_id(&self) -> Option<ID> {
         id_of(self.0.zone_id)
     }

@@ -107,6 +107,10 @@ impl KaizenView {
     async fn id(&self) -> ID {
         ID(self.0.to_string())
     }
+    /// The kaizen number: site code, `K`, year and sequence, e.g. `PLT1-K-2026-00042`.
+    async fn number(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        super::context::entity_number(ctx, self.0.uuid()).await
+    }
     async fn status(&self) -> KaizenStatus {
         self.1.status().into()
     }
@@ -241,6 +245,10 @@ pub struct A3View(A3Id, A3Case);
 impl A3View {
     async fn id(&self) -> ID {
         ID(self.0.to_string())
+    }
+    /// The case number: `A3`, year and sequence, e.g. `A3-2026-0007`.
+    async fn number(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        super::context::entity_number(ctx, self.0.uuid()).await
     }
     async fn status(&self) -> A3Status {
         self.1.status().into()

@@ -438,3 +438,46 @@ async fn the_system_escalates_an_unassigned_priority_a_defect_once_per_level() {
     assert_eq!((last["channel"].as_str(), last["actor"]["id"].is_null()), (Some("system"), true));
     assert_eq!(last["changes"][0]["after"], json!({"rule": "priority_a_unassigned", "level": 1}));
 }
+
+#[tokio::test]
+async fn tags_kaizens_and_a3_cases_get_sequential_human_numbers_per_site_and_year() {
+    use chrono::Datelike;
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("ann@n.example", "Org N").await;
+    let s1 = app.create_site(&owner, "PLT1").await;
+    let s2 = app.create_site(&owner, "PLT2").await;
+    let z1 = app.create_zone(&owner, &s1, "P-01", "Press").await;
+    let z2 = app.create_zone(&owner, &s2, "W-01", "Weld").await;
+    let raise = |zone: &str, title: &str| json!({"zoneId": zone, "abnormalityType": "MINOR_FLAW", "tagClass": "OPERATOR", "priority": "C", "title": title, "description": "seen"});
+    let mut numbers = Vec::new();
+    for (zone, title) in [(&z1, "one"), (&z2, "two"), (&z1, "three")] {
+        let r = app
+            .gql(
+                Some(&owner.token),
+                "mutation($input: RaiseDefectInput!) { raiseDefect(input: $input) { number } }",
+                json!({"input": raise(zone, title)}),
+            )
+            .await;
+        numbers.push(r["data"]["raiseDefect"]["number"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned());
+    }
+    let year = chrono::Utc::now().year();
+    assert_eq!(numbers, [format!("PLT1-T-{year}-000001"), format!("PLT2-T-{year}-000001"), format!("PLT1-T-{year}-000002")]);
+
+    let kaizen = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: DraftKaizenInput!) { draftKaizen(input: $input) { number } }",
+            json!({"input": {"zoneId": z2, "title": "Magnetic trays", "category": "QUALITY", "problem": "screws fall", "proposal": "trays"}}),
+        )
+        .await;
+    assert_eq!(kaizen["data"]["draftKaizen"]["number"], format!("PLT2-K-{year}-00001"), "{kaizen}");
+    let coach = app.join(&owner, "coach@n.example", "MEMBER").await;
+    let a3 = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: OpenA3Input!) { openA3(input: $input) { number } }",
+            json!({"input": {"theme": "Weld spatter", "ownerId": owner.member, "coachId": coach.member}}),
+        )
+        .await;
+    assert_eq!(a3["data"]["openA3"]["number"], format!("A3-{year}-0001"), "{a3}");
+}
