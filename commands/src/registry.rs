@@ -160,14 +160,21 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
         "Member" => {
             let member = id(stored)?;
             match payload::<MemberEvent>(stored)? {
-                MemberEvent::MemberInvited { email, role, .. } => {
-                    sqlx::query("insert into members (org_id, member_id, role, status, email) values ($1, $2, $3, 'INVITED', $4)")
-                        .bind(org)
-                        .bind(member)
-                        .bind(role_text(role))
-                        .bind(sealed_json(&email)?)
-                        .execute(&mut *conn)
-                        .await?;
+                MemberEvent::MemberInvited { email, role, site_scope, .. } => {
+                    let sites: Option<Vec<Uuid>> = match site_scope {
+                        SiteScope::All => None,
+                        SiteScope::Sites(sites) => Some(sites.into_iter().map(|s| s.uuid()).collect()),
+                    };
+                    sqlx::query(
+                        "insert into members (org_id, member_id, role, status, email, site_scope) values ($1, $2, $3, 'INVITED', $4, $5)",
+                    )
+                    .bind(org)
+                    .bind(member)
+                    .bind(role_text(role))
+                    .bind(sealed_json(&email)?)
+                    .bind(sites)
+                    .execute(&mut *conn)
+                    .await?;
                 }
                 MemberEvent::MemberJoined { email, display_name, role, .. } => {
                     sqlx::query(

@@ -331,8 +331,31 @@ impl Gemba {
     }
 
     /// Invites someone by e-mail into the actor's organisation.
-    pub async fn invite_member(&self, ctx: &CommandContext, email: Email, role: Role) -> Result<Invited, CommandError> {
+    /// Invites someone by e-mail with a role, limited to `sites` (`None`: every site).
+    pub async fn invite_member(
+        &self,
+        ctx: &CommandContext,
+        email: Email,
+        role: Role,
+        sites: Option<Vec<gemba_domain::SiteId>>,
+    ) -> Result<Invited, CommandError> {
         let actor = ctx.require_actor()?;
+        let (site_scope, sites_exist) = match sites {
+            None => (gemba_domain::member::SiteScope::All, true),
+            Some(sites) => {
+                let ids: Vec<Uuid> = sites.iter().map(|s| s.uuid()).collect();
+                let mut tx = begin_tenant(self.pool(), ctx.org).await?;
+                let known: i64 = sqlx::query_scalar("select count(*) from sites where org_id = $1 and site_id = any($2)")
+                    .bind(ctx.org.uuid())
+                    .bind(&ids)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let scope: std::collections::BTreeSet<_> = sites.into_iter().collect();
+                let exist = usize::try_from(known).unwrap_or(0) == scope.len();
+                (gemba_domain::member::SiteScope::Sites(scope), exist)
+            }
+        };
         let (member, invitation) = (MemberId(new_id()), InvitationId(new_id()));
         let expires_at = self.now() + INVITATION_TTL;
         let key = self.keyring.new_person_key(ctx.org, member);
@@ -342,6 +365,8 @@ impl Gemba {
             invitation_id: invitation,
             email: key.seal(email.as_str()),
             role,
+            site_scope,
+            sites_exist,
             expires_at,
         };
         let events = self.bus.decide::<Member>(ctx, &member.to_string(), command).await?;

@@ -131,7 +131,17 @@ pub enum MemberCommand {
     /// The founder of a new organisation joins as its first Owner.
     Found { member_id: MemberId, account_id: AccountId, email: Sealed, display_name: Sealed },
     /// An Owner or Admin invites someone (only an Owner may invite an Owner).
-    Invite { actor: Actor, member_id: MemberId, invitation_id: InvitationId, email: Sealed, role: Role, expires_at: DateTime<Utc> },
+    /// `sites_exist`: every site of `site_scope` exists (looked up by the write side).
+    Invite {
+        actor: Actor,
+        member_id: MemberId,
+        invitation_id: InvitationId,
+        email: Sealed,
+        role: Role,
+        site_scope: SiteScope,
+        sites_exist: bool,
+        expires_at: DateTime<Utc>,
+    },
     /// The invitee accepts before the invitation expires.
     AcceptInvitation { account_id: AccountId, display_name: Sealed, now: DateTime<Utc> },
     /// Change the member's role, with a reason.
@@ -166,6 +176,9 @@ pub enum MemberEvent {
         role: Role,
         invited_by: MemberId,
         expires_at: DateTime<Utc>,
+        /// Absent from invitations recorded before site scopes: every site.
+        #[serde(default)]
+        site_scope: SiteScope,
     },
     /// The person joined: the founder (`invited: false`), or an invitee accepting.
     MemberJoined { member_id: MemberId, account_id: AccountId, email: Sealed, display_name: Sealed, role: Role, invited: bool },
@@ -221,9 +234,12 @@ impl DomainEvent for MemberEvent {
 impl Audited for MemberEvent {
     fn changes(&self) -> Vec<Change> {
         match self {
-            Self::MemberInvited { email, role, .. } => {
-                vec![Change::created("email", email), Change::created("role", role), Change::created("status", MemberStatus::Invited)]
-            }
+            Self::MemberInvited { email, role, site_scope, .. } => vec![
+                Change::created("email", email),
+                Change::created("role", role),
+                Change::created("siteScope", site_scope),
+                Change::created("status", MemberStatus::Invited),
+            ],
             Self::MemberJoined { display_name, invited: true, .. } => {
                 vec![Change::created("displayName", display_name), Change::new("status", MemberStatus::Invited, MemberStatus::Active)]
             }
@@ -296,7 +312,7 @@ impl Aggregate for Member {
                 let event = MemberEvent::MemberJoined { member_id, account_id, email, display_name, role: Role::Owner, invited: false };
                 sink.write(event, self).await;
             }
-            MemberCommand::Invite { actor, member_id, invitation_id, email, role, expires_at } => {
+            MemberCommand::Invite { actor, member_id, invitation_id, email, role, site_scope, sites_exist, expires_at } => {
                 actor.require_admin()?;
                 if role == Role::Owner {
                     actor.require_owner()?;
@@ -304,7 +320,21 @@ impl Aggregate for Member {
                 if self.status != MemberStatus::New {
                     return Err(DomainError::Rule("the member already exists"));
                 }
-                let event = MemberEvent::MemberInvited { member_id, invitation_id, email, role, invited_by: actor.member_id, expires_at };
+                if matches!(&site_scope, SiteScope::Sites(sites) if sites.is_empty()) {
+                    return Err(ValidationError::new("siteIds", "names at least one site, or is left out for every site").into());
+                }
+                if !sites_exist {
+                    return Err(ValidationError::new("siteIds", "names a site that does not exist").into());
+                }
+                let event = MemberEvent::MemberInvited {
+                    member_id,
+                    invitation_id,
+                    email,
+                    role,
+                    invited_by: actor.member_id,
+                    expires_at,
+                    site_scope,
+                };
                 sink.write(event, self).await;
             }
             MemberCommand::AcceptInvitation { account_id, display_name, now } => {
@@ -454,8 +484,9 @@ impl Aggregate for Member {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            MemberEvent::MemberInvited { member_id, email, role, expires_at, .. } => {
+            MemberEvent::MemberInvited { member_id, email, role, expires_at, site_scope, .. } => {
                 self.id = Some(member_id);
+                self.site_scope = site_scope;
                 self.status = MemberStatus::Invited;
                 self.role = Some(role);
                 self.email = Some(email);
@@ -574,6 +605,7 @@ mod tests {
             role,
             invited_by: ME,
             expires_at: at(8),
+            site_scope: SiteScope::All,
         }
     }
     fn joined(role: Role) -> MemberEvent {
@@ -604,6 +636,8 @@ mod tests {
             invitation_id: InvitationId(Uuid::from_u128(9)),
             email: sealed("e"),
             role,
+            site_scope: SiteScope::All,
+            sites_exist: true,
             expires_at: at(8),
         }
     }
@@ -661,6 +695,33 @@ mod tests {
             .given_no_previous_events()
             .when(invite(actor(Role::Owner), Role::Owner))
             .then_expect_events(vec![invited(Role::Owner)]);
+    }
+
+    #[test]
+    fn an_invitation_may_limit_the_member_to_existing_sites() {
+        let site = SiteId(Uuid::from_u128(40));
+        let scoped = |sites: BTreeSet<SiteId>, sites_exist: bool| match invite(actor(Role::Admin), Role::Member) {
+            MemberCommand::Invite { actor, member_id, invitation_id, email, role, expires_at, .. } => MemberCommand::Invite {
+                actor,
+                member_id,
+                invitation_id,
+                email,
+                role,
+                site_scope: SiteScope::Sites(sites),
+                sites_exist,
+                expires_at,
+            },
+            other => other,
+        };
+        let events = Given::with(()).given_no_previous_events().when(scoped(BTreeSet::from([site]), true)).inspect_result();
+        assert!(
+            matches!(events.as_deref(), Ok([MemberEvent::MemberInvited { site_scope: SiteScope::Sites(s), .. }]) if s.contains(&site)),
+            "{events:?}"
+        );
+        for (sites, exist) in [(BTreeSet::new(), true), (BTreeSet::from([site]), false)] {
+            let result = Given::with(()).given_no_previous_events().when(scoped(sites, exist)).inspect_result();
+            assert!(matches!(result, Err(DomainError::Invalid(_))), "{result:?}");
+        }
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct LogInInput {
 pub struct InviteMemberInput {
     pub email: String,
     pub role: Role,
+    /// The sites the member will work in; left out for every site.
+    pub site_ids: Option<Vec<ID>>,
 }
 
 #[derive(Debug, InputObject)]
@@ -309,7 +311,8 @@ impl CoreMutation {
         let p = principal(ctx)?;
         let email = Email::parse("email", &input.email)?;
         let command = command_context(ctx, p.org, Some(p), &input)?;
-        let invited = services(ctx)?.gemba.invite_member(&command, email.clone(), input.role.into()).await?;
+        let sites = input.site_ids.as_ref().map(|ids| ids.iter().map(|id| SiteId::parse(id)).collect::<Result<Vec<_>, _>>()).transpose()?;
+        let invited = services(ctx)?.gemba.invite_member(&command, email.clone(), input.role.into(), sites).await?;
         Ok(InvitePayload {
             invitation: Invitation {
                 id: ID(invited.invitation.to_string()),

@@ -541,3 +541,31 @@ async fn the_database_refuses_area_cycles_and_zone_owners_outside_their_site_sco
     let parent = app.gql(Some(&owner.token), "query($id: ID!) { area(id: $id) { parentAreaId } }", json!({"id": a})).await;
     assert_eq!(parent["data"]["area"]["parentAreaId"], Value::Null, "{parent}");
 }
+
+#[tokio::test]
+async fn an_invitation_limits_the_new_member_to_some_sites() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@scope.example", "Scoped").await;
+    let s1 = app.create_site(&owner, "S1").await;
+    const INVITE: &str =
+        "mutation($input: InviteMemberInput!) { inviteMember(input: $input) { member { id siteScope { allSites siteIds } } } }";
+    let events = app.event_count(&owner.org).await;
+    let unknown = app
+        .gql(
+            Some(&owner.token),
+            INVITE,
+            json!({"input": {"email": "x@scope.example", "role": "MEMBER", "siteIds": [uuid::Uuid::now_v7().to_string()]}}),
+        )
+        .await;
+    assert_eq!(error_code(&unknown), Some("VALIDATION"), "{unknown}");
+    let none = app.gql(Some(&owner.token), INVITE, json!({"input": {"email": "y@scope.example", "role": "MEMBER", "siteIds": []}})).await;
+    assert_eq!(error_code(&none), Some("VALIDATION"), "{none}");
+    assert_eq!(app.event_count(&owner.org).await, events, "refused invitations record nothing");
+
+    let invited =
+        app.gql(Some(&owner.token), INVITE, json!({"input": {"email": "z@scope.example", "role": "MEMBER", "siteIds": [s1]}})).await;
+    let member = &invited["data"]["inviteMember"]["member"];
+    assert_eq!(member["siteScope"], json!({"allSites": false, "siteIds": [s1]}), "{invited}");
+    let everywhere = app.gql(Some(&owner.token), INVITE, json!({"input": {"email": "w@scope.example", "role": "MEMBER"}})).await;
+    assert_eq!(everywhere["data"]["inviteMember"]["member"]["siteScope"]["allSites"], true, "{everywhere}");
+}
