@@ -8,7 +8,7 @@ use gemba_domain::area::AreaEvent;
 use gemba_domain::defect::{Defect, DefectEvent};
 use gemba_domain::evidence::EvidenceEvent;
 use gemba_domain::five_s_audit::AuditEvent;
-use gemba_domain::kaizen::KaizenEvent;
+use gemba_domain::kaizen::{Kaizen, KaizenEvent};
 use gemba_domain::member::{Capability, MemberEvent, SiteScope};
 use gemba_domain::organization::OrganizationEvent;
 use gemba_domain::points::PointsEvent;
@@ -516,6 +516,19 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
             if let Ok(KaizenEvent::KaizenDrafted { zone_id, .. }) = payload::<KaizenEvent>(stored) {
                 let site = site_code_of_zone(conn, org, zone_id.uuid()).await?;
                 number(conn, org, id(stored)?, &format!("{site}-K"), stored.recorded_at, 5).await?;
+            }
+            let kaizen = crate::points::load::<Kaizen>(conn, OrgId(org), &stored.event.aggregate_id).await?;
+            if let Some(zone) = kaizen.zone_id() {
+                sqlx::query(
+                    "insert into kaizens (org_id, kaizen_id, zone_id, status) values ($1, $2, $3, $4)
+                     on conflict (org_id, kaizen_id) do update set zone_id = excluded.zone_id, status = excluded.status",
+                )
+                .bind(org)
+                .bind(id(stored)?)
+                .bind(zone.uuid())
+                .bind(enum_text(&kaizen.status())?)
+                .execute(&mut *conn)
+                .await?;
             }
         }
         "A3Case" => {

@@ -634,9 +634,84 @@ impl Gemba {
     }
 
     /// Archives a zone, with a reason.
-    pub async fn archive_zone(&self, ctx: &CommandContext, zone: ZoneId, reason: Reason) -> Result<Position, CommandError> {
+    ///
+    /// Open defects and kaizens of the zone keep it from being archived; with
+    /// `transfer_to` (an active zone of the same site) they are first moved there, each with
+    /// its own `…Transferred` event carrying the reason. A retry of the same command moves
+    /// nothing twice.
+    pub async fn archive_zone(
+        &self,
+        ctx: &CommandContext,
+        zone: ZoneId,
+        reason: Reason,
+        transfer_to: Option<ZoneId>,
+    ) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;
-        self.bus.execute::<Zone>(ctx, &zone.to_string(), ZoneCommand::Archive { actor, reason }).await
+        actor.require_admin()?;
+        if let Some(target) = transfer_to {
+            let (defects, kaizens) = self.open_work(ctx.org, zone).await?;
+            let target_row: Option<(Uuid, String)> = self.zone_site_and_status(ctx.org, target).await?;
+            let source_row: Option<(Uuid, String)> = self.zone_site_and_status(ctx.org, zone).await?;
+            let (Some((target_site, target_status)), Some((source_site, _))) = (target_row, source_row) else {
+                return Err(gemba_domain::ValidationError::new("transferToZoneId", "is not a zone of this organisation").into());
+            };
+            if target == zone || target_site != source_site {
+                return Err(gemba_domain::ValidationError::new("transferToZoneId", "is another zone of the same site").into());
+            }
+            let to_zone_active = target_status == "ACTIVE";
+            for id in defects {
+                let mut step = ctx.clone();
+                step.command_id = Uuid::new_v5(&ctx.command_id, id.as_bytes());
+                let command =
+                    gemba_domain::defect::DefectCommand::TransferZone { actor, to_zone: target, to_zone_active, reason: reason.clone() };
+                self.bus.execute::<gemba_domain::defect::Defect>(&step, &id.to_string(), command).await?;
+            }
+            for id in kaizens {
+                let mut step = ctx.clone();
+                step.command_id = Uuid::new_v5(&ctx.command_id, id.as_bytes());
+                let command =
+                    gemba_domain::kaizen::KaizenCommand::TransferZone { actor, to_zone: target, to_zone_active, reason: reason.clone() };
+                self.bus.execute::<gemba_domain::kaizen::Kaizen>(&step, &id.to_string(), command).await?;
+            }
+        }
+        let (defects, kaizens) = self.open_work(ctx.org, zone).await?;
+        let open_work = u32::try_from(defects.len() + kaizens.len()).unwrap_or(u32::MAX);
+        self.bus.execute::<Zone>(ctx, &zone.to_string(), ZoneCommand::Archive { actor, reason, open_work }).await
+    }
+
+    /// The open defects and kaizens of a zone.
+    async fn open_work(&self, org: OrgId, zone: ZoneId) -> Result<(Vec<Uuid>, Vec<Uuid>), CommandError> {
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        let defects: Vec<Uuid> = sqlx::query_scalar(
+            "select defect_id from defects where org_id = $1 and zone_id = $2
+                and status in ('OPEN', 'ASSIGNED', 'IN_PROGRESS', 'ON_HOLD', 'RESOLVED') order by defect_id",
+        )
+        .bind(org.uuid())
+        .bind(zone.uuid())
+        .fetch_all(&mut *tx)
+        .await?;
+        let kaizens: Vec<Uuid> = sqlx::query_scalar(
+            "select kaizen_id from kaizens where org_id = $1 and zone_id = $2
+                and status not in ('CLOSED', 'REJECTED', 'WITHDRAWN') order by kaizen_id",
+        )
+        .bind(org.uuid())
+        .bind(zone.uuid())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((defects, kaizens))
+    }
+
+    /// A zone's site and status.
+    async fn zone_site_and_status(&self, org: OrgId, zone: ZoneId) -> Result<Option<(Uuid, String)>, CommandError> {
+        let mut tx = begin_tenant(self.pool(), org).await?;
+        let row = sqlx::query_as("select site_id, status from zones where org_id = $1 and zone_id = $2")
+            .bind(org.uuid())
+            .bind(zone.uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
     /// Restores an archived zone, with a reason.

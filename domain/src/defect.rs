@@ -271,6 +271,14 @@ pub enum DefectCommand {
         priority: Priority,
         reason: Reason,
     },
+    /// An Owner or Admin moves an open defect to another active zone of the same site (the
+    /// write side checks the site), e.g. when its zone is archived.
+    TransferZone {
+        actor: Actor,
+        to_zone: ZoneId,
+        to_zone_active: bool,
+        reason: Reason,
+    },
     /// Attaches a photo or file (by sha256) as before- or after-evidence.
     AttachEvidence {
         actor: Actor,
@@ -457,6 +465,12 @@ pub enum DefectEvent {
         priority: (Priority, Priority),
         reason: Reason,
     },
+    /// Moved to another zone of its site.
+    DefectTransferred {
+        from: ZoneId,
+        to: ZoneId,
+        reason: Reason,
+    },
 }
 
 impl DomainEvent for DefectEvent {
@@ -477,6 +491,7 @@ impl DomainEvent for DefectEvent {
             Self::DefectReopened { .. } => "DefectReopened",
             Self::DefectCancelled { .. } => "DefectCancelled",
             Self::DefectReclassified { .. } => "DefectReclassified",
+            Self::DefectTransferred { .. } => "DefectTransferred",
             Self::DefectEvidenceAttached { .. } => "DefectEvidenceAttached",
             Self::DefectCommented { .. } => "DefectCommented",
             Self::DefectLinkedToA3 { .. } => "DefectLinkedToA3",
@@ -598,6 +613,7 @@ impl Audited for DefectEvent {
             .into_iter()
             .filter(|c| c.before != c.after)
             .collect(),
+            Self::DefectTransferred { from, to, .. } => vec![Change::new("zoneId", from, to)],
         }
     }
     fn reason(&self) -> Option<&Reason> {
@@ -606,7 +622,8 @@ impl Audited for DefectEvent {
             | Self::DefectDueDateChanged { reason, .. }
             | Self::DefectVerificationFailed { reason }
             | Self::DefectReopened { reason, .. }
-            | Self::DefectReclassified { reason, .. } => Some(reason),
+            | Self::DefectReclassified { reason, .. }
+            | Self::DefectTransferred { reason, .. } => Some(reason),
             _ => None,
         }
     }
@@ -1052,6 +1069,18 @@ impl Aggregate for Defect {
                 };
                 sink.write(event, self).await;
             }
+            DefectCommand::TransferZone { actor, to_zone, to_zone_active, reason } => {
+                actor.require_admin()?;
+                self.require_status(LIVE_OR_RESOLVED, "only an open defect is transferred")?;
+                let from = self.s.zone_id.ok_or(DomainError::NotFound)?;
+                if from == to_zone {
+                    return Err(DomainError::Rule("the defect is already in this zone"));
+                }
+                if !to_zone_active {
+                    return Err(ValidationError::new("transferToZoneId", "is not an active zone").into());
+                }
+                sink.write(DefectEvent::DefectTransferred { from, to: to_zone, reason }, self).await;
+            }
         }
         Ok(())
     }
@@ -1143,6 +1172,7 @@ impl Aggregate for Defect {
                 self.s.suggestion = None;
             }
             DefectEvent::DefectSuggestionRejected { .. } => self.s.suggestion = None,
+            DefectEvent::DefectTransferred { to, .. } => self.s.zone_id = Some(to),
             DefectEvent::DefectReclassified { abnormality_type, tag_class, priority, .. } => {
                 self.s.abnormality_type = Some(abnormality_type.1);
                 self.s.tag_class = Some(tag_class.1);

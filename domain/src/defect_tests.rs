@@ -694,7 +694,7 @@ fn any_command() -> impl Strategy<Value = DefectCommand> {
     let priority = prop::sample::select(vec![Priority::A, Priority::B, Priority::C]);
     let tag = prop::sample::select(vec![TagClass::Operator, TagClass::Maintenance, TagClass::Safety]);
     let kind = prop::sample::select(vec![AbnormalityType::MinorFlaw, AbnormalityType::UnsafePlace, AbnormalityType::Other]);
-    (any_actor(), facts, hour, priority, tag, kind, 0_u8..21, any::<bool>()).prop_map(
+    (any_actor(), facts, hour, priority, tag, kind, 0_u8..23, any::<bool>()).prop_map(
         |(actor, facts, h, priority, tag, kind, which, flag)| {
             let now = at(h);
             let evidence = if flag { evidence() } else { vec![] };
@@ -749,6 +749,12 @@ fn any_command() -> impl Strategy<Value = DefectCommand> {
                     a_ack_minutes: 60,
                     now,
                 },
+                21 => DefectCommand::TransferZone {
+                    actor,
+                    to_zone: if flag { ZoneId(Uuid::from_u128(21)) } else { ZONE },
+                    to_zone_active: flag,
+                    reason: reason(),
+                },
                 _ => DefectCommand::RecordContainment { actor, text: text("tray") },
             }
         },
@@ -780,7 +786,8 @@ fn actor_of(command: &DefectCommand) -> Option<Actor> {
         | C::Comment { actor, .. }
         | C::LinkToA3 { actor, .. }
         | C::LinkToKaizen { actor, .. }
-        | C::SetWorkOrderRef { actor, .. } => Some(*actor),
+        | C::SetWorkOrderRef { actor, .. }
+        | C::TransferZone { actor, .. } => Some(*actor),
         C::RecordSuggestion { .. } | C::Escalate { .. } => None,
     }
 }
@@ -833,4 +840,34 @@ proptest! {
             original_due = defect.original_due_at();
         }
     }
+}
+
+#[test]
+fn an_admin_transfers_an_open_defect_to_another_active_zone_with_a_reason() {
+    let other = ZoneId(Uuid::from_u128(21));
+    let transfer = |role: Role, to_zone: ZoneId, to_zone_active: bool| DefectCommand::TransferZone {
+        actor: Actor { member_id: LEAD, role },
+        to_zone,
+        to_zone_active,
+        reason: reason(),
+    };
+    Given::with(())
+        .given(vec![raised(), assigned()])
+        .when(transfer(Role::Admin, other, true))
+        .then_expect_events(vec![DefectEvent::DefectTransferred { from: ZONE, to: other, reason: reason() }]);
+    assert!(forbidden(Given::with(()).given(vec![raised()]).when(transfer(Role::Member, other, true)).inspect_result()));
+    assert!(invalid(Given::with(()).given(vec![raised()]).when(transfer(Role::Owner, other, false)).inspect_result(), "transferToZoneId"));
+    Given::with(())
+        .given(vec![raised()])
+        .when(transfer(Role::Owner, ZONE, true))
+        .then_expect_error(DomainError::Rule("the defect is already in this zone"));
+    Given::with(())
+        .given(vec![raised(), assigned(), resolved(), closed()])
+        .when(transfer(Role::Owner, other, true))
+        .then_expect_error(DomainError::Rule("only an open defect is transferred"));
+    let mut defect = Defect::default();
+    for event in [raised(), DefectEvent::DefectTransferred { from: ZONE, to: other, reason: reason() }] {
+        defect.apply(event);
+    }
+    assert_eq!(defect.state().zone_id, Some(other));
 }

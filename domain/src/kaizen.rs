@@ -458,6 +458,14 @@ pub enum KaizenCommand {
         a3_id: A3Id,
         a3_exists: bool,
     },
+    /// An Owner or Admin moves an open kaizen to another active zone of the same site (the
+    /// write side checks the site), e.g. when its zone is archived.
+    TransferZone {
+        actor: Actor,
+        to_zone: ZoneId,
+        to_zone_active: bool,
+        reason: Reason,
+    },
 }
 
 /// Events of a kaizen.
@@ -593,6 +601,12 @@ pub enum KaizenEvent {
         before: Option<A3Id>,
         after: A3Id,
     },
+    /// Moved to another zone of its site.
+    KaizenTransferred {
+        from: ZoneId,
+        to: ZoneId,
+        reason: Reason,
+    },
 }
 
 impl DomainEvent for KaizenEvent {
@@ -624,6 +638,7 @@ impl DomainEvent for KaizenEvent {
             Self::KaizenReopened { .. } => "KaizenReopened",
             Self::KaizenLinkedToDefect { .. } => "KaizenLinkedToDefect",
             Self::KaizenLinkedToA3 { .. } => "KaizenLinkedToA3",
+            Self::KaizenTransferred { .. } => "KaizenTransferred",
         }
         .to_owned()
     }
@@ -700,6 +715,7 @@ impl Audited for KaizenEvent {
             Self::KaizenReopened { to, .. } => vec![status(S::Closed, *to)],
             Self::KaizenLinkedToDefect { defect_id } => vec![Change::created(&format!("linkedDefectIds.{defect_id}"), defect_id)],
             Self::KaizenLinkedToA3 { before, after } => vec![Change::new("linkedA3Id", before, after)],
+            Self::KaizenTransferred { from, to, .. } => vec![Change::new("zoneId", from, to)],
         }
     }
     fn reason(&self) -> Option<&Reason> {
@@ -711,7 +727,8 @@ impl Audited for KaizenEvent {
             | Self::KaizenDueDateChanged { reason, .. }
             | Self::KaizenImpactLineRemoved { reason, .. }
             | Self::KaizenSavingsAdjusted { reason, .. }
-            | Self::KaizenReopened { reason, .. } => Some(reason),
+            | Self::KaizenReopened { reason, .. }
+            | Self::KaizenTransferred { reason, .. } => Some(reason),
             Self::KaizenImpactLineSet { reason, .. } => reason.as_ref(),
             _ => None,
         }
@@ -769,6 +786,10 @@ impl Kaizen {
     /// How many times the savings were verified or adjusted.
     pub fn verification_version(&self) -> u32 {
         self.verification_version
+    }
+    /// Whether the kaizen is still open: neither closed, rejected nor withdrawn.
+    pub fn is_open(&self) -> bool {
+        self.zone_id.is_some() && !matches!(self.status, KaizenStatus::Closed | KaizenStatus::Rejected | KaizenStatus::Withdrawn)
     }
     /// Authors with their shares (summing to 100).
     pub fn authors(&self) -> &[AuthorShare] {
@@ -1260,6 +1281,20 @@ impl Aggregate for Kaizen {
                 }
                 KaizenEvent::KaizenLinkedToA3 { before: self.linked_a3, after: a3_id }
             }
+            KaizenCommand::TransferZone { actor, to_zone, to_zone_active, reason } => {
+                actor.require_admin()?;
+                let from = self.zone_id.ok_or(DomainError::NotFound)?;
+                if !self.is_open() {
+                    return Err(DomainError::Rule("only an open kaizen is transferred"));
+                }
+                if from == to_zone {
+                    return Err(DomainError::Rule("the kaizen is already in this zone"));
+                }
+                if !to_zone_active {
+                    return Err(ValidationError::new("transferToZoneId", "is not an active zone").into());
+                }
+                KaizenEvent::KaizenTransferred { from, to: to_zone, reason }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -1333,6 +1368,7 @@ impl Aggregate for Kaizen {
             }
             KaizenEvent::KaizenLinkedToDefect { defect_id } => self.linked_defects.push(defect_id),
             KaizenEvent::KaizenLinkedToA3 { after, .. } => self.linked_a3 = Some(after),
+            KaizenEvent::KaizenTransferred { to, .. } => self.zone_id = Some(to),
         }
     }
 }

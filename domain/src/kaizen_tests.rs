@@ -785,3 +785,35 @@ fn savings_at_the_threshold_are_verified_by_an_owner_or_admin() {
     let below = Given::with(()).given(impact_submitted()).when(at_threshold(Role::Member, threshold + 1)).inspect_result();
     assert!(matches!(below.as_deref(), Ok([KaizenEvent::KaizenSavingsVerified { .. }])), "{below:?}");
 }
+
+#[test]
+fn an_admin_transfers_an_open_kaizen_to_another_active_zone() {
+    let (from, to) = (ZoneId(Uuid::from_u128(8)), ZoneId(Uuid::from_u128(18)));
+    let reason = || Reason { code: ReasonCode::ScopeChange, text: "line merged".into() };
+    let transfer = |role: Role, to_zone: ZoneId, to_zone_active: bool| KaizenCommand::TransferZone {
+        actor: Actor { member_id: AUTHOR, role },
+        to_zone,
+        to_zone_active,
+        reason: reason(),
+    };
+    Given::with(()).given(implemented()).when(transfer(Role::Admin, to, true)).then_expect_events(vec![KaizenEvent::KaizenTransferred {
+        from,
+        to,
+        reason: reason(),
+    }]);
+    assert!(forbidden(Given::with(()).given(vec![drafted()]).when(transfer(Role::Member, to, true)).inspect_result()));
+    let inactive = Given::with(()).given(vec![drafted()]).when(transfer(Role::Owner, to, false)).inspect_result();
+    assert!(matches!(inactive, Err(DomainError::Invalid(_))), "{inactive:?}");
+    Given::with(())
+        .given(vec![drafted()])
+        .when(transfer(Role::Owner, from, true))
+        .then_expect_error(DomainError::Rule("the kaizen is already in this zone"));
+    Given::with(())
+        .given(vec![
+            drafted(),
+            KaizenEvent::KaizenSubmitted { submitted_at: at() },
+            KaizenEvent::KaizenWithdrawn { from: KaizenStatus::Submitted, reason: reason() },
+        ])
+        .when(transfer(Role::Owner, to, true))
+        .then_expect_error(DomainError::Rule("only an open kaizen is transferred"));
+}

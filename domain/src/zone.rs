@@ -126,7 +126,9 @@ pub enum ZoneCommand {
     /// Remove a deputy.
     RemoveDeputy { actor: Actor, member: MemberId },
     /// Archive the zone, with a reason.
-    Archive { actor: Actor, reason: Reason },
+    /// Archive the zone, with a reason; `open_work` counts its open defects and kaizens (they
+    /// must be transferred to another zone first).
+    Archive { actor: Actor, reason: Reason, open_work: u32 },
     /// Restore an archived zone, with a reason.
     Restore { actor: Actor, reason: Reason },
 }
@@ -355,9 +357,14 @@ impl Aggregate for Zone {
                 }
                 sink.write(ZoneEvent::ZoneDeputyRemoved { member }, self).await;
             }
-            ZoneCommand::Archive { actor, reason } => {
+            ZoneCommand::Archive { actor, reason, open_work } => {
                 actor.require_admin()?;
                 self.require_active()?;
+                if open_work > 0 {
+                    return Err(DomainError::Rule(
+                        "the zone has open defects or kaizens: transfer them to another zone (transferToZoneId) or finish them first",
+                    ));
+                }
                 sink.write(ZoneEvent::ZoneArchived { reason }, self).await;
             }
             ZoneCommand::Restore { actor, reason } => {
@@ -474,7 +481,7 @@ mod tests {
             assert!(forbidden(Given::with(()).given_no_previous_events().when(create(role, true)).inspect_result()));
             let rename = ZoneCommand::Rename { actor: actor(role), name: name("X"), reason: None };
             assert!(forbidden(Given::with(()).given(vec![created()]).when(rename).inspect_result()));
-            let archive = ZoneCommand::Archive { actor: actor(role), reason: reason() };
+            let archive = ZoneCommand::Archive { actor: actor(role), reason: reason(), open_work: 0 };
             assert!(forbidden(Given::with(()).given(vec![created()]).when(archive).inspect_result()));
         }
     }
@@ -551,8 +558,18 @@ mod tests {
     fn a_zone_is_archived_with_a_reason() {
         Given::with(())
             .given(vec![created()])
-            .when(ZoneCommand::Archive { actor: actor(Role::Admin), reason: reason() })
+            .when(ZoneCommand::Archive { actor: actor(Role::Admin), reason: reason(), open_work: 0 })
             .then_expect_events(vec![archived()]);
+    }
+
+    #[test]
+    fn a_zone_with_open_work_is_not_archived() {
+        Given::with(())
+            .given(vec![created()])
+            .when(ZoneCommand::Archive { actor: actor(Role::Admin), reason: reason(), open_work: 2 })
+            .then_expect_error(DomainError::Rule(
+                "the zone has open defects or kaizens: transfer them to another zone (transferToZoneId) or finish them first",
+            ));
     }
 
     #[test]
@@ -573,7 +590,7 @@ mod tests {
             .then_expect_error(DomainError::Rule("the zone is archived"));
         Given::with(())
             .given(vec![created(), archived()])
-            .when(ZoneCommand::Archive { actor: actor(Role::Admin), reason: reason() })
+            .when(ZoneCommand::Archive { actor: actor(Role::Admin), reason: reason(), open_work: 0 })
             .then_expect_error(DomainError::Rule("the zone is archived"));
     }
 

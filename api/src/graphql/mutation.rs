@@ -157,6 +157,9 @@ pub struct ArchiveZoneInput {
     /// Required.
     pub reason: String,
     pub reason_code: Option<ReasonCode>,
+    /// Another zone of the same site that takes over the zone's open defects and kaizens;
+    /// without it, a zone with open work is not archived.
+    pub transfer_to_zone_id: Option<ID>,
 }
 
 #[derive(Debug, InputObject)]
@@ -497,13 +500,15 @@ impl CoreMutation {
         set_zone_deputy(ctx, input, false).await
     }
 
-    /// Archives a zone, with a reason.
+    /// Archives a zone, with a reason. Its open defects and kaizens must be finished first,
+    /// or moved to another zone of the site with `transferToZoneId`.
     async fn archive_zone(&self, ctx: &Context<'_>, input: ArchiveZoneInput) -> ApiResult<Zone> {
         let p = principal(ctx)?;
         let zone = ZoneId::parse(&input.zone_id)?;
         let reason = reason(input.reason_code, &input.reason)?;
         let command = command_context(ctx, p.org, Some(p), &input)?;
-        services(ctx)?.gemba.archive_zone(&command, zone, reason).await?;
+        let transfer_to = input.transfer_to_zone_id.as_ref().map(|id| ZoneId::parse(id)).transpose()?;
+        services(ctx)?.gemba.archive_zone(&command, zone, reason, transfer_to).await?;
         zone_payload(ctx, zone).await
     }
 

@@ -569,3 +569,50 @@ async fn an_invitation_limits_the_new_member_to_some_sites() {
     let everywhere = app.gql(Some(&owner.token), INVITE, json!({"input": {"email": "w@scope.example", "role": "MEMBER"}})).await;
     assert_eq!(everywhere["data"]["inviteMember"]["member"]["siteScope"]["allSites"], true, "{everywhere}");
 }
+
+#[tokio::test]
+async fn a_zone_with_open_work_is_archived_only_by_transferring_its_defects_and_kaizens() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@arch.example", "Archiving").await;
+    let site = app.create_site(&owner, "S1").await;
+    let other_site = app.create_site(&owner, "S2").await;
+    let old = app.create_zone(&owner, &site, "OLD", "Old line").await;
+    let new = app.create_zone(&owner, &site, "NEW", "New line").await;
+    let elsewhere = app.create_zone(&owner, &other_site, "FAR", "Other plant").await;
+    let raise = json!({"zoneId": old, "abnormalityType": "MINOR_FLAW", "tagClass": "OPERATOR", "priority": "C", "title": "Dent", "description": "on the hood"});
+    let defect =
+        call(&app, &owner, "raiseDefect", "RaiseDefectInput", "id", raise).await["data"]["raiseDefect"]["id"].as_str().unwrap().to_owned();
+    let draft = json!({"zoneId": old, "title": "Shadow board", "category": "QUALITY", "problem": "tools missing", "proposal": "board"});
+    let kaizen =
+        call(&app, &owner, "draftKaizen", "DraftKaizenInput", "id", draft).await["data"]["draftKaizen"]["id"].as_str().unwrap().to_owned();
+
+    let archive = |extra: Value| {
+        let mut input = json!({"zoneId": old, "reason": "line merged"});
+        if let (Some(i), Some(e)) = (input.as_object_mut(), extra.as_object()) {
+            i.extend(e.clone());
+        }
+        input
+    };
+    let events = app.event_count(&owner.org).await;
+    let refused = call(&app, &owner, "archiveZone", "ArchiveZoneInput", "status", archive(json!({}))).await;
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "open work keeps the zone: {refused}");
+    let far = call(&app, &owner, "archiveZone", "ArchiveZoneInput", "status", archive(json!({"transferToZoneId": elsewhere}))).await;
+    assert_eq!(error_code(&far), Some("VALIDATION"), "never to another site: {far}");
+    assert_eq!(app.event_count(&owner.org).await, events, "refused archives change nothing");
+
+    let archived = call(&app, &owner, "archiveZone", "ArchiveZoneInput", "status", archive(json!({"transferToZoneId": new}))).await;
+    assert_eq!(archived["data"]["archiveZone"]["status"], "ARCHIVED", "{archived}");
+    let moved = app
+        .gql(
+            Some(&owner.token),
+            "query($d: ID!, $k: ID!) { defect(id: $d) { zoneId } kaizen(id: $k) { zoneId } history(entityId: $d) { eventType reason changes { path before after } } }",
+            json!({"d": defect, "k": kaizen}),
+        )
+        .await;
+    assert_eq!(moved["data"]["defect"]["zoneId"], new.as_str(), "{moved}");
+    assert_eq!(moved["data"]["kaizen"]["zoneId"], new.as_str(), "{moved}");
+    let transfer = moved["data"]["history"].as_array().and_then(|h| h.last()).cloned().unwrap_or_default();
+    assert_eq!(transfer["eventType"], "DefectTransferred");
+    assert_eq!(transfer["reason"], "line merged");
+    assert_eq!(transfer["changes"][0], json!({"path": "zoneId", "before": old, "after": new}));
+}
