@@ -330,6 +330,13 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                     let plan = serde_json::to_string(&after).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     ("update zones set audit_plan = $3::jsonb where org_id = $1 and zone_id = $2", Some(plan))
                 }
+                ZoneEvent::ZoneAuditPlanAdvanced { after, .. } => {
+                    let due = serde_json::to_value(after).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    (
+                        "update zones set audit_plan = jsonb_set(audit_plan, '{next_due_at}', to_jsonb($3::text)) where org_id = $1 and zone_id = $2",
+                        due.as_str().map(str::to_owned),
+                    )
+                }
                 ZoneEvent::ZoneRenamed { after, .. } => {
                     ("update zones set name = $3 where org_id = $1 and zone_id = $2", Some(after.to_string()))
                 }

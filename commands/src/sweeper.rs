@@ -6,18 +6,26 @@
 //! - a priority-A defect still open (unassigned) after the organisation's `a_ack_minutes`
 //!   is escalated, once per elapsed period;
 //! - a scheduled audit not started by its due date plus [`AUDIT_GRACE`] is marked missed;
-//! - a red-tag hold that ended without a disposition expires.
+//! - a red-tag hold that ended without a disposition expires;
+//! - a zone's audit plan schedules its audits [`PLAN_LEAD`] ahead of their due date, then
+//!   moves to its next period (periods that passed while nobody swept are skipped).
 
 use chrono::{DateTime, Duration, Utc};
-use gemba_domain::{AuditId, DefectId, OrgId, RedTagId};
+use gemba_domain::five_s_audit::{AuditCommand, AuditPlan as AuditPlanRef, FiveSAudit};
+use gemba_domain::zone::{AuditPlan, Zone, ZoneCommand};
+use gemba_domain::{AuditId, DefectId, OrgId, RedTagId, ZoneId};
 use uuid::Uuid;
 
+use crate::envelope::{Channel, CommandContext};
 use crate::error::CommandError;
 use crate::service::Gemba;
 use crate::tenancy::begin_tenant;
 
 /// How long after its due date a scheduled audit may still be started.
 pub const AUDIT_GRACE: Duration = Duration::hours(24);
+
+/// How far ahead of their due date planned audits are scheduled.
+pub const PLAN_LEAD: Duration = Duration::days(7);
 
 /// Most items of one kind handled per organisation and sweep (the rest wait for the next).
 const BATCH: i64 = 500;
@@ -33,6 +41,8 @@ pub struct SweepReport {
     pub missed: usize,
     /// Red-tag holds expired.
     pub expired: usize,
+    /// Audits scheduled from zones' audit plans.
+    pub scheduled: usize,
     /// Commands that failed (logged; retried by the next sweep).
     pub failed: usize,
 }
@@ -41,6 +51,7 @@ struct Due {
     defects: Vec<Uuid>,
     audits: Vec<Uuid>,
     red_tags: Vec<Uuid>,
+    plans: Vec<(Uuid, serde_json::Value)>,
 }
 
 impl Gemba {
@@ -71,14 +82,74 @@ impl Gemba {
         .bind(BATCH)
         .fetch_all(&mut *tx)
         .await?;
+        let plans = sqlx::query_as(
+            "select zone_id, audit_plan from zones where org_id = $1 and status = 'ACTIVE' and audit_plan is not null
+                and (audit_plan->>'next_due_at')::timestamptz <= $2 order by zone_id limit $3",
+        )
+        .bind(org.uuid())
+        .bind(now + PLAN_LEAD)
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(Due { defects, audits, red_tags })
+        Ok(Due { defects, audits, red_tags, plans })
+    }
+
+    /// Schedules the audits of one zone's plan that fall within the lead time, and moves the
+    /// plan on; returns how many audits were scheduled.
+    async fn run_plan(&self, org: OrgId, zone: ZoneId, plan: AuditPlan, now: DateTime<Utc>) -> Result<usize, CommandError> {
+        let mut due = plan.next_due_at;
+        let mut scheduled = 0;
+        // Bounded: a plan left unswept for years catches up over several sweeps.
+        for _ in 0..60 {
+            if due > now + PLAN_LEAD {
+                break;
+            }
+            if due > now {
+                for audit_type in &plan.audit_types {
+                    let key = format!("plan/{zone}/{}/{audit_type:?}", due.timestamp());
+                    let audit_id = AuditId(Uuid::new_v5(&org.uuid(), key.as_bytes()));
+                    let mut system = CommandContext::new(org, None, Channel::System);
+                    system.command_id = audit_id.uuid();
+                    let from_plan = AuditPlanRef {
+                        audit_id,
+                        zone_id: zone,
+                        zone_active: true,
+                        audit_type: *audit_type,
+                        due_at: due,
+                        actor_may_schedule: false,
+                    };
+                    let command = AuditCommand::ScheduleFromPlan { plan: from_plan, now };
+                    let position = self.bus.execute::<FiveSAudit>(&system, &audit_id.to_string(), command).await?;
+                    scheduled += usize::from(!position.replayed);
+                }
+            }
+            let mut system = CommandContext::new(org, None, Channel::System);
+            system.command_id = Uuid::new_v5(&zone.uuid(), format!("advance/{}", due.timestamp()).as_bytes());
+            self.bus.execute::<Zone>(&system, &zone.to_string(), ZoneCommand::AdvanceAuditPlan { scheduled_due: due }).await?;
+            due = plan.cadence.after(due);
+        }
+        Ok(scheduled)
     }
 
     /// Sweeps one organisation.
     pub async fn sweep_organisation(&self, org: OrgId, now: DateTime<Utc>, report: &mut SweepReport) -> Result<(), CommandError> {
         let a_ack_minutes = self.settings(org).await?.a_ack_minutes;
         let due = self.due(org, now, Duration::minutes(i64::from(a_ack_minutes))).await?;
+        let (mut escalated, mut missed, mut expired, mut scheduled) = (0, 0, 0, 0);
+        for (zone, plan) in due.plans {
+            let outcome = match serde_json::from_value::<AuditPlan>(plan) {
+                Ok(plan) => self.run_plan(org, ZoneId(zone), plan, now).await,
+                Err(error) => Err(CommandError::Internal(format!("a stored audit plan does not read: {error}"))),
+            };
+            match outcome {
+                Ok(n) => scheduled += n,
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(%error, org.id = %org, zone.id = %zone, "the sweeper could not run an audit plan");
+                }
+            }
+        }
         let mut tally = |what: &str, id: Uuid, outcome: Result<bool, CommandError>, count: &mut usize| match outcome {
             Ok(true) => *count += 1,
             Ok(false) => {}
@@ -87,7 +158,6 @@ impl Gemba {
                 tracing::warn!(%error, org.id = %org, entity.id = %id, "the sweeper could not {what}");
             }
         };
-        let (mut escalated, mut missed, mut expired) = (0, 0, 0);
         for id in due.defects {
             let outcome = self.escalate_defect(org, DefectId(id), a_ack_minutes, now).await.map(|p| p.is_some());
             tally("escalate a defect", id, outcome, &mut escalated);
@@ -104,6 +174,7 @@ impl Gemba {
         report.escalated += escalated;
         report.missed += missed;
         report.expired += expired;
+        report.scheduled += scheduled;
         Ok(())
     }
 

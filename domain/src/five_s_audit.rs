@@ -106,6 +106,11 @@ pub enum AuditCommand {
         plan: AuditPlan,
         now: DateTime<Utc>,
     },
+    /// The system schedules an audit from its zone's audit plan.
+    ScheduleFromPlan {
+        plan: AuditPlan,
+        now: DateTime<Utc>,
+    },
     /// Starts a new audit, or the scheduled one this is.
     Start {
         actor: Actor,
@@ -163,7 +168,8 @@ pub enum AuditEvent {
         zone_id: ZoneId,
         audit_type: AuditType,
         due_at: DateTime<Utc>,
-        scheduled_by: MemberId,
+        /// `None` when the zone's audit plan scheduled it.
+        scheduled_by: Option<MemberId>,
     },
     AuditMissed {
         due_at: DateTime<Utc>,
@@ -476,7 +482,25 @@ impl Aggregate for FiveSAudit {
                     zone_id: plan.zone_id,
                     audit_type: plan.audit_type,
                     due_at: plan.due_at,
-                    scheduled_by: actor.member_id,
+                    scheduled_by: Some(actor.member_id),
+                }
+            }
+            AuditCommand::ScheduleFromPlan { plan, now } => {
+                if self.status != AuditStatus::None {
+                    return Err(DomainError::Rule("the audit already exists"));
+                }
+                if !plan.zone_active {
+                    return Err(ValidationError::new("zoneId", "does not name an active zone").into());
+                }
+                if plan.due_at <= now {
+                    return Err(ValidationError::new("dueAt", "must be in the future").into());
+                }
+                AuditEvent::AuditScheduled {
+                    audit_id: plan.audit_id,
+                    zone_id: plan.zone_id,
+                    audit_type: plan.audit_type,
+                    due_at: plan.due_at,
+                    scheduled_by: None,
                 }
             }
             AuditCommand::MarkMissed { now } => {
@@ -656,7 +680,7 @@ impl Aggregate for FiveSAudit {
                 self.zone_id = Some(zone_id);
                 self.audit_type = Some(audit_type);
                 self.due_at = Some(due_at);
-                self.scheduled_by = Some(scheduled_by);
+                self.scheduled_by = scheduled_by;
             }
             AuditEvent::AuditMissed { .. } => self.status = AuditStatus::Missed,
             AuditEvent::AuditItemMarkedNotApplicable { item_id, comment, .. } => {

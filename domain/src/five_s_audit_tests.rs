@@ -252,7 +252,7 @@ fn scheduled() -> AuditEvent {
         zone_id: ZoneId(Uuid::from_u128(8)),
         audit_type: AuditType::Supervisor,
         due_at: later(48),
-        scheduled_by: OTHER,
+        scheduled_by: Some(OTHER),
     }
 }
 fn sha(n: u8) -> EvidenceRef {
@@ -436,7 +436,7 @@ proptest! {
                 | AuditCommand::MarkItemNotApplicable { actor, .. } | AuditCommand::AttachEvidence { actor, .. }
                 | AuditCommand::RecordFinding { actor, .. } | AuditCommand::Submit { actor, .. }
                 | AuditCommand::CorrectItemScore { actor, .. } | AuditCommand::Cancel { actor, .. } => actor.role == Role::Auditor,
-                AuditCommand::MarkMissed { .. } => false,
+                AuditCommand::MarkMissed { .. } | AuditCommand::ScheduleFromPlan { .. } => false,
             };
             let missed = matches!(command, AuditCommand::MarkMissed { .. });
             let result = run(&mut audit, command);
@@ -477,4 +477,20 @@ proptest! {
         prop_assert_eq!(scores.score_pct, Some(expected));
         prop_assert!(expected >= Decimal::ZERO && expected <= Decimal::from(100));
     }
+}
+
+#[test]
+fn the_system_schedules_an_audit_from_the_zone_plan() {
+    let from_plan = |plan: AuditPlan| AuditCommand::ScheduleFromPlan { plan, now: at() };
+    Given::with(()).given_no_previous_events().when(from_plan(plan(48))).then_expect_events(vec![AuditEvent::AuditScheduled {
+        audit_id: AuditId(Uuid::from_u128(7)),
+        zone_id: ZoneId(Uuid::from_u128(8)),
+        audit_type: AuditType::Supervisor,
+        due_at: later(48),
+        scheduled_by: None,
+    }]);
+    Given::with(()).given(vec![scheduled()]).when(from_plan(plan(48))).then_expect_error(DomainError::Rule("the audit already exists"));
+    let archived =
+        Given::with(()).given_no_previous_events().when(from_plan(AuditPlan { zone_active: false, ..plan(48) })).inspect_result();
+    assert!(matches!(archived, Err(DomainError::Invalid(e)) if e.field == "zoneId"));
 }

@@ -43,6 +43,19 @@ pub enum Cadence {
     Quarterly,
 }
 
+impl Cadence {
+    /// The due date one period after `due` (months keep the day of the month where it exists).
+    pub fn after(self, due: DateTime<Utc>) -> DateTime<Utc> {
+        let months = |n| due.checked_add_months(chrono::Months::new(n)).unwrap_or(due + chrono::Duration::days(31 * i64::from(n)));
+        match self {
+            Self::Weekly => due + chrono::Duration::weeks(1),
+            Self::Biweekly => due + chrono::Duration::weeks(2),
+            Self::Monthly => months(1),
+            Self::Quarterly => months(3),
+        }
+    }
+}
+
 /// The zone's 5S audit plan: which template, how often, which audit types, next due date.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPlan {
@@ -116,6 +129,9 @@ pub enum ZoneCommand {
     SetHeadcount { actor: Actor, headcount: Option<u32>, reason: Reason },
     /// Set the zone's 5S audit plan against a published template; a reason is optional.
     SetAuditPlan { actor: Actor, plan: AuditPlan, template_published: bool, reason: Option<Reason> },
+    /// The system moves the plan to its next period once the audits due at `scheduled_due`
+    /// are scheduled.
+    AdvanceAuditPlan { scheduled_due: DateTime<Utc> },
     /// Rename the zone; a reason is optional.
     Rename { actor: Actor, name: Name, reason: Option<Reason> },
     /// Make an active member the zone's owner (zone leader).
@@ -151,6 +167,8 @@ pub enum ZoneEvent {
     ZoneHeadcountChanged { before: Option<u32>, after: Option<u32>, reason: Reason },
     /// Its audit plan changed.
     ZoneAuditPlanChanged { before: Option<AuditPlan>, after: AuditPlan, reason: Option<Reason> },
+    /// The plan's audits for one period were scheduled; the next period is due at `after`.
+    ZoneAuditPlanAdvanced { before: DateTime<Utc>, after: DateTime<Utc> },
     /// Its name changed.
     ZoneRenamed { before: Name, after: Name, reason: Option<Reason> },
     /// Its owner changed.
@@ -178,6 +196,7 @@ impl DomainEvent for ZoneEvent {
             Self::ZoneMoved { .. } => "ZoneMoved",
             Self::ZoneHeadcountChanged { .. } => "ZoneHeadcountChanged",
             Self::ZoneAuditPlanChanged { .. } => "ZoneAuditPlanChanged",
+            Self::ZoneAuditPlanAdvanced { .. } => "ZoneAuditPlanAdvanced",
         }
         .to_owned()
     }
@@ -204,6 +223,7 @@ impl Audited for ZoneEvent {
             Self::ZoneMoved { from_area, to_area, .. } => vec![Change::new("areaId", from_area, to_area)],
             Self::ZoneHeadcountChanged { before, after, .. } => vec![Change::new("headcount", before, after)],
             Self::ZoneAuditPlanChanged { before, after, .. } => AuditPlan::changes(before.as_ref(), after),
+            Self::ZoneAuditPlanAdvanced { before, after } => vec![Change::new("auditPlan.nextDueAt", before, after)],
             Self::ZoneRenamed { before, after, .. } => vec![Change::new("name", before, after)],
             Self::ZoneOwnerAssigned { before, after, .. } => vec![Change::new("ownerId", before, after)],
             Self::ZoneDeputyAdded { member } => vec![Change::new(&format!("deputies.{member}"), false, true)],
@@ -214,7 +234,10 @@ impl Audited for ZoneEvent {
     }
     fn reason(&self) -> Option<&Reason> {
         match self {
-            Self::ZoneCreated { .. } | Self::ZoneDeputyAdded { .. } | Self::ZoneDeputyRemoved { .. } => None,
+            Self::ZoneCreated { .. }
+            | Self::ZoneDeputyAdded { .. }
+            | Self::ZoneDeputyRemoved { .. }
+            | Self::ZoneAuditPlanAdvanced { .. } => None,
             Self::ZoneRenamed { reason, .. } | Self::ZoneOwnerAssigned { reason, .. } | Self::ZoneAuditPlanChanged { reason, .. } => {
                 reason.as_ref()
             }
@@ -310,6 +333,15 @@ impl Aggregate for Zone {
                 }
                 sink.write(ZoneEvent::ZoneAuditPlanChanged { before: self.audit_plan.clone(), after: plan, reason }, self).await;
             }
+            ZoneCommand::AdvanceAuditPlan { scheduled_due } => {
+                self.require_active()?;
+                let plan = self.audit_plan.as_ref().ok_or(DomainError::Rule("the zone has no audit plan"))?;
+                if plan.next_due_at != scheduled_due {
+                    return Err(DomainError::Rule("the audit plan has moved on"));
+                }
+                let after = plan.cadence.after(scheduled_due);
+                sink.write(ZoneEvent::ZoneAuditPlanAdvanced { before: scheduled_due, after }, self).await;
+            }
             ZoneCommand::Rename { actor, name, reason } => {
                 actor.require_admin()?;
                 self.require_active()?;
@@ -392,6 +424,11 @@ impl Aggregate for Zone {
             ZoneEvent::ZoneMoved { to_area, .. } => self.area_id = to_area,
             ZoneEvent::ZoneHeadcountChanged { after, .. } => self.headcount = after,
             ZoneEvent::ZoneAuditPlanChanged { after, .. } => self.audit_plan = Some(after),
+            ZoneEvent::ZoneAuditPlanAdvanced { after, .. } => {
+                if let Some(plan) = self.audit_plan.as_mut() {
+                    plan.next_due_at = after;
+                }
+            }
             ZoneEvent::ZoneRenamed { after, .. } => self.name = Some(after),
             ZoneEvent::ZoneOwnerAssigned { after, .. } => self.owner = Some(after),
             ZoneEvent::ZoneDeputyAdded { member } => {
@@ -726,6 +763,32 @@ mod tests {
         assert!(matches!(result, Err(DomainError::Invalid(e)) if e.field == "headcount"));
         let by_auditor = ZoneCommand::SetHeadcount { actor: actor(Role::Auditor), headcount: Some(3), reason: reason() };
         assert!(forbidden(Given::with(()).given(vec![created()]).when(by_auditor).inspect_result()));
+    }
+
+    #[test]
+    fn the_system_advances_an_audit_plan_by_its_cadence_once_per_period() {
+        use chrono::TimeZone;
+        let due = plan(Cadence::Monthly).next_due_at;
+        let with_plan = vec![created(), ZoneEvent::ZoneAuditPlanChanged { before: None, after: plan(Cadence::Monthly), reason: None }];
+        let next = Utc.with_ymd_and_hms(2027, 1, 1, 8, 0, 0).single().unwrap_or_default();
+        Given::with(())
+            .given(with_plan.clone())
+            .when(ZoneCommand::AdvanceAuditPlan { scheduled_due: due })
+            .then_expect_events(vec![ZoneEvent::ZoneAuditPlanAdvanced { before: due, after: next }]);
+        let mut advanced = with_plan.clone();
+        advanced.push(ZoneEvent::ZoneAuditPlanAdvanced { before: due, after: next });
+        Given::with(())
+            .given(advanced)
+            .when(ZoneCommand::AdvanceAuditPlan { scheduled_due: due })
+            .then_expect_error(DomainError::Rule("the audit plan has moved on"));
+        Given::with(())
+            .given(vec![created()])
+            .when(ZoneCommand::AdvanceAuditPlan { scheduled_due: due })
+            .then_expect_error(DomainError::Rule("the zone has no audit plan"));
+        let jan31 = Utc.with_ymd_and_hms(2027, 1, 31, 8, 0, 0).single().unwrap_or_default();
+        assert_eq!(Cadence::Monthly.after(jan31), Utc.with_ymd_and_hms(2027, 2, 28, 8, 0, 0).single().unwrap_or_default());
+        assert_eq!(Cadence::Quarterly.after(due), Utc.with_ymd_and_hms(2027, 3, 1, 8, 0, 0).single().unwrap_or_default());
+        assert_eq!(Cadence::Biweekly.after(due) - due, chrono::Duration::days(14));
     }
 
     fn plan(cadence: Cadence) -> AuditPlan {

@@ -105,3 +105,49 @@ async fn every_tenant_reads_the_directory_of_organisation_ids_and_nothing_else_o
         sqlx::query("insert into org_directory (org_id, created_at) values ($1::uuid, now())").bind(&b.org).execute(&mut *tx).await;
     assert!(forged.is_err(), "a tenant never writes another organisation into the directory");
 }
+
+#[tokio::test]
+async fn a_zones_audit_plan_schedules_its_audits_a_week_ahead_period_by_period() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@plan.example", "Planned").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "Z-1", "Press").await;
+    let template =
+        ok(&app, &owner, "createTemplateDraft", "CreateTemplateDraftInput", json!({"name": "5S", "scaleMin": 0, "scaleMax": 4})).await;
+    for (i, section) in ["SORT", "SET_IN_ORDER", "SHINE", "STANDARDIZE", "SUSTAIN"].iter().enumerate() {
+        let item = json!({"templateId": template, "itemId": format!("S{}", i + 1), "section": section, "text": "check"});
+        ok(&app, &owner, "addTemplateItem", "AddTemplateItemInput", item).await;
+    }
+    ok(&app, &owner, "publishTemplate", "TemplateInput", json!({"templateId": template})).await;
+    let now = Utc::now();
+    let first_due = now + Duration::days(3);
+    let plan = json!({"zoneId": zone, "templateId": template, "cadence": "WEEKLY", "auditTypes": ["SELF_AUDIT", "SUPERVISOR"],
+                      "nextDueAt": first_due.to_rfc3339()});
+    ok(&app, &owner, "setZoneAuditPlan", "SetZoneAuditPlanInput", plan).await;
+
+    let gemba = app.gemba();
+    let swept = gemba.sweep(now).await.expect("sweep");
+    assert_eq!((swept.scheduled, swept.failed), (2, 0), "both planned audit types, due in 3 days: {swept:?}");
+    assert_eq!(gemba.sweep(now).await.expect("sweep").scheduled, 0, "a period is scheduled once");
+    const ZONE: &str = "query($id: ID!) { zone(id: $id) { auditPlan { nextDueAt } } history(entityId: $id) { eventType channel } }";
+    let read_zone = read(&app, &owner, ZONE, &zone).await;
+    let next_due =
+        chrono::DateTime::parse_from_rfc3339(read_zone["zone"]["auditPlan"]["nextDueAt"].as_str().unwrap_or_default()).expect("date");
+    assert_eq!(next_due.to_utc(), first_due + Duration::weeks(1), "{read_zone}");
+    let advanced = read_zone["history"].as_array().and_then(|h| h.last()).cloned().unwrap_or_default();
+    assert_eq!((advanced["eventType"].as_str(), advanced["channel"].as_str()), (Some("ZoneAuditPlanAdvanced"), Some("system")));
+
+    // Four days on, the next week's audits come within the week's lead.
+    assert_eq!(gemba.sweep(now + Duration::days(4)).await.expect("sweep").scheduled, 2);
+    let mut conn = app.superuser().await;
+    let scheduled: Vec<(String, chrono::DateTime<Utc>)> = sqlx::query_as(
+        "select audit_type, due_at from audits where org_id = $1::uuid and status = 'SCHEDULED' order by due_at, audit_type",
+    )
+    .bind(&owner.org)
+    .fetch_all(&mut conn)
+    .await
+    .expect("audits");
+    let dues: Vec<i64> = scheduled.iter().map(|(_, due)| due.timestamp()).collect();
+    let (first, second) = (first_due.timestamp(), (first_due + Duration::weeks(1)).timestamp());
+    assert_eq!(dues, [first, first, second, second], "{scheduled:?}");
+}
