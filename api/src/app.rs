@@ -15,6 +15,7 @@ use gemba_commands::crypto::Keyring;
 use gemba_commands::evidence::EvidenceConfig;
 use gemba_commands::service::{Clock, Gemba};
 use gemba_commands::tenancy::begin_tenant;
+use gemba_projections::engine::Projector;
 use gemba_projections::registry as reads;
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -52,6 +53,15 @@ impl AppConfig {
 pub struct AppState {
     schema: GembaSchema,
     pub(crate) gemba: Gemba,
+    projector: Projector,
+}
+
+/// How long a mutation waits for the projections to reach its position (read-your-writes).
+pub const READ_YOUR_WRITES_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Starts the projector worker over `pool` (woken by LISTEN/NOTIFY, polling every `poll`).
+pub fn spawn_projector(pool: PgPool, poll: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(Projector::new(pool).run(poll))
 }
 
 /// Builds the router over a pool of the application role.
@@ -62,7 +72,8 @@ pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &Ap
         limiter: RateLimiter::per_minute(config.auth_attempts_per_minute),
         address_limiter: RateLimiter::per_minute(config.auth_attempts_per_minute.saturating_mul(5)),
     };
-    let state = AppState { schema: schema(services), gemba };
+    let projector = Projector::new(gemba.pool().clone());
+    let state = AppState { schema: schema(services), gemba, projector };
     Ok(Router::new()
         .route("/graphql", post(graphql))
         .route("/evidence", post(evidence::upload))
@@ -106,6 +117,30 @@ async fn readyz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
+}
+
+/// Whether the request's operation is a mutation.
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let wanted = request.operation_name.as_deref();
+    document.operations.iter().any(|(name, operation)| {
+        let selected = wanted.is_none() || name.map(|n| n.as_str()) == wanted;
+        selected && operation.node.ty == async_graphql::parser::types::OperationType::Mutation
+    })
+}
+
+/// Waits for the projections of `org` to reach its head; returns the head and whether it was
+/// reached within [`READ_YOUR_WRITES_BOUND`].
+async fn read_your_writes(state: &AppState, org: gemba_domain::OrgId) -> Result<(i64, bool), ApiError> {
+    let mut tx = begin_tenant(state.gemba.pool(), org).await?;
+    let head: Option<i64> =
+        sqlx::query_scalar("select last_seq from org_heads where org_id = $1").bind(org.uuid()).fetch_optional(&mut *tx).await?;
+    tx.commit().await?;
+    let head = head.unwrap_or(0);
+    let reached = state.projector.wait_for(org.uuid(), head, READ_YOUR_WRITES_BOUND).await.map_err(ApiError::internal)?;
+    Ok((head, reached))
 }
 
 /// The session token of a request: `Authorization: Bearer …`, else the session cookie.
@@ -180,7 +215,22 @@ async fn graphql(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<S
     let request_id = Uuid::now_v7();
     let context = RequestContext { principal, request_id, idempotency_key, client_ip: peer.ip(), token };
     let span = tracing::info_span!("graphql", request.id = %request_id);
+    let org = context.principal.as_ref().map(|p| p.org);
+    let mutation = is_mutation(&request);
     let mut response = state.schema.execute(request.data(context)).instrument(span).await;
+    // Read-your-writes: a mutation answers once the projections have reached its position
+    // (bounded); the answer says whether the bound was hit.
+    if let (true, Some(org)) = (mutation, org) {
+        match read_your_writes(&state, org).await {
+            Ok((position, reached)) => {
+                let mut value = async_graphql::indexmap::IndexMap::new();
+                value.insert(async_graphql::Name::new("position"), async_graphql::Value::from(position));
+                value.insert(async_graphql::Name::new("reached"), async_graphql::Value::from(reached));
+                response.extensions.insert("readYourWrites".to_owned(), async_graphql::Value::Object(value));
+            }
+            Err(error) => tracing::warn!(code = error.code(), "read-your-writes could not be checked"),
+        }
+    }
     // Errors raised by the GraphQL layer itself (syntax, unknown fields or enum values,
     // wrong types, limits) are the client's bad input.
     for error in &mut response.errors {

@@ -69,6 +69,10 @@ pub enum Command {
         /// 0 turns the sweeper off in this process.
         #[arg(long, env = "GEMBA_SWEEP_INTERVAL_SECS", default_value_t = 60)]
         sweep_interval_secs: u64,
+        /// Seconds between the projector's polls of every organisation (it is also woken at
+        /// once by each commit).
+        #[arg(long, env = "GEMBA_PROJECTOR_POLL_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+        projector_poll_secs: u64,
     },
     /// Apply the database migrations.
     Migrate,
@@ -130,7 +134,7 @@ async fn sweep_forever(gemba: Gemba, interval: std::time::Duration) {
     loop {
         ticks.tick().await;
         match gemba.sweep(gemba.now()).await {
-            Ok(report) if report.escalated + report.missed + report.expired + report.failed > 0 => {
+            Ok(report) if report.escalated + report.missed + report.expired + report.scheduled + report.failed > 0 => {
                 tracing::info!(?report, "swept");
             }
             Ok(_) => {}
@@ -149,6 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             evidence_max_bytes,
             evidence_link_ttl_secs,
             sweep_interval_secs,
+            projector_poll_secs,
         } => {
             let keyring = app_key(cli.db.app_key.as_deref(), &cli.db.data_dir).map_err(anyhow::Error::msg)?;
             let database = Database::open(&cli.db.config()).await?;
@@ -170,10 +175,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .transpose()?
                 .map(|gemba| tokio::spawn(sweep_forever(gemba, std::time::Duration::from_secs(sweep_interval_secs))));
             println!("Gemba is serving GraphQL at http://{address}/graphql (GraphiQL: http://{address}/graphiql), database: {where_}");
+            let projector = crate::app::spawn_projector(database.pool.clone(), std::time::Duration::from_secs(projector_poll_secs));
             let served = serve(listener, app, shutdown_signal()).await;
             if let Some(sweeper) = sweeper {
                 sweeper.abort();
             }
+            projector.abort();
             database.close().await;
             served?;
             Ok(ExitCode::SUCCESS)

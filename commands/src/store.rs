@@ -147,7 +147,8 @@ async fn append_events(conn: &mut PgConnection, org: OrgId, events: &[Serialized
     let hashes: Vec<Vec<u8>> = appended.iter().map(|a| a.hash.to_vec()).collect();
     let prev_hashes: Vec<Vec<u8>> = appended.iter().map(|a| a.prev_hash.clone()).collect();
 
-    // One statement inserts the events and moves the head, to keep the head lock short.
+    // One statement inserts the events and moves the head, to keep the head lock short; it
+    // also notifies the projectors (`gemba_events`, delivered at commit, folded per transaction).
     sqlx::query(
         "with inserted as (
              insert into events (org_id, aggregate_type, aggregate_id, sequence, tenant_seq, event_type,
@@ -157,7 +158,7 @@ async fn append_events(conn: &mut PgConnection, org: OrgId, events: &[Serialized
                            $8::jsonb[], $9::jsonb[]) with ordinality as t(a, b, c, d, e, f, g, h, n)
                join unnest($11::bytea[], $12::bytea[]) with ordinality as p(prev_hash, hash, n) using (n)
          )
-         update org_heads set last_hash = $13 where org_id = $1",
+         update org_heads set last_hash = $13 where org_id = $1 returning pg_notify('gemba_events', $1::text)",
     )
     .bind(org.uuid())
     .bind(column(|a| a.event.aggregate_type.clone()))

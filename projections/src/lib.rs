@@ -1,12 +1,16 @@
 //! Gemba's read side.
 //!
-//! For the first slice the reads are simple: the write-side registry tables (kept in the
-//! append transaction) and the event stream itself (per-entity history). The projector
-//! engine with checkpoints, KPIs and roll-ups builds on this (issue 4).
+//! - [`engine`]: the projector engine: checkpointed, exactly-once projection of each
+//!   organisation's events into read models, woken by LISTEN/NOTIFY with a polling fallback.
+//! - [`defect_register`]: the first read model.
+//! - [`registry`] and [`history`]: reads of the write-side registry tables and of the event
+//!   stream itself (per-entity history).
 //!
 //! Architecture invariant: queries take a connection that is already inside a tenant
 //! transaction; they still name `org_id` explicitly (for the indexes), and row-level
 //! security guarantees they can never see another organisation's rows.
 
+pub mod defect_register;
+pub mod engine;
 pub mod history;
 pub mod registry;

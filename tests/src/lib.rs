@@ -76,6 +76,7 @@ pub struct TestApp {
     pub app_key: String,
     /// The folder of this app's evidence files.
     pub evidence_dir: tempfile::TempDir,
+    projector: tokio::task::JoinHandle<()>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -84,6 +85,7 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.projector.abort();
     }
 }
 
@@ -126,7 +128,8 @@ impl TestApp {
         tokio::spawn(serve(listener, app, async {
             let _ = stopped.await;
         }));
-        Ok(Self { url, database, pool, clock, client: reqwest::Client::new(), app_key, evidence_dir, shutdown: Some(shutdown) })
+        let projector = gemba_api::app::spawn_projector(pool.clone(), std::time::Duration::from_secs(1));
+        Ok(Self { url, database, pool, clock, client: reqwest::Client::new(), app_key, evidence_dir, projector, shutdown: Some(shutdown) })
     }
 
     /// `DATABASE_URL` of this test's database for the application role.

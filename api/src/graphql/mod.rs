@@ -34,6 +34,7 @@ pub mod organization;
 pub mod plant;
 pub mod points;
 pub mod query;
+pub mod read_models;
 pub mod red_tags;
 pub mod types;
 
@@ -50,6 +51,7 @@ pub struct Query(
     points::PointsQuery,
     plant::PlantQuery,
     red_tags::RedTagQuery,
+    read_models::ReadModelQuery,
 );
 
 /// All mutations.

@@ -14,6 +14,7 @@ mod improvement;
 mod plant;
 mod plant_story;
 mod points;
+mod projections;
 mod red_tags;
 mod schema;
 mod sweeper;

@@ -1,0 +1,147 @@
+//! Reads of the projected read models, and where the projections stand.
+
+use async_graphql::connection::{Connection, OpaqueCursor};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use gemba_domain::defect as domain;
+use gemba_domain::{MemberId, ZoneId};
+use gemba_projections::defect_register::{self, DefectFilter, DefectRow};
+use gemba_projections::engine::Projector;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::context::{principal, services, tenant_tx};
+use super::defects::{AbnormalityType, DefectStatus, Priority, TagClass};
+use super::errors::{ApiError, ApiResult};
+use super::types::{connection, page};
+
+fn stored<D: DeserializeOwned>(text: &str) -> ApiResult<D> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| ApiError::internal(format!("a read-model value: {e}")))
+}
+
+fn stored_name<D: serde::Serialize>(value: D) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// One defect as the register shows it.
+#[derive(Debug, SimpleObject)]
+pub struct DefectRegisterEntry {
+    pub defect_id: ID,
+    pub zone_id: ID,
+    pub status: DefectStatus,
+    pub priority: Priority,
+    pub abnormality_type: AbnormalityType,
+    pub tag_class: TagClass,
+    pub title: String,
+    pub assignee_id: Option<ID>,
+    pub raised_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// The first due date ever set (on-time figures are measured against it).
+    pub original_due_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub reopen_count: i32,
+    pub escalation_level: i32,
+}
+
+impl DefectRegisterEntry {
+    fn from_row(r: DefectRow) -> ApiResult<Self> {
+        Ok(Self {
+            defect_id: ID(r.defect_id.to_string()),
+            zone_id: ID(r.zone_id.to_string()),
+            status: stored::<domain::DefectStatus>(&r.status)?.into(),
+            priority: stored::<domain::Priority>(&r.priority)?.into(),
+            abnormality_type: stored::<domain::AbnormalityType>(&r.abnormality_type)?.into(),
+            tag_class: stored::<domain::TagClass>(&r.tag_class)?.into(),
+            title: r.title,
+            assignee_id: r.assignee_id.map(|a| ID(a.to_string())),
+            raised_at: r.raised_at,
+            due_at: r.due_at,
+            original_due_at: r.original_due_at,
+            closed_at: r.closed_at,
+            reopen_count: r.reopen_count,
+            escalation_level: r.escalation_level,
+        })
+    }
+}
+
+/// Where one projection stands for the organisation.
+#[derive(Debug, SimpleObject)]
+pub struct ProjectionStatus {
+    pub projection: String,
+    pub version: i32,
+    /// The last event (`tenant_seq`) applied.
+    pub checkpoint: i64,
+    /// The organisation's last event.
+    pub head: i64,
+    /// Events not yet applied.
+    pub lag: i64,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Why the projection stopped, if it did (it resumes once the cause is fixed).
+    pub last_error: Option<String>,
+    /// The event it stopped at.
+    pub failed_seq: Option<i64>,
+}
+
+/// Filters of the defect register; a missing field matches everything.
+#[derive(Debug, Default, InputObject)]
+pub struct DefectRegisterFilter {
+    pub statuses: Option<Vec<DefectStatus>>,
+    pub zone_id: Option<ID>,
+    pub priority: Option<Priority>,
+    pub assignee_id: Option<ID>,
+}
+
+/// Read-model queries.
+#[derive(Debug, Default)]
+pub struct ReadModelQuery;
+
+#[Object]
+impl ReadModelQuery {
+    /// The defect register (newest last), filtered by status, zone, priority or assignee.
+    async fn defect_register(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<DefectRegisterFilter>,
+    ) -> ApiResult<Connection<OpaqueCursor<Uuid>, DefectRegisterEntry>> {
+        let p = principal(ctx)?;
+        let page = page(first, after)?;
+        let f = filter.unwrap_or_default();
+        let filter = DefectFilter {
+            statuses: f.statuses.map(|s| s.into_iter().map(|s| stored_name(domain::DefectStatus::from(s))).collect()),
+            zone: f.zone_id.map(|z| ZoneId::parse(&z)).transpose()?.map(ZoneId::uuid),
+            priority: f.priority.map(|p| stored_name(domain::Priority::from(p))),
+            assignee: f.assignee_id.map(|a| MemberId::parse(&a)).transpose()?.map(MemberId::uuid),
+        };
+        let mut tx = tenant_tx(ctx).await?;
+        let rows = defect_register::page(&mut tx, p.org.uuid(), &filter, page.after, page.first).await?;
+        tx.commit().await?;
+        let entries = rows.into_iter().map(|r| (r.defect_id, DefectRegisterEntry::from_row(r))).collect::<Vec<_>>();
+        let mut checked = Vec::with_capacity(entries.len());
+        for (id, entry) in entries {
+            checked.push((id, entry?));
+        }
+        Ok(connection(page, checked, |(id, _)| *id, |(_, entry)| entry))
+    }
+
+    /// Where every projection stands for the organisation: checkpoint, head, lag, last error.
+    async fn projection_status(&self, ctx: &Context<'_>) -> ApiResult<Vec<ProjectionStatus>> {
+        let p = principal(ctx)?;
+        let projector = Projector::new(services(ctx)?.gemba.pool().clone());
+        let statuses = projector.status(p.org.uuid()).await.map_err(ApiError::internal)?;
+        Ok(statuses
+            .into_iter()
+            .map(|s| ProjectionStatus {
+                lag: s.lag(),
+                projection: s.projection.to_owned(),
+                version: s.version,
+                checkpoint: s.checkpoint,
+                head: s.head,
+                updated_at: s.updated_at,
+                last_error: s.last_error,
+                failed_seq: s.failed_seq,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,373 @@
+//! The projector engine (SPEC §3.3).
+//!
+//! For one organisation and one projection, a batch is one transaction: lock the checkpoint
+//! row (`for update skip locked`, so a second worker skips an organisation being projected
+//! instead of applying its events twice), read the next events in `tenant_seq` order, apply
+//! them to the read model, move the checkpoint, commit. A crash anywhere rolls the whole
+//! batch back; the next run starts from the checkpoint. A failing event stops its
+//! projection for that organisation: the error and the event's `tenant_seq` are recorded on
+//! the checkpoint (visible in `projectionStatus` and the log), never skipped.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::defect_register;
+
+/// Why a projection could not advance.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// A stored event does not read as its type says.
+    #[error("event {tenant_seq} ({event_type}) does not read: {message}")]
+    Unreadable { tenant_seq: i64, event_type: String, message: String },
+}
+
+/// An event as projections read it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub tenant_seq: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub event_type: String,
+    pub payload: Value,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl StoredEvent {
+    /// The payload as the domain event `E`.
+    pub fn decode<E: serde::de::DeserializeOwned>(&self) -> Result<E, ProjectionError> {
+        serde_json::from_value(self.payload.clone()).map_err(|e| ProjectionError::Unreadable {
+            tenant_seq: self.tenant_seq,
+            event_type: self.event_type.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The aggregate id as a UUID.
+    pub fn entity(&self) -> Result<Uuid, ProjectionError> {
+        Uuid::parse_str(&self.aggregate_id).map_err(|e| ProjectionError::Unreadable {
+            tenant_seq: self.tenant_seq,
+            event_type: self.event_type.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The projections the engine keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Projection {
+    /// `defect_register`: one row per defect (reference/domain.md §5.2).
+    DefectRegister,
+}
+
+impl Projection {
+    /// Every projection.
+    pub const ALL: [Self; 1] = [Self::DefectRegister];
+
+    /// Its name, as stored on checkpoints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DefectRegister => "defect_register",
+        }
+    }
+
+    /// The version of its schema and rules; a new version is rebuilt from the events.
+    pub fn version(self) -> i32 {
+        match self {
+            Self::DefectRegister => 1,
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    async fn apply(self, conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> Result<(), ProjectionError> {
+        match self {
+            Self::DefectRegister if event.aggregate_type == "Defect" => defect_register::apply(conn, org, event).await,
+            Self::DefectRegister => Ok(()),
+        }
+    }
+}
+
+/// A transaction scoped to one organisation by row-level security.
+pub async fn tenant_tx(pool: &PgPool, org: Uuid) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin_with(format!("begin; select set_config('app.org_id', '{}', true)", org.hyphenated())).await
+}
+
+/// What one batch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Events read (applied or not relevant to the projection).
+    pub events: usize,
+    /// The checkpoint after the batch.
+    pub checkpoint: i64,
+    /// Another worker held the checkpoint; nothing was done.
+    pub busy: bool,
+}
+
+/// Where a projection stands for an organisation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub projection: &'static str,
+    pub version: i32,
+    /// The last `tenant_seq` applied.
+    pub checkpoint: i64,
+    /// The organisation's last `tenant_seq`.
+    pub head: i64,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The error that stopped the projection, if it is stopped.
+    pub last_error: Option<String>,
+    /// The event it stopped at.
+    pub failed_seq: Option<i64>,
+}
+
+impl Status {
+    /// Events not yet applied.
+    pub fn lag(&self) -> i64 {
+        (self.head - self.checkpoint).max(0)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckpointRow {
+    projection: String,
+    version: i32,
+    last_seq: i64,
+    updated_at: DateTime<Utc>,
+    last_error: Option<String>,
+    failed_seq: Option<i64>,
+}
+
+/// Runs projections.
+#[derive(Clone, Debug)]
+pub struct Projector {
+    pool: PgPool,
+    batch_size: i64,
+}
+
+impl Projector {
+    /// A projector over `pool` (the application role: it is bound by row-level security).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool, batch_size: 500 }
+    }
+
+    /// The same with another batch size.
+    pub fn with_batch_size(mut self, batch_size: i64) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Applies the next batch of `org`'s events to `projection`.
+    pub async fn run_batch(&self, org: Uuid, projection: Projection) -> Result<Batch, ProjectionError> {
+        let mut tx = tenant_tx(&self.pool, org).await?;
+        sqlx::query("insert into projection_checkpoints (org_id, projection, version) values ($1, $2, $3) on conflict do nothing")
+            .bind(org)
+            .bind(projection.name())
+            .bind(projection.version())
+            .execute(&mut *tx)
+            .await?;
+        let checkpoint: Option<(i64, Option<i64>)> = sqlx::query_as(
+            "select last_seq, failed_seq from projection_checkpoints where org_id = $1 and projection = $2 for update skip locked",
+        )
+        .bind(org)
+        .bind(projection.name())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((last_seq, _)) = checkpoint else {
+            return Ok(Batch { events: 0, checkpoint: 0, busy: true });
+        };
+        let events: Vec<StoredEvent> = sqlx::query_as(
+            "select tenant_seq, aggregate_type, aggregate_id, event_type, payload, recorded_at from events
+              where org_id = $1 and tenant_seq > $2 order by tenant_seq limit $3",
+        )
+        .bind(org)
+        .bind(last_seq)
+        .bind(self.batch_size)
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(last) = events.last().map(|e| e.tenant_seq) else {
+            return Ok(Batch { events: 0, checkpoint: last_seq, busy: false });
+        };
+        for event in &events {
+            if let Err(error) = projection.apply(&mut tx, org, event).await {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rolling back a failed batch");
+                }
+                self.record_failure(org, projection, event.tenant_seq, &error).await;
+                return Err(error);
+            }
+        }
+        sqlx::query(
+            "update projection_checkpoints set last_seq = $3, updated_at = now(), last_error = null, failed_seq = null
+              where org_id = $1 and projection = $2",
+        )
+        .bind(org)
+        .bind(projection.name())
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Batch { events: events.len(), checkpoint: last, busy: false })
+    }
+
+    async fn record_failure(&self, org: Uuid, projection: Projection, tenant_seq: i64, error: &ProjectionError) {
+        tracing::error!(%error, org.id = %org, projection = projection.name(), tenant_seq, "a projection stopped at an event");
+        let recorded = async {
+            let mut tx = tenant_tx(&self.pool, org).await?;
+            sqlx::query(
+                "update projection_checkpoints set last_error = $3, failed_seq = $4, updated_at = now() where org_id = $1 and projection = $2",
+            )
+            .bind(org)
+            .bind(projection.name())
+            .bind(error.to_string())
+            .bind(tenant_seq)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        };
+        if let Err(failure) = recorded.await {
+            tracing::error!(error = %failure, org.id = %org, "the projection failure could not be recorded");
+        }
+    }
+
+    /// Brings every projection of `org` up to its head; returns the events read.
+    pub async fn catch_up(&self, org: Uuid) -> Result<usize, ProjectionError> {
+        let mut total = 0;
+        for projection in Projection::ALL {
+            loop {
+                let batch = self.run_batch(org, projection).await?;
+                total += batch.events;
+                if batch.busy || batch.events == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Brings every organisation up to date (the polling fallback); an organisation that
+    /// fails is logged and the others still run.
+    pub async fn catch_up_all(&self) -> Result<usize, ProjectionError> {
+        let orgs: Vec<Uuid> = sqlx::query_scalar("select org_id from org_directory order by org_id").fetch_all(&self.pool).await?;
+        let mut total = 0;
+        for org in orgs {
+            match self.catch_up(org).await {
+                Ok(n) => total += n,
+                Err(error) => tracing::warn!(%error, org.id = %org, "an organisation's projections are behind"),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Where every projection of `org` stands.
+    pub async fn status(&self, org: Uuid) -> Result<Vec<Status>, ProjectionError> {
+        let mut tx = tenant_tx(&self.pool, org).await?;
+        let head: Option<i64> =
+            sqlx::query_scalar("select last_seq from org_heads where org_id = $1").bind(org).fetch_optional(&mut *tx).await?;
+        let rows: Vec<CheckpointRow> = sqlx::query_as(
+            "select projection, version, last_seq, updated_at, last_error, failed_seq from projection_checkpoints where org_id = $1",
+        )
+        .bind(org)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Projection::ALL
+            .into_iter()
+            .map(|p| {
+                let row = rows.iter().find(|r| r.projection == p.name());
+                Status {
+                    projection: p.name(),
+                    version: row.map_or(p.version(), |r| r.version),
+                    checkpoint: row.map_or(0, |r| r.last_seq),
+                    head: head.unwrap_or(0),
+                    updated_at: row.map(|r| r.updated_at),
+                    last_error: row.and_then(|r| r.last_error.clone()),
+                    failed_seq: row.and_then(|r| r.failed_seq),
+                }
+            })
+            .collect())
+    }
+
+    /// Read-your-writes: waits until every projection of `org` has reached `position` or
+    /// `bound` has passed; returns whether it was reached. Catches up itself meanwhile, so
+    /// it never depends on another worker being awake.
+    pub async fn wait_for(&self, org: Uuid, position: i64, bound: Duration) -> Result<bool, ProjectionError> {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            let reached = self.status(org).await?.iter().all(|s| s.checkpoint >= position);
+            if reached {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            match tokio::time::timeout_at(deadline, self.catch_up(org)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, org.id = %org, "read-your-writes could not catch up");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(_) => return Ok(false),
+            }
+        }
+    }
+
+    /// The worker: projects organisations as their events are committed (LISTEN/NOTIFY on
+    /// `gemba_events`), and every `poll` anyway (missed notifications, restarts). Runs until
+    /// the task is aborted; failures are logged and retried, never fatal.
+    pub async fn run(self, poll: Duration) {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&self.pool).await {
+            Ok(mut listener) => match listener.listen("gemba_events").await {
+                Ok(()) => Some(listener),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot LISTEN for new events; polling only");
+                    None
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "cannot LISTEN for new events; polling only");
+                None
+            }
+        };
+        let mut ticks = tokio::time::interval(poll);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => l.try_recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = ticks.tick() => {
+                    if let Err(error) = self.catch_up_all().await {
+                        tracing::warn!(%error, "projection polling failed");
+                    }
+                }
+                received = notified => match received {
+                    Ok(Some(notification)) => match Uuid::parse_str(notification.payload()) {
+                        Ok(org) => {
+                            if let Err(error) = self.catch_up(org).await {
+                                tracing::warn!(%error, org.id = %org, "projection failed");
+                            }
+                        }
+                        Err(_) => tracing::warn!(payload = notification.payload(), "an event notification without an organisation"),
+                    },
+                    Ok(None) => tracing::info!("the event listener reconnected"),
+                    Err(error) => {
+                        tracing::warn!(%error, "the event listener failed; polling only");
+                        listener = None;
+                    }
+                },
+            }
+        }
+    }
+}
