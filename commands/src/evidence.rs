@@ -143,7 +143,11 @@ impl Gemba {
             .await
             .map_err(|e| CommandError::Internal(format!("storing an evidence file: {e}")))?;
         let command = EvidenceCommand::RecordUpload { actor, sha256: sha256.clone(), media_type, size_bytes };
-        self.bus.execute::<EvidenceFile>(ctx, sha256.as_str(), command).await?;
+        // The command id names the file too: an idempotency key reused for other bytes is
+        // another upload, not a replay of the first.
+        let mut ctx = ctx.clone();
+        ctx.command_id = uuid::Uuid::new_v5(&ctx.command_id, sha256.as_str().as_bytes());
+        self.bus.execute::<EvidenceFile>(&ctx, sha256.as_str(), command).await?;
         self.evidence_file(ctx.org, &sha256).await?.ok_or(CommandError::Internal("an uploaded file was not recorded".into()))
     }
 

@@ -3,20 +3,24 @@
 //!
 //! The rules in force are the organisation's latest published `PointsRuleSet` version, or
 //! the defaults (version 0, reference/domain.md §4.9); every award pins the version.
-//! - `DefectAssigned` (first time): the finder earns `defect_accepted` (weekly cap);
+//! - `DefectAssigned` (first time, by someone other than the finder): the finder earns
+//!   `defect_accepted` (weekly cap);
 //!   `DefectCancelled` as a duplicate or not a defect reverses it.
 //! - `DefectClosed`: the resolver earns `defect_resolved`, plus `defect_on_time_bonus` when
 //!   closed by the original due date; the verifier earns `defect_verified` unless they found
 //!   the defect. A reopen that is a recurrence reverses the resolver's awards.
 //! - `KaizenApproved`: the authors share `kaizen_accepted` (weekly cap).
-//! - `KaizenImplemented`: the authors share `kaizen_implemented` and each implementer earns
-//!   it in full; `KaizenReopened` reverses both.
+//! - `KaizenImplemented`: the authors share `kaizen_implemented` and each implementer who is
+//!   not an author earns it in full; a just-do-it kaizen also earns its authors
+//!   `kaizen_accepted`. A reopened kaizen keeps them: it returns to where it was closed from,
+//!   its implementation stands.
 //! - `KaizenSavingsVerified`: the authors share `kaizen_savings_verified` plus the bonus of
 //!   the highest savings tier reached by verified hard savings in any one currency; an
 //!   adjustment that changes the tier reverses the old bonus and awards the new one.
 //! - `A3Closed` with the target met: the owner earns `a3_closed_owner`, each team member
 //!   `a3_closed_team`; `A3Reopened` reverses them.
-//! - `AuditSubmitted`: each member who conducted the audit earns `audit_submitted`.
+//! - `AuditSubmitted` on or before its due date (if scheduled): each member who conducted the
+//!   audit earns `audit_submitted`.
 //!
 //! Awards are idempotent per rule, source and member (the award id), Auditors and members
 //! who are not active never accrue points, and a rule with 0 points is off. The rows of
@@ -29,7 +33,7 @@ use cqrs_es::persist::SerializedEvent;
 use cqrs_es::{Aggregate, DomainEvent};
 use gemba_domain::a3::{A3Event, TargetMet};
 use gemba_domain::defect::{CancelReason, Defect, DefectEvent};
-use gemba_domain::five_s_audit::AuditEvent;
+use gemba_domain::five_s_audit::{AuditEvent, FiveSAudit};
 use gemba_domain::kaizen::{AuthorShare, Kaizen, KaizenEvent};
 use gemba_domain::points::{Award, PointsEvent, PointsLedger};
 use gemba_domain::points_rules::{PointsRules, RuleValue};
@@ -119,7 +123,9 @@ async fn effects(conn: &mut PgConnection, org: OrgId, rules: &PointsRules, store
         "Defect" => match payload::<DefectEvent>(stored) {
             Some(DefectEvent::DefectAssigned { .. }) => {
                 let defect = load::<Defect>(conn, org, &stored.event.aggregate_id).await?;
-                if let Some(finder) = defect.state().found_by {
+                let assigned_by = serde_json::from_value::<Envelope>(stored.event.metadata.clone()).ok().and_then(|e| e.actor.member_id);
+                // Accepting one's own tag is not a validation by someone else.
+                if let Some(finder) = defect.state().found_by.filter(|f| Some(*f) != assigned_by) {
                     let value = rules.defect_accepted;
                     out.extend(grant(finder, "defect_accepted", value, value.points, &entity, stored.recorded_at));
                 }
@@ -152,6 +158,10 @@ async fn effects(conn: &mut PgConnection, org: OrgId, rules: &PointsRules, store
         },
         "FiveSAudit" => {
             if let Some(AuditEvent::AuditSubmitted { conducted_by, submitted_at, .. }) = payload::<AuditEvent>(stored) {
+                let audit = load::<FiveSAudit>(conn, org, &stored.event.aggregate_id).await?;
+                if audit.due_at().is_some_and(|due| submitted_at > due) {
+                    return Ok(out); // late audits earn nothing
+                }
                 let value = rules.audit_submitted;
                 out.extend(
                     conducted_by.into_iter().filter_map(|m| grant(m, "audit_submitted", value, value.points, &source, submitted_at)),
@@ -166,21 +176,22 @@ async fn effects(conn: &mut PgConnection, org: OrgId, rules: &PointsRules, store
                     out.extend(grant(member, "kaizen_accepted", value, points, &source, stored.recorded_at));
                 }
             }
-            Some(KaizenEvent::KaizenImplemented { implemented_at, authors, implementers, .. }) => {
+            Some(KaizenEvent::KaizenImplemented { implemented_at, authors, implementers, just_do_it }) => {
+                if just_do_it {
+                    // Never reviewed, so never approved: accepted by being done.
+                    let accepted = rules.kaizen_accepted;
+                    for (member, points) in by_share(accepted.points, &shares(&authors)) {
+                        out.extend(grant(member, "kaizen_accepted", accepted, points, &source, implemented_at));
+                    }
+                }
                 let value = rules.kaizen_implemented;
                 for (member, points) in by_share(value.points, &shares(&authors)) {
                     out.extend(grant(member, "kaizen_implemented", value, points, &source, implemented_at));
                 }
-                for member in implementers {
+                // Authors earn as authors, not twice.
+                for member in implementers.into_iter().filter(|m| !authors.iter().any(|a| a.member_id == *m)) {
                     out.extend(grant(member, "kaizen_implementer", value, value.points, &source, implemented_at));
                 }
-            }
-            Some(KaizenEvent::KaizenReopened { .. }) => {
-                out.push(Effect::Reverse {
-                    rules: &["kaizen_implemented", "kaizen_implementer"],
-                    source_ref: entity,
-                    why: "the kaizen was reopened",
-                });
             }
             Some(KaizenEvent::KaizenSavingsAdjusted { totals_before, totals_after, adjusted_at, .. }) => {
                 let tier =

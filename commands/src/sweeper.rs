@@ -124,9 +124,26 @@ impl Gemba {
                     scheduled += usize::from(!position.replayed);
                 }
             }
+            // The id names the zone's version too: a plan set back to a date it already passed
+            // is a new plan, advanced anew (two sweepers at once still share one id).
+            let mut tx = begin_tenant(self.pool(), org).await?;
+            let version: i64 = sqlx::query_scalar(
+                "select coalesce(max(sequence), 0) from events where org_id = $1 and aggregate_type = 'Zone' and aggregate_id = $2",
+            )
+            .bind(org.uuid())
+            .bind(zone.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
             let mut system = CommandContext::new(org, None, Channel::System);
-            system.command_id = Uuid::new_v5(&zone.uuid(), format!("advance/{}", due.timestamp()).as_bytes());
-            self.bus.execute::<Zone>(&system, &zone.to_string(), ZoneCommand::AdvanceAuditPlan { scheduled_due: due }).await?;
+            system.command_id = Uuid::new_v5(&zone.uuid(), format!("advance/{}/{version}", due.timestamp()).as_bytes());
+            let advanced = self.bus.execute::<Zone>(&system, &zone.to_string(), ZoneCommand::AdvanceAuditPlan { scheduled_due: due }).await;
+            match advanced {
+                Ok(_) => {}
+                // Someone changed the plan meanwhile: the next sweep reads it afresh.
+                Err(CommandError::Domain(gemba_domain::DomainError::Rule("the audit plan has moved on"))) => break,
+                Err(error) => return Err(error),
+            }
             due = plan.cadence.after(due);
         }
         Ok(scheduled)

@@ -1009,6 +1009,10 @@ impl Aggregate for Kaizen {
                 if before.as_ref().is_some_and(|b| b.kind != line.kind) {
                     return Err(ValidationError::new("kind", "a line keeps its kind").into());
                 }
+                if line.kind == LineKind::Actual && self.status == S::ImpactSubmitted {
+                    // The verifier verifies what was submitted: no figure moves under them.
+                    return Err(DomainError::Rule("submitted actual lines stay until the verification is decided"));
+                }
                 if self.line_locked(line.kind) {
                     if line.kind == LineKind::Actual {
                         return Err(DomainError::Rule("verified actual lines change only through a savings adjustment"));

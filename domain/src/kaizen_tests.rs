@@ -817,3 +817,25 @@ fn an_admin_transfers_an_open_kaizen_to_another_active_zone() {
         .when(transfer(Role::Owner, to, true))
         .then_expect_error(DomainError::Rule("only an open kaizen is transferred"));
 }
+
+#[test]
+fn actual_lines_do_not_move_while_the_verifier_reviews_them() {
+    let amended = KaizenCommand::SetImpactLine {
+        actor: member(IMPLEMENTER),
+        line: line("a1", LineKind::Actual, Classification::Hard, 900),
+        reason: None,
+    };
+    Given::with(())
+        .given(impact_submitted())
+        .when(amended)
+        .then_expect_error(DomainError::Rule("submitted actual lines stay until the verification is decided"));
+    let added = KaizenCommand::SetImpactLine {
+        actor: member(IMPLEMENTER),
+        line: line("a2", LineKind::Actual, Classification::Hard, 5),
+        reason: None,
+    };
+    Given::with(())
+        .given(impact_submitted())
+        .when(added)
+        .then_expect_error(DomainError::Rule("submitted actual lines stay until the verification is decided"));
+}

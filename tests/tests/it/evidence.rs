@@ -149,3 +149,30 @@ async fn download_links_are_signed_for_one_organisation_and_file_and_expire() {
     let body: Value = expired.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn an_idempotency_key_reused_for_other_bytes_is_another_upload() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@key.example", "Keys").await;
+    let key = uuid::Uuid::new_v4().to_string();
+    let mut shas = Vec::new();
+    for label in [b"first".as_slice(), b"second".as_slice()] {
+        let response = app
+            .client
+            .post(format!("{}/evidence", app.url))
+            .bearer_auth(&owner.token)
+            .header("Content-Type", "image/png")
+            .header("Idempotency-Key", &key)
+            .body(png(label))
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("JSON");
+        shas.push(body["sha256"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_ne!(shas[0], shas[1]);
+    for sha in &shas {
+        assert_eq!(evidence_file(&app, &owner, sha).await["sha256"], sha.as_str());
+    }
+}

@@ -183,3 +183,13 @@ async fn owners_and_admins_adjust_and_reverse_points_with_a_reason() {
     let unknown = app.gql(Some(&p.owner.token), REVERSE, json!({"input": {"awardId": "nope", "reason": "x"}})).await;
     assert_eq!(error_code(&unknown), Some("NOT_FOUND"), "{unknown}");
 }
+
+#[tokio::test]
+async fn accepting_ones_own_tag_earns_nothing() {
+    let app = TestApp::spawn().await;
+    let p = plant(&app).await;
+    let raise = json!({"zoneId": p.zone, "abnormalityType": "MINOR_FLAW", "tagClass": "OPERATOR", "priority": "C", "title": "Own tag", "description": "seen"});
+    let id = ok(&app, &p.owner, "raiseDefect", "RaiseDefectInput", raise).await["id"].as_str().unwrap().to_owned();
+    ok(&app, &p.owner, "assignDefect", "AssignDefectInput", json!({"defectId": id, "assigneeId": p.fixer.member})).await;
+    assert_eq!(ledger(&app, &p.owner, &p.owner.member).await["balance"], 0, "the finder assigned their own tag");
+}

@@ -48,7 +48,8 @@ async fn a_mutation_answers_once_the_register_shows_its_change() {
     assert_eq!((rows[0]["status"].as_str(), rows[0]["assigneeId"].as_str()), (Some("ASSIGNED"), Some(fixer.member.as_str())));
     assert!(rows[0]["originalDueAt"].is_string());
 
-    let filtered = app.gql(Some(&owner.token), "{ defectRegister(filter: {statuses: [CLOSED]}) { edges { node { defectId } } } }", json!({})).await;
+    let filtered =
+        app.gql(Some(&owner.token), "{ defectRegister(filter: {statuses: [CLOSED]}) { edges { node { defectId } } } }", json!({})).await;
     assert_eq!(filtered["data"]["defectRegister"]["edges"], json!([]), "{filtered}");
 
     let status = app.gql(Some(&owner.token), "{ projectionStatus { projection checkpoint head lag lastError } }", json!({})).await;

@@ -137,6 +137,17 @@ async fn a_zones_audit_plan_schedules_its_audits_a_week_ahead_period_by_period()
     let advanced = read_zone["history"].as_array().and_then(|h| h.last()).cloned().unwrap_or_default();
     assert_eq!((advanced["eventType"].as_str(), advanced["channel"].as_str()), (Some("ZoneAuditPlanAdvanced"), Some("system")));
 
+    // Set back to a date it already passed, the plan moves on again (and schedules nothing twice).
+    let reset = json!({"zoneId": zone, "templateId": template, "cadence": "WEEKLY", "auditTypes": ["SELF_AUDIT", "SUPERVISOR"],
+                       "nextDueAt": first_due.to_rfc3339(), "reason": "reset by mistake"});
+    ok(&app, &owner, "setZoneAuditPlan", "SetZoneAuditPlanInput", reset).await;
+    let again = gemba.sweep(now).await.expect("sweep");
+    assert_eq!((again.scheduled, again.failed), (0, 0), "{again:?}");
+    let read_zone = read(&app, &owner, ZONE, &zone).await;
+    let next_due =
+        chrono::DateTime::parse_from_rfc3339(read_zone["zone"]["auditPlan"]["nextDueAt"].as_str().unwrap_or_default()).expect("date");
+    assert_eq!(next_due.to_utc(), first_due + Duration::weeks(1), "advanced again: {read_zone}");
+
     // Four days on, the next week's audits come within the week's lead.
     assert_eq!(gemba.sweep(now + Duration::days(4)).await.expect("sweep").scheduled, 2);
     let mut conn = app.superuser().await;
