@@ -121,7 +121,8 @@ impl Gemba {
         assignee: MemberId,
         due_at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Position, CommandError> {
-        let assignee_active = self.member_is_active(ctx, assignee).await?;
+        let zone = self.defect(ctx.org, defect).await?.and_then(|d| d.zone_id).ok_or(DomainError::NotFound)?;
+        let assignee_active = self.member_works_in_zone(ctx, assignee, zone).await?;
         let slas = self.settings(ctx.org).await?.defect_slas;
         let now = self.now();
         self.on_defect(ctx, defect, |actor, facts| DefectCommand::Assign { actor, facts, assignee, assignee_active, due_at, slas, now })
@@ -136,7 +137,8 @@ impl Gemba {
         assignee: MemberId,
         reason: gemba_domain::Reason,
     ) -> Result<Position, CommandError> {
-        let assignee_active = self.member_is_active(ctx, assignee).await?;
+        let zone = self.defect(ctx.org, defect).await?.and_then(|d| d.zone_id).ok_or(DomainError::NotFound)?;
+        let assignee_active = self.member_works_in_zone(ctx, assignee, zone).await?;
         self.on_defect(ctx, defect, |actor, facts| DefectCommand::Reassign { actor, facts, assignee, assignee_active, reason }).await
     }
 }

@@ -21,9 +21,20 @@ pub struct ActorInZone {
     pub has_capability: bool,
 }
 
+#[derive(sqlx::FromRow)]
+struct ZoneFactsRow {
+    zone_active: bool,
+    zone_owner: Option<Uuid>,
+    leads_zone: bool,
+    has_capability: bool,
+    outside_scope: bool,
+}
+
 impl Gemba {
     /// Facts about `member` in `zone`, with whether they hold `capability`
-    /// (`five_s_auditor`, `savings_verifier`, `a3_coach`, `defect_verifier`).
+    /// (`five_s_auditor`, `savings_verifier`, `a3_coach`, `defect_verifier`). A member whose
+    /// site scope leaves out the zone's site is refused here (`FORBIDDEN`): they do not act
+    /// in that site at all.
     pub(crate) async fn actor_in_zone(
         &self,
         ctx: &CommandContext,
@@ -32,12 +43,16 @@ impl Gemba {
         capability: &str,
     ) -> Result<ActorInZone, CommandError> {
         let mut tx = begin_tenant(self.pool(), ctx.org).await?;
-        let (zone_active, zone_owner, leads_zone, has_capability): (bool, Option<Uuid>, bool, bool) = sqlx::query_as(
-            "select exists(select 1 from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE'),
-                    (select owner_member_id from zones where org_id = $1 and zone_id = $2),
+        let facts: ZoneFactsRow = sqlx::query_as(
+            "select exists(select 1 from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE') as zone_active,
+                    (select owner_member_id from zones where org_id = $1 and zone_id = $2) as zone_owner,
                     exists(select 1 from zones where org_id = $1 and zone_id = $2 and owner_member_id = $3)
-                        or exists(select 1 from zone_deputies where org_id = $1 and zone_id = $2 and member_id = $3),
-                    exists(select 1 from members where org_id = $1 and member_id = $3 and status = 'ACTIVE' and $4 = any(capabilities))",
+                        or exists(select 1 from zone_deputies where org_id = $1 and zone_id = $2 and member_id = $3) as leads_zone,
+                    exists(select 1 from members where org_id = $1 and member_id = $3 and status = 'ACTIVE' and $4 = any(capabilities))
+                        as has_capability,
+                    exists(select 1 from zones z join members m on m.org_id = z.org_id and m.member_id = $3
+                            where z.org_id = $1 and z.zone_id = $2 and m.site_scope is not null and not (z.site_id = any(m.site_scope)))
+                        as outside_scope",
         )
         .bind(ctx.org.uuid())
         .bind(zone.uuid())
@@ -46,6 +61,31 @@ impl Gemba {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(ActorInZone { zone_active, zone_owner: zone_owner.map(MemberId), leads_zone, has_capability })
+        if facts.outside_scope {
+            return Err(gemba_domain::DomainError::Forbidden("the zone is in a site outside your site scope").into());
+        }
+        Ok(ActorInZone {
+            zone_active: facts.zone_active,
+            zone_owner: facts.zone_owner.map(MemberId),
+            leads_zone: facts.leads_zone,
+            has_capability: facts.has_capability,
+        })
+    }
+
+    /// Whether `member` is active and their site scope covers the site of `zone`.
+    pub(crate) async fn member_works_in_zone(&self, ctx: &CommandContext, member: MemberId, zone: ZoneId) -> Result<bool, CommandError> {
+        let mut tx = begin_tenant(self.pool(), ctx.org).await?;
+        let works: bool = sqlx::query_scalar(
+            "select exists(select 1 from members m join zones z on z.org_id = m.org_id and z.zone_id = $3
+                            where m.org_id = $1 and m.member_id = $2 and m.status = 'ACTIVE'
+                              and (m.site_scope is null or z.site_id = any(m.site_scope)))",
+        )
+        .bind(ctx.org.uuid())
+        .bind(member.uuid())
+        .bind(zone.uuid())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(works)
     }
 }

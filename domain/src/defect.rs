@@ -190,6 +190,7 @@ pub enum DefectCommand {
         actor: Actor,
         facts: ZoneFacts,
         assignee: MemberId,
+        /// The assignee is an active member whose site scope covers the defect's site.
         assignee_active: bool,
         due_at: Option<DateTime<Utc>>,
         slas: PrioritySlas,
@@ -199,6 +200,7 @@ pub enum DefectCommand {
         actor: Actor,
         facts: ZoneFacts,
         assignee: MemberId,
+        /// The assignee is an active member whose site scope covers the defect's site.
         assignee_active: bool,
         reason: Reason,
     },
@@ -845,7 +847,7 @@ impl Aggregate for Defect {
                 Self::require_lead(&actor, &facts)?;
                 self.require_status(&[S::Open], "only an open defect is assigned; reassign it instead")?;
                 if !assignee_active {
-                    return Err(ValidationError::new("assigneeId", "is not an active member").into());
+                    return Err(ValidationError::new("assigneeId", "is not an active member working in the defect's site").into());
                 }
                 let priority = self.s.priority.ok_or(DomainError::NotFound)?;
                 let due_at = due_at.unwrap_or(now + slas.of(priority));
@@ -859,7 +861,7 @@ impl Aggregate for Defect {
                 Self::require_lead(&actor, &facts)?;
                 self.require_status(&[S::Assigned, S::InProgress, S::OnHold], "only an assigned defect is reassigned")?;
                 if !assignee_active {
-                    return Err(ValidationError::new("assigneeId", "is not an active member").into());
+                    return Err(ValidationError::new("assigneeId", "is not an active member working in the defect's site").into());
                 }
                 let before = self.s.assignee.ok_or(DomainError::NotFound)?;
                 if before == assignee {

@@ -616,3 +616,40 @@ async fn a_zone_with_open_work_is_archived_only_by_transferring_its_defects_and_
     assert_eq!(transfer["reason"], "line merged");
     assert_eq!(transfer["changes"][0], json!({"path": "zoneId", "before": old, "after": new}));
 }
+
+#[tokio::test]
+async fn a_member_acts_and_is_assigned_only_within_their_site_scope() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@sites.example", "Two plants").await;
+    let home = app.create_site(&owner, "HOME").await;
+    let away = app.create_site(&owner, "AWAY").await;
+    let home_zone = app.create_zone(&owner, &home, "H-1", "Home line").await;
+    let away_zone = app.create_zone(&owner, &away, "A-1", "Away line").await;
+    let local = app.join(&owner, "local@sites.example", "MEMBER").await;
+    let scoped = call(
+        &app,
+        &owner,
+        "changeMemberSiteScope",
+        "ChangeMemberSiteScopeInput",
+        "id",
+        json!({"memberId": local.member, "siteIds": [home], "reason": "works at HOME only"}),
+    )
+    .await;
+    assert!(scoped["errors"].is_null(), "{scoped}");
+
+    let raise = |zone: &str| json!({"zoneId": zone, "abnormalityType": "MINOR_FLAW", "tagClass": "OPERATOR", "priority": "C", "title": "Scratch", "description": "seen"});
+    let events = app.event_count(&owner.org).await;
+    let away_raise = call(&app, &local, "raiseDefect", "RaiseDefectInput", "id", raise(&away_zone)).await;
+    assert_eq!(error_code(&away_raise), Some("FORBIDDEN"), "{away_raise}");
+    assert_eq!(app.event_count(&owner.org).await, events, "nothing recorded");
+    let home_raise = call(&app, &local, "raiseDefect", "RaiseDefectInput", "id", raise(&home_zone)).await;
+    assert!(home_raise["errors"].is_null(), "{home_raise}");
+
+    let away_defect = call(&app, &owner, "raiseDefect", "RaiseDefectInput", "id", raise(&away_zone)).await["data"]["raiseDefect"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let assigned =
+        call(&app, &owner, "assignDefect", "AssignDefectInput", "id", json!({"defectId": away_defect, "assigneeId": local.member})).await;
+    assert_eq!(error_code(&assigned), Some("VALIDATION"), "an assignee works in the defect's site: {assigned}");
+}
