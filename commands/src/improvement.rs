@@ -85,9 +85,46 @@ impl Gemba {
     /// Opens an A3 case.
     pub async fn open_a3(&self, ctx: &CommandContext, theme: LongText, owner: MemberId, coach: MemberId) -> Result<A3Id, CommandError> {
         let actor = ctx.require_actor()?;
+        // Only the coach passes the gates and the owner runs the case: both must be able to act.
+        for (field, member) in [("ownerId", owner), ("coachId", coach)] {
+            if !self.member_acts(ctx, member).await? {
+                return Err(gemba_domain::ValidationError::new(field, "is not an active member who may act (Auditors may not)").into());
+            }
+        }
         let id = A3Id(Uuid::now_v7());
         let position = self.bus.execute::<A3Case>(ctx, &id.to_string(), A3Command::Open { actor, a3_id: id, theme, owner, coach }).await?;
         A3Id::parse(&position.aggregate_id).map_err(Into::into)
+    }
+
+    /// Checks a kaizen's implementers: each an active member (not an Auditor) working in the
+    /// kaizen's site; names repeated once are kept once.
+    pub async fn eligible_implementers(
+        &self,
+        ctx: &CommandContext,
+        kaizen: KaizenId,
+        implementers: Vec<MemberId>,
+    ) -> Result<Vec<MemberId>, CommandError> {
+        let zone = self.kaizen(ctx.org, kaizen).await?.and_then(|k| k.zone_id()).ok_or(DomainError::NotFound)?;
+        let mut unique: Vec<MemberId> = Vec::with_capacity(implementers.len());
+        for member in implementers {
+            if unique.contains(&member) {
+                continue;
+            }
+            if !self.member_acts(ctx, member).await? || !self.member_works_in_zone(ctx, member, zone).await? {
+                return Err(gemba_domain::ValidationError::new(
+                    "implementerIds",
+                    "names someone who is not an active member working in the kaizen's site",
+                )
+                .into());
+            }
+            unique.push(member);
+        }
+        Ok(unique)
+    }
+
+    /// Whether `member` is active and not an Auditor (Auditors never act on records).
+    async fn member_acts(&self, ctx: &CommandContext, member: MemberId) -> Result<bool, CommandError> {
+        Ok(self.member_is_active(ctx, member).await? && !matches!(self.role_of(ctx.org, member).await?, Some(Role::Auditor) | None))
     }
 
     /// Runs a command on an A3 case.

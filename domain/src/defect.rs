@@ -234,8 +234,10 @@ pub enum DefectCommand {
         countermeasure: LongText,
         root_cause: Option<LongText>,
     },
+    /// The assignee, a zone leader, an Owner or an Admin resolves.
     Resolve {
         actor: Actor,
+        facts: ZoneFacts,
         countermeasure: LongText,
         evidence_after: Vec<EvidenceRef>,
         now: DateTime<Utc>,
@@ -907,9 +909,9 @@ impl Aggregate for Defect {
                 let before = self.s.countermeasure.clone();
                 sink.write(DefectEvent::DefectCountermeasureRecorded { before, after: countermeasure, root_cause }, self).await;
             }
-            DefectCommand::Resolve { actor, countermeasure, evidence_after, now } => {
-                actor.require_mutator()?;
+            DefectCommand::Resolve { actor, facts, countermeasure, evidence_after, now } => {
                 self.require_status(&[S::Assigned, S::InProgress], "only assigned or in-progress work is resolved")?;
+                self.require_worker(&actor, &facts)?;
                 let event = Self::resolved(self.s.status, &actor, countermeasure, evidence_after, now, false, self.s.tag_class)?;
                 sink.write(event, self).await;
             }

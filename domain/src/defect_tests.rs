@@ -289,7 +289,8 @@ fn the_assignee_starts_work_puts_it_on_hold_and_resumes() {
         .given(vec![raised(), assigned(), on_hold.clone()])
         .when(DefectCommand::Resume { actor: member(FIXER), facts: zone() })
         .then_expect_events(vec![DefectEvent::DefectResumed { to: DefectStatus::Assigned }]);
-    let resolve = DefectCommand::Resolve { actor: member(FIXER), countermeasure: text("x"), evidence_after: vec![], now: at(3) };
+    let resolve =
+        DefectCommand::Resolve { actor: member(FIXER), facts: zone(), countermeasure: text("x"), evidence_after: vec![], now: at(3) };
     Given::with(())
         .given(vec![raised(), assigned(), on_hold])
         .when(resolve)
@@ -320,13 +321,24 @@ fn containment_and_countermeasure_are_recorded_with_before_and_after() {
 #[test]
 fn resolving_a_maintenance_or_safety_tag_needs_after_evidence() {
     for class in [TagClass::Maintenance, TagClass::Safety] {
-        let resolve = DefectCommand::Resolve { actor: member(FIXER), countermeasure: text("fixed"), evidence_after: vec![], now: at(3) };
+        let resolve = DefectCommand::Resolve {
+            actor: member(FIXER),
+            facts: zone(),
+            countermeasure: text("fixed"),
+            evidence_after: vec![],
+            now: at(3),
+        };
         assert!(invalid(
             Given::with(()).given(vec![raised_with(class, Priority::B), assigned()]).when(resolve).inspect_result(),
             "evidenceAfter"
         ));
-        let with_evidence =
-            DefectCommand::Resolve { actor: member(FIXER), countermeasure: text("fixed"), evidence_after: evidence(), now: at(3) };
+        let with_evidence = DefectCommand::Resolve {
+            actor: member(FIXER),
+            facts: zone(),
+            countermeasure: text("fixed"),
+            evidence_after: evidence(),
+            now: at(3),
+        };
         assert!(Given::with(()).given(vec![raised_with(class, Priority::B), assigned()]).when(with_evidence).inspect_result().is_ok());
     }
 }
@@ -728,7 +740,7 @@ fn any_command() -> impl Strategy<Value = DefectCommand> {
                 5 => DefectCommand::StartWork { actor, facts },
                 6 => DefectCommand::PutOnHold { actor, facts, hold_reason: HoldReason::Other, text: text("wait") },
                 7 => DefectCommand::Resume { actor, facts },
-                8 => DefectCommand::Resolve { actor, countermeasure: text("fix"), evidence_after: evidence, now },
+                8 => DefectCommand::Resolve { actor, facts, countermeasure: text("fix"), evidence_after: evidence, now },
                 9 => DefectCommand::Verify { actor, facts, note: None, now },
                 10 => DefectCommand::FailVerification { actor, facts, reason: reason() },
                 11 => DefectCommand::Reopen { actor, facts, reason: reason(), recurrence_window: Duration::days(30), now },
@@ -870,4 +882,20 @@ fn an_admin_transfers_an_open_defect_to_another_active_zone_with_a_reason() {
         defect.apply(event);
     }
     assert_eq!(defect.state().zone_id, Some(other));
+}
+
+#[test]
+fn only_the_assignee_a_zone_leader_or_an_admin_resolves() {
+    let resolve = |actor: Actor, facts: ZoneFacts| DefectCommand::Resolve {
+        actor,
+        facts,
+        countermeasure: text("fixed"),
+        evidence_after: vec![],
+        now: at(3),
+    };
+    assert!(forbidden(Given::with(()).given(vec![raised(), assigned()]).when(resolve(member(FINDER), zone())).inspect_result()));
+    for (actor, facts) in [(member(FIXER), zone()), (member(LEAD), lead()), (Actor { member_id: FINDER, role: Role::Admin }, zone())] {
+        let result = Given::with(()).given(vec![raised(), assigned()]).when(resolve(actor, facts)).inspect_result();
+        assert!(matches!(result.as_deref(), Ok([DefectEvent::DefectResolved { .. }])), "{actor:?}: {result:?}");
+    }
 }

@@ -571,8 +571,14 @@ impl DefectMutation {
         let countermeasure = long_text("countermeasure", &input.countermeasure)?;
         let evidence_after = evidence("evidenceAfter", input.evidence_after.as_deref().unwrap_or_default())?;
         require_uploaded(ctx, "evidenceAfter", &evidence_after).await?;
-        on_defect(ctx, &input.defect_id, &input, |actor, _, now| DefectCommand::Resolve { actor, countermeasure, evidence_after, now })
-            .await
+        on_defect(ctx, &input.defect_id, &input, |actor, facts, now| DefectCommand::Resolve {
+            actor,
+            facts,
+            countermeasure,
+            evidence_after,
+            now,
+        })
+        .await
     }
 
     /// Verifies and closes a resolved defect (never by its resolver); signature meaning `verified`.

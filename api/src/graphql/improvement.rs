@@ -781,6 +781,10 @@ impl ImprovementMutation {
     /// Approves a kaizen under review (its reviewer); signature meaning `approved`.
     async fn approve_kaizen(&self, ctx: &Context<'_>, input: ApproveKaizenInput) -> ApiResult<KaizenView> {
         let implementers = input.implementer_ids.iter().map(|id| member(id, "implementerIds")).collect::<ApiResult<Vec<_>>>()?;
+        let p = principal(ctx)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        let kaizen = KaizenId::parse(&input.kaizen_id)?;
+        let implementers = services(ctx)?.gemba.eligible_implementers(&command, kaizen, implementers).await?;
         let due_at = input.due_at;
         on_kaizen(ctx, &input.kaizen_id, &input, |actor, _, _| KaizenCommand::Approve { actor, implementers, due_at }).await
     }

@@ -730,3 +730,35 @@ async fn a3_owner_coach_team_why_chains_sections_and_countermeasures_change_with
     assert_eq!(find("A3WhyChainRecorded")["actor"]["id"], mate.member.as_str());
     assert_eq!(find("A3CoachChanged")["changes"][0]["before"], coach.member.as_str());
 }
+
+#[tokio::test]
+async fn implementers_owners_and_coaches_are_members_who_can_act() {
+    let p = plant().await;
+    let (app, author, reviewer) = (&p.app, &p.author, &p.reviewer);
+    let auditor = app.join(&p.owner, "aud@a.example", "AUDITOR").await;
+    let id = draft(&p).await;
+    let k = with(&id, json!({}));
+    call(app, author, "submitKaizen", "KaizenInput", K, k.clone()).await;
+    call(app, reviewer, "startKaizenReview", "KaizenInput", K, k.clone()).await;
+    let events = app.event_count(&p.owner.org).await;
+    let to_auditor =
+        call(app, reviewer, "approveKaizen", "ApproveKaizenInput", K, with(&id, json!({"implementerIds": [auditor.member]}))).await;
+    assert_eq!(error_code(&to_auditor), Some("VALIDATION"), "{to_auditor}");
+    let stranger = uuid::Uuid::now_v7().to_string();
+    let to_stranger = call(app, reviewer, "approveKaizen", "ApproveKaizenInput", K, with(&id, json!({"implementerIds": [stranger]}))).await;
+    assert_eq!(error_code(&to_stranger), Some("VALIDATION"), "{to_stranger}");
+    assert_eq!(app.event_count(&p.owner.org).await, events, "refused approvals change nothing");
+    let twice = with(&id, json!({"implementerIds": [p.implementer.member, p.implementer.member]}));
+    let approved = call(app, reviewer, "approveKaizen", "ApproveKaizenInput", K, twice).await;
+    assert_eq!(approved["data"]["approveKaizen"]["implementerIds"], json!([p.implementer.member]), "{approved}");
+
+    let open = |coach: &str| json!({"theme": "Scrap at press 4", "ownerId": author.member, "coachId": coach});
+    let auditor_coach = app
+        .gql(
+            Some(&p.owner.token),
+            "mutation($input: OpenA3Input!) { openA3(input: $input) { id } }",
+            json!({"input": open(&auditor.member)}),
+        )
+        .await;
+    assert_eq!(error_code(&auditor_coach), Some("VALIDATION"), "{auditor_coach}");
+}
