@@ -11,14 +11,14 @@ use crate::error::CommandError;
 use crate::service::Gemba;
 
 /// Facts about the actor for kaizen decisions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KaizenFacts {
     /// Owner/Admin, or leader (owner or deputy) of the kaizen's zone.
     pub may_review: bool,
     /// Holds `savings_verifier`.
     pub is_savings_verifier: bool,
-    /// The organisation's `verifier_threshold_amount`.
-    pub admin_threshold: Option<rust_decimal::Decimal>,
+    /// The organisation's `verifier_threshold_amount`, in its default currency.
+    pub admin_threshold: Option<gemba_domain::kaizen::Money>,
 }
 
 impl Gemba {
@@ -53,7 +53,13 @@ impl Gemba {
         let facts = KaizenFacts {
             may_review: facts.leads_zone || matches!(actor.role, Role::Owner | Role::Admin),
             is_savings_verifier: facts.has_capability,
-            admin_threshold: self.settings(ctx.org).await?.kaizen.verifier_threshold_amount,
+            admin_threshold: {
+                let settings = self.settings(ctx.org).await?;
+                settings
+                    .kaizen
+                    .verifier_threshold_amount
+                    .map(|amount| gemba_domain::kaizen::Money { amount, currency: settings.default_currency })
+            },
         };
         self.bus.execute::<Kaizen>(ctx, &id.to_string(), build(actor, facts)).await
     }

@@ -505,7 +505,7 @@ impl Audited for A3Event {
                 vec![Change::created("effectCheck.actuals", actuals), Change::created("effectCheck.targetMet", target_met)]
             }
             Self::A3IterationStarted { iteration } => {
-                vec![Change::new("iteration", iteration - 1, iteration), Change::new("status", S::Check, S::Plan)]
+                vec![Change::new("iteration", iteration.saturating_sub(1), iteration), Change::new("status", S::Check, S::Plan)]
             }
             Self::A3StandardizationRecorded { documents, no_change_justification } => vec![
                 Change::created("standardization.documents", documents),

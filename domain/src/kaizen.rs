@@ -369,12 +369,13 @@ pub enum KaizenCommand {
         actor: Actor,
     },
     /// `is_savings_verifier`: the actor holds the capability.
-    /// `admin_threshold`: the organisation's `verifier_threshold_amount`; annualised hard
-    /// savings at or above it (in any one currency) are verified by an Owner or Admin.
+    /// `admin_threshold`: the organisation's `verifier_threshold_amount` in its default
+    /// currency; annualised hard savings in that currency at or above it are verified by an
+    /// Owner or Admin.
     VerifySavings {
         actor: Actor,
         is_savings_verifier: bool,
-        admin_threshold: Option<Decimal>,
+        admin_threshold: Option<Money>,
         now: DateTime<Utc>,
     },
     DeclineVerification {
@@ -431,7 +432,7 @@ pub enum KaizenCommand {
     AdjustSavings {
         actor: Actor,
         is_savings_verifier: bool,
-        admin_threshold: Option<Decimal>,
+        admin_threshold: Option<Money>,
         line_id: String,
         patch: LinePatch,
         reason: Reason,
@@ -909,11 +910,12 @@ impl Kaizen {
 }
 
 /// Segregation of duties for large savings (reference/domain.md §4.7): when annualised hard
-/// savings in any one currency reach the organisation's threshold, the verifier must also be
-/// an Owner or Admin. Amounts in different currencies are never added together.
-fn require_admin_at_threshold(actor: &Actor, threshold: Option<Decimal>, totals: &[&SavingsTotals]) -> Outcome {
+/// savings in the threshold's currency (the organisation's default) reach it, the verifier
+/// must also be an Owner or Admin. Amounts in other currencies are never converted here (no
+/// FX rate is known before verification), so they do not count toward it.
+fn require_admin_at_threshold(actor: &Actor, threshold: Option<Money>, totals: &[&SavingsTotals]) -> Outcome {
     let Some(threshold) = threshold else { return Ok(()) };
-    let reached = totals.iter().any(|t| t.hard.values().any(|amount| *amount >= threshold));
+    let reached = totals.iter().any(|t| t.hard.get(&threshold.currency).is_some_and(|amount| *amount >= threshold.amount));
     if reached && !matches!(actor.role, crate::values::Role::Owner | crate::values::Role::Admin) {
         return Err(DomainError::Forbidden("savings at or above the organisation's threshold are verified by an owner or admin"));
     }

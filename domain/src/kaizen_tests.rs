@@ -765,25 +765,32 @@ fn an_adjusted_line_still_follows_the_hard_and_soft_rules() {
 
 #[test]
 fn savings_at_the_threshold_are_verified_by_an_owner_or_admin() {
-    let at_threshold = |role: Role, threshold: i64| KaizenCommand::VerifySavings {
+    let at_threshold = |role: Role, threshold: i64, currency: &Currency| KaizenCommand::VerifySavings {
         actor: Actor { member_id: VERIFIER, role },
         is_savings_verifier: true,
-        admin_threshold: Some(Decimal::from(threshold)),
+        admin_threshold: Some(Money { amount: Decimal::from(threshold), currency: currency.clone() }),
         now: at(),
     };
     let annual = SavingsTotals::of([&line("a1", LineKind::Actual, Classification::Hard, 100)], LineKind::Actual);
-    let annual_hard = annual.hard.values().copied().max().unwrap_or_default();
+    let (currency, annual_hard) = annual.hard.iter().next().map(|(c, a)| (c.clone(), *a)).unwrap_or_default();
     let threshold = annual_hard.to_string().parse::<i64>().unwrap_or(i64::MAX);
     assert_eq!(
-        Given::with(()).given(impact_submitted()).when(at_threshold(Role::Member, threshold)).inspect_result(),
+        Given::with(()).given(impact_submitted()).when(at_threshold(Role::Member, threshold, &currency)).inspect_result(),
         Err(DomainError::Forbidden("savings at or above the organisation's threshold are verified by an owner or admin"))
     );
     for role in [Role::Admin, Role::Owner] {
-        let result = Given::with(()).given(impact_submitted()).when(at_threshold(role, threshold)).inspect_result();
+        let result = Given::with(()).given(impact_submitted()).when(at_threshold(role, threshold, &currency)).inspect_result();
         assert!(matches!(result.as_deref(), Ok([KaizenEvent::KaizenSavingsVerified { .. }])), "{role:?}: {result:?}");
     }
-    let below = Given::with(()).given(impact_submitted()).when(at_threshold(Role::Member, threshold + 1)).inspect_result();
+    let below = Given::with(()).given(impact_submitted()).when(at_threshold(Role::Member, threshold + 1, &currency)).inspect_result();
     assert!(matches!(below.as_deref(), Ok([KaizenEvent::KaizenSavingsVerified { .. }])), "{below:?}");
+    let other = Currency::parse("JPY").unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(other, currency);
+    let elsewhere = Given::with(()).given(impact_submitted()).when(at_threshold(Role::Member, 1, &other)).inspect_result();
+    assert!(
+        matches!(elsewhere.as_deref(), Ok([KaizenEvent::KaizenSavingsVerified { .. }])),
+        "amounts in other currencies do not count: {elsewhere:?}"
+    );
 }
 
 #[test]
