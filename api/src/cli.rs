@@ -170,6 +170,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.evidence.max_bytes = evidence_max_bytes;
             config.evidence.link_ttl = chrono::Duration::seconds(i64::from(evidence_link_ttl_secs));
             let app = router(database.pool.clone(), keyring.clone(), Arc::new(SystemClock), &config)?;
+            let backfill = Gemba::new(database.pool.clone(), keyring.clone(), Arc::new(SystemClock), config.evidence.clone())?;
+            match backfill.backfill_registry().await {
+                Ok(0) => {}
+                Ok(rows) => tracing::info!(rows, "registry tables filled from earlier events"),
+                Err(error) => tracing::warn!(%error, "the registry could not be filled from earlier events"),
+            }
             let sweeper = (sweep_interval_secs > 0)
                 .then(|| Gemba::new(database.pool.clone(), keyring, Arc::new(SystemClock), config.evidence.clone()))
                 .transpose()?

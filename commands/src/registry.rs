@@ -93,6 +93,108 @@ async fn site_code_of_zone(conn: &mut PgConnection, org: Uuid, zone: Uuid) -> Re
     code.ok_or_else(|| StoreError::Corrupt(format!("zone {zone} has no site")))
 }
 
+/// The `defects` row of one defect, from its state.
+async fn upsert_defect(conn: &mut PgConnection, org: Uuid, defect_id: Uuid) -> Result<(), StoreError> {
+    let defect = crate::points::load::<Defect>(conn, OrgId(org), &defect_id.to_string()).await?;
+    let state = defect.state();
+    let (Some(zone), Some(priority), Some(found_at)) = (state.zone_id, state.priority, state.found_at) else {
+        return Ok(());
+    };
+    sqlx::query(
+        "insert into defects (org_id, defect_id, zone_id, priority, status, found_at, escalation_level)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (org_id, defect_id) do update
+            set zone_id = excluded.zone_id, priority = excluded.priority, status = excluded.status,
+                escalation_level = excluded.escalation_level",
+    )
+    .bind(org)
+    .bind(defect_id)
+    .bind(zone.uuid())
+    .bind(enum_text(&priority)?)
+    .bind(enum_text(&state.status)?)
+    .bind(found_at)
+    .bind(i32::try_from(state.escalation_level).unwrap_or(i32::MAX))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The `kaizens` row of one kaizen, from its state.
+async fn upsert_kaizen(conn: &mut PgConnection, org: Uuid, kaizen_id: Uuid) -> Result<(), StoreError> {
+    let kaizen = crate::points::load::<Kaizen>(conn, OrgId(org), &kaizen_id.to_string()).await?;
+    if let Some(zone) = kaizen.zone_id() {
+        sqlx::query(
+            "insert into kaizens (org_id, kaizen_id, zone_id, status) values ($1, $2, $3, $4)
+             on conflict (org_id, kaizen_id) do update set zone_id = excluded.zone_id, status = excluded.status",
+        )
+        .bind(org)
+        .bind(kaizen_id)
+        .bind(zone.uuid())
+        .bind(enum_text(&kaizen.status())?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Fills the registry tables added after an organisation's first events (defects, kaizens,
+/// human numbers) from its events; idempotent. Holds the organisation's head lock, so no
+/// append interleaves. Returns the rows written.
+pub async fn backfill(conn: &mut PgConnection, org: OrgId) -> Result<usize, StoreError> {
+    let org_id = org.uuid();
+    sqlx::query("select 1 from org_heads where org_id = $1 for update").bind(org_id).execute(&mut *conn).await?;
+    let missing = |kind: &str, table: &str, key: &str| {
+        format!(
+            "select e.aggregate_id, min(e.tenant_seq) as first from events e
+              where e.org_id = $1 and e.aggregate_type = '{kind}'
+                and not exists (select 1 from {table} t where t.org_id = e.org_id and t.{key}::text = e.aggregate_id)
+              group by e.aggregate_id order by first"
+        )
+    };
+    let mut written = 0;
+    for (kind, table, key) in [("Defect", "defects", "defect_id"), ("Kaizen", "kaizens", "kaizen_id")] {
+        let ids: Vec<(String, i64)> = sqlx::query_as(&missing(kind, table, key)).bind(org_id).fetch_all(&mut *conn).await?;
+        for (aggregate_id, _) in ids {
+            let entity = Uuid::parse_str(&aggregate_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if kind == "Defect" {
+                upsert_defect(conn, org_id, entity).await?;
+            } else {
+                upsert_kaizen(conn, org_id, entity).await?;
+            }
+            written += 1;
+        }
+    }
+    // Numbers, in the order the records were created.
+    let unnumbered: Vec<(String, String, serde_json::Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "select e.aggregate_type, e.aggregate_id, e.payload, e.recorded_at from events e
+          where e.org_id = $1 and e.sequence = 1 and e.aggregate_type in ('Defect', 'Kaizen', 'A3Case')
+            and not exists (select 1 from entity_numbers n where n.org_id = e.org_id and n.entity_id::text = e.aggregate_id)
+          order by e.tenant_seq",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (kind, aggregate_id, payload, recorded_at) in unnumbered {
+        let entity = Uuid::parse_str(&aggregate_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let scope =
+            match (kind.as_str(), serde_json::from_value::<DefectEvent>(payload.clone()), serde_json::from_value::<KaizenEvent>(payload)) {
+                ("Defect", Ok(DefectEvent::DefectRaised { zone_id, .. }), _) => {
+                    Some((format!("{}-T", site_code_of_zone(conn, org_id, zone_id.uuid()).await?), 6))
+                }
+                ("Kaizen", _, Ok(KaizenEvent::KaizenDrafted { zone_id, .. })) => {
+                    Some((format!("{}-K", site_code_of_zone(conn, org_id, zone_id.uuid()).await?), 5))
+                }
+                ("A3Case", _, _) => Some(("A3".to_owned(), 4)),
+                _ => None,
+            };
+        if let Some((scope, width)) = scope {
+            number(conn, org_id, entity, &scope, recorded_at, width).await?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
 /// The serialised name of a unit enum variant, e.g. `"OPEN"` or `"A"`.
 fn enum_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_value(value)
@@ -497,46 +599,14 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
             }
             // The row follows the defect's state after this event (and any after it in the
             // same append), whatever the event was.
-            let defect = crate::points::load::<Defect>(conn, OrgId(org), &stored.event.aggregate_id).await?;
-            let state = defect.state();
-            let (Some(zone), Some(priority), Some(found_at)) = (state.zone_id, state.priority, state.found_at) else {
-                return Ok(());
-            };
-            sqlx::query(
-                "insert into defects (org_id, defect_id, zone_id, priority, status, found_at, escalation_level)
-                 values ($1, $2, $3, $4, $5, $6, $7)
-                 on conflict (org_id, defect_id) do update
-                    set zone_id = excluded.zone_id, priority = excluded.priority, status = excluded.status,
-                        escalation_level = excluded.escalation_level",
-            )
-            .bind(org)
-            .bind(id(stored)?)
-            .bind(zone.uuid())
-            .bind(enum_text(&priority)?)
-            .bind(enum_text(&state.status)?)
-            .bind(found_at)
-            .bind(i32::try_from(state.escalation_level).unwrap_or(i32::MAX))
-            .execute(&mut *conn)
-            .await?;
+            upsert_defect(conn, org, id(stored)?).await?;
         }
         "Kaizen" => {
             if let Ok(KaizenEvent::KaizenDrafted { zone_id, .. }) = payload::<KaizenEvent>(stored) {
                 let site = site_code_of_zone(conn, org, zone_id.uuid()).await?;
                 number(conn, org, id(stored)?, &format!("{site}-K"), stored.recorded_at, 5).await?;
             }
-            let kaizen = crate::points::load::<Kaizen>(conn, OrgId(org), &stored.event.aggregate_id).await?;
-            if let Some(zone) = kaizen.zone_id() {
-                sqlx::query(
-                    "insert into kaizens (org_id, kaizen_id, zone_id, status) values ($1, $2, $3, $4)
-                     on conflict (org_id, kaizen_id) do update set zone_id = excluded.zone_id, status = excluded.status",
-                )
-                .bind(org)
-                .bind(id(stored)?)
-                .bind(zone.uuid())
-                .bind(enum_text(&kaizen.status())?)
-                .execute(&mut *conn)
-                .await?;
-            }
+            upsert_kaizen(conn, org, id(stored)?).await?;
         }
         "A3Case" => {
             if let Ok(A3Event::A3Opened { .. }) = payload::<A3Event>(stored) {

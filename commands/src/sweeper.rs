@@ -209,3 +209,18 @@ impl Gemba {
         Ok(report)
     }
 }
+
+impl Gemba {
+    /// Fills registry tables that were added after some organisations had events (run at
+    /// start-up; idempotent and cheap once done). Returns the rows written.
+    pub async fn backfill_registry(&self) -> Result<usize, CommandError> {
+        let orgs: Vec<Uuid> = sqlx::query_scalar("select org_id from org_directory order by org_id").fetch_all(self.pool()).await?;
+        let mut written = 0;
+        for org in orgs {
+            let mut tx = begin_tenant(self.pool(), OrgId(org)).await?;
+            written += crate::registry::backfill(&mut tx, OrgId(org)).await?;
+            tx.commit().await?;
+        }
+        Ok(written)
+    }
+}

@@ -421,7 +421,10 @@ impl Audited for TemplateEvent {
                 vec![Change::new("status", TemplateStatus::Draft, TemplateStatus::Published), Change::created("checksum", checksum)]
             }
             Self::AuditTemplateRevised { version } => {
-                vec![Change::new("version", version.saturating_sub(1), version), Change::new("status", TemplateStatus::Published, TemplateStatus::Draft)]
+                vec![
+                    Change::new("version", version.saturating_sub(1), version),
+                    Change::new("status", TemplateStatus::Published, TemplateStatus::Draft),
+                ]
             }
             Self::AuditTemplateRetired { .. } => vec![Change::created("retired", true)],
         }

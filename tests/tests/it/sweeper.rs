@@ -162,3 +162,38 @@ async fn a_zones_audit_plan_schedules_its_audits_a_week_ahead_period_by_period()
     let (first, second) = (first_due.timestamp(), (first_due + Duration::weeks(1)).timestamp());
     assert_eq!(dues, [first, first, second, second], "{scheduled:?}");
 }
+
+#[tokio::test]
+async fn registry_rows_missing_for_earlier_events_are_filled_from_the_events() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@old.example", "Old data").await;
+    let site = app.create_site(&owner, "OLD").await;
+    let zone = app.create_zone(&owner, &site, "Z-1", "Press").await;
+    let defect = priority_a(&app, &owner, &zone, "Raised before the table existed").await;
+    let kaizen = ok(
+        &app,
+        &owner,
+        "draftKaizen",
+        "DraftKaizenInput",
+        json!({"zoneId": zone, "title": "Idea", "category": "COST", "problem": "waste", "proposal": "less"}),
+    )
+    .await;
+    // As if these rows predated their tables: the superuser removes them.
+    let mut conn = app.superuser().await;
+    for table in ["defects", "kaizens", "entity_numbers", "number_sequences"] {
+        sqlx::query(&format!("delete from {table} where org_id = $1::uuid")).bind(&owner.org).execute(&mut conn).await.unwrap();
+    }
+    let gemba = app.gemba();
+    assert_eq!(gemba.backfill_registry().await.expect("backfill"), 4, "a defect row, a kaizen row and two numbers");
+    assert_eq!(gemba.backfill_registry().await.expect("backfill"), 0, "idempotent");
+    let (status, priority): (String, String) =
+        sqlx::query_as("select status, priority from defects where org_id = $1::uuid and defect_id = $2::uuid")
+            .bind(&owner.org)
+            .bind(&defect)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), priority.as_str()), ("OPEN", "A"));
+    let numbers = read(&app, &owner, "query($id: ID!) { kaizen(id: $id) { number } }", &kaizen).await;
+    assert!(numbers["kaizen"]["number"].as_str().is_some_and(|n| n.starts_with("OLD-K-")), "{numbers}");
+}
