@@ -15,7 +15,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::defect_register;
+use crate::{defect_register, five_s_scores};
 
 /// Why a projection could not advance.
 #[derive(Debug, thiserror::Error)]
@@ -64,23 +64,26 @@ impl StoredEvent {
 pub enum Projection {
     /// `defect_register`: one row per defect (reference/domain.md §5.2).
     DefectRegister,
+    /// `zone_5s_scores`: one row per audit with its frozen score (reference/domain.md §5.1).
+    FiveSScores,
 }
 
 impl Projection {
     /// Every projection.
-    pub const ALL: [Self; 1] = [Self::DefectRegister];
+    pub const ALL: [Self; 2] = [Self::DefectRegister, Self::FiveSScores];
 
     /// Its name, as stored on checkpoints.
     pub fn name(self) -> &'static str {
         match self {
             Self::DefectRegister => "defect_register",
+            Self::FiveSScores => "zone_5s_scores",
         }
     }
 
     /// The version of its schema and rules; a new version is rebuilt from the events.
     pub fn version(self) -> i32 {
         match self {
-            Self::DefectRegister => 1,
+            Self::DefectRegister | Self::FiveSScores => 1,
         }
     }
 
@@ -92,7 +95,8 @@ impl Projection {
     async fn apply(self, conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> Result<(), ProjectionError> {
         match self {
             Self::DefectRegister if event.aggregate_type == "Defect" => defect_register::apply(conn, org, event).await,
-            Self::DefectRegister => Ok(()),
+            Self::FiveSScores if event.aggregate_type == "FiveSAudit" => five_s_scores::apply(conn, org, event).await,
+            Self::DefectRegister | Self::FiveSScores => Ok(()),
         }
     }
 }

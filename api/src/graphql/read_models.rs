@@ -7,6 +7,7 @@ use gemba_domain::defect as domain;
 use gemba_domain::{MemberId, ZoneId};
 use gemba_projections::defect_register::{self, DefectFilter, DefectRow};
 use gemba_projections::engine::Projector;
+use gemba_projections::five_s_scores;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -91,6 +92,28 @@ pub struct DefectRegisterFilter {
     pub assignee_id: Option<ID>,
 }
 
+/// A zone's current 5S score.
+#[derive(Debug, SimpleObject)]
+pub struct ZoneFiveSScore {
+    pub zone_id: ID,
+    pub zone_name: String,
+    /// The latest counted audit's score within the look-back; null: not rated (never 0).
+    pub score_pct: Option<rust_decimal::Decimal>,
+    pub band: Option<String>,
+    pub audited_at: Option<DateTime<Utc>>,
+}
+
+/// 5S across a site (or the organisation): the unweighted mean of rated zones' current
+/// scores, with the coverage that qualifies it.
+#[derive(Debug, SimpleObject)]
+pub struct FiveSRollup {
+    /// Null when no active zone is rated.
+    pub average_score_pct: Option<rust_decimal::Decimal>,
+    /// Rated active zones / active zones (0 to 1); null without active zones.
+    pub coverage: Option<rust_decimal::Decimal>,
+    pub zones: Vec<ZoneFiveSScore>,
+}
+
 /// Read-model queries.
 #[derive(Debug, Default)]
 pub struct ReadModelQuery;
@@ -123,6 +146,35 @@ impl ReadModelQuery {
             checked.push((id, entry?));
         }
         Ok(connection(page, checked, |(id, _)| *id, |(_, entry)| entry))
+    }
+
+    /// Current 5S scores of the active zones of a site (or of the organisation) and their
+    /// roll-up, under the organisation's counted audit types and look-back.
+    async fn five_s_rollup(&self, ctx: &Context<'_>, site_id: Option<ID>) -> ApiResult<FiveSRollup> {
+        let p = principal(ctx)?;
+        let site = site_id.map(|s| gemba_domain::SiteId::parse(&s)).transpose()?.map(gemba_domain::SiteId::uuid);
+        let gemba = &services(ctx)?.gemba;
+        let settings = gemba.settings(p.org).await?;
+        let counted: Vec<String> = settings.five_s.counted_audit_types.iter().map(stored_name).collect();
+        let since = gemba.now() - chrono::Duration::days(i64::from(settings.five_s.lookback_days));
+        let mut tx = tenant_tx(ctx).await?;
+        let zones = five_s_scores::current_scores(&mut tx, p.org.uuid(), site, &counted, since).await?;
+        tx.commit().await?;
+        let (average_score_pct, coverage) = five_s_scores::roll_up(&zones);
+        Ok(FiveSRollup {
+            average_score_pct,
+            coverage,
+            zones: zones
+                .into_iter()
+                .map(|z| ZoneFiveSScore {
+                    zone_id: ID(z.zone_id.to_string()),
+                    zone_name: z.zone_name,
+                    score_pct: z.score_pct,
+                    band: z.band,
+                    audited_at: z.audited_at,
+                })
+                .collect(),
+        })
     }
 
     /// Where every projection stands for the organisation: checkpoint, head, lag, last error.

@@ -88,6 +88,20 @@ async fn an_audit_is_conducted_submitted_and_its_findings_raise_defects() {
     let read = app.gql(Some(&owner.token), &format!("query($id: ID!) {{ audit(id: $id) {{ {AUDIT} }} }}"), json!({"id": audit})).await;
     assert_eq!(read["data"]["audit"]["scorePct"], "55", "{read}");
     assert_eq!(read["data"]["audit"]["band"], "Poor");
+
+    // The roll-up: the audited zone's current score; a zone without audits is not rated
+    // (never 0) and only lowers the coverage.
+    let idle = app.create_zone(&owner, &site, "P-02", "Idle line").await;
+    let rollup = app
+        .gql(
+            Some(&owner.token),
+            "query($s: ID) { fiveSRollup(siteId: $s) { averageScorePct coverage zones { zoneId scorePct band } } }",
+            json!({"s": site}),
+        )
+        .await;
+    let r = &rollup["data"]["fiveSRollup"];
+    assert_eq!((r["averageScorePct"].as_str(), r["coverage"].as_str()), (Some("55"), Some("0.5")), "{rollup}");
+    assert_eq!(r["zones"], json!([{"zoneId": zone, "scorePct": "55", "band": "Poor"}, {"zoneId": idle, "scorePct": null, "band": null}]));
     for defect in &raised {
         let d = app.gql(Some(&owner.token), "query($id: ID!) { defect(id: $id) { status origin zoneId } }", json!({"id": defect})).await;
         assert_eq!(d["data"]["defect"]["status"], "OPEN", "{d}");
