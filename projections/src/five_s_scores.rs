@@ -71,6 +71,15 @@ pub struct ZoneScore {
     pub audited_at: Option<DateTime<Utc>>,
 }
 
+#[derive(sqlx::FromRow)]
+struct ScoreRow {
+    zone_id: Uuid,
+    name: String,
+    score_pct: Option<String>,
+    band: Option<String>,
+    submitted_at: Option<DateTime<Utc>>,
+}
+
 /// Current scores of the active zones of `site` (all sites when `None`), by zone code.
 pub async fn current_scores(
     conn: &mut PgConnection,
@@ -79,8 +88,8 @@ pub async fn current_scores(
     counted_types: &[String],
     since: DateTime<Utc>,
 ) -> Result<Vec<ZoneScore>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, Option<String>, Option<String>, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "select z.zone_id, z.name, s.score_pct::text, s.band, s.submitted_at
+    let rows: Vec<ScoreRow> = sqlx::query_as(
+        "select z.zone_id, z.name, s.score_pct::text as score_pct, s.band, s.submitted_at
            from zones z
            left join lateral (
                 select score_pct, band, submitted_at from zone_5s_scores s
@@ -98,12 +107,12 @@ pub async fn current_scores(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(zone_id, zone_name, score, band, audited_at)| ZoneScore {
-            zone_id,
-            zone_name,
-            score_pct: score.and_then(|s| Decimal::from_str(&s).ok()),
-            band,
-            audited_at,
+        .map(|r| ZoneScore {
+            zone_id: r.zone_id,
+            zone_name: r.name,
+            score_pct: r.score_pct.and_then(|s| Decimal::from_str(&s).ok()),
+            band: r.band,
+            audited_at: r.submitted_at,
         })
         .collect())
 }
