@@ -3,6 +3,7 @@
 //! - [`engine`]: the projector engine: checkpointed, exactly-once projection of each
 //!   organisation's events into read models, woken by LISTEN/NOTIFY with a polling fallback.
 //! - [`defect_register`] and [`five_s_scores`]: read models (reference/domain.md §5).
+//! - [`leaderboard`]: members ranked by live points in a window.
 //! - [`registry`] and [`history`]: reads of the write-side registry tables and of the event
 //!   stream itself (per-entity history).
 //!
@@ -14,4 +15,5 @@ pub mod defect_register;
 pub mod engine;
 pub mod five_s_scores;
 pub mod history;
+pub mod leaderboard;
 pub mod registry;

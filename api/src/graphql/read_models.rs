@@ -114,6 +114,38 @@ pub struct FiveSRollup {
     pub zones: Vec<ZoneFiveSScore>,
 }
 
+/// A leaderboard window.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum LeaderboardWindow {
+    /// The ISO week (Monday start).
+    Week,
+    Month,
+    /// The fiscal quarter.
+    Quarter,
+    /// The fiscal year to date.
+    YearToDate,
+}
+
+/// A ranked member.
+#[derive(Debug, SimpleObject)]
+pub struct LeaderboardEntry {
+    /// Dense rank: equal totals share a rank.
+    pub rank: u32,
+    pub member_id: ID,
+    pub points: i64,
+}
+
+/// Members ranked by live points earned in a window.
+#[derive(Debug, SimpleObject)]
+pub struct Leaderboard {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// The top of the board (no "bottom" lists).
+    pub top: Vec<LeaderboardEntry>,
+    /// The viewer's own place, when they have points in the window.
+    pub me: Option<LeaderboardEntry>,
+}
+
 /// Read-model queries.
 #[derive(Debug, Default)]
 pub struct ReadModelQuery;
@@ -175,6 +207,44 @@ impl ReadModelQuery {
                 })
                 .collect(),
         })
+    }
+
+    /// The member leaderboard: live points (awards less reversals, plus adjustments) earned in
+    /// the window by members whose home zone is in the zone or site (everyone when neither is
+    /// given); the top `first` (at most 50) and the viewer's own place. Windows are in UTC.
+    async fn leaderboard(
+        &self,
+        ctx: &Context<'_>,
+        window: LeaderboardWindow,
+        site_id: Option<ID>,
+        zone_id: Option<ID>,
+        #[graphql(default = 10)] first: i32,
+    ) -> ApiResult<Leaderboard> {
+        use gemba_projections::leaderboard::{self, Scope, Window};
+        let p = principal(ctx)?;
+        if !(1..=50).contains(&first) {
+            return Err(ApiError::Validation { field: "first".into(), message: "must be between 1 and 50".into() });
+        }
+        let scope = Scope {
+            site: site_id.map(|s| gemba_domain::SiteId::parse(&s)).transpose()?.map(gemba_domain::SiteId::uuid),
+            zone: zone_id.map(|z| ZoneId::parse(&z)).transpose()?.map(ZoneId::uuid),
+        };
+        let gemba = &services(ctx)?.gemba;
+        let fiscal = gemba.settings(p.org).await?.fiscal_year_start_month;
+        let window = match window {
+            LeaderboardWindow::Week => Window::Week,
+            LeaderboardWindow::Month => Window::Month,
+            LeaderboardWindow::Quarter => Window::Quarter,
+            LeaderboardWindow::YearToDate => Window::YearToDate,
+        };
+        let (starts_at, ends_at) = leaderboard::bounds(window, gemba.now(), fiscal);
+        let mut tx = tenant_tx(ctx).await?;
+        let ranked = leaderboard::ranking(&mut tx, p.org.uuid(), scope, (starts_at, ends_at)).await?;
+        tx.commit().await?;
+        let entry = |r: &leaderboard::Ranked| LeaderboardEntry { rank: r.rank, member_id: ID(r.member_id.to_string()), points: r.points };
+        let me = ranked.iter().find(|r| r.member_id == p.member.uuid()).map(entry);
+        let top = ranked.iter().take(usize::try_from(first).unwrap_or(10)).map(entry).collect();
+        Ok(Leaderboard { starts_at, ends_at, top, me })
     }
 
     /// Where every projection stands for the organisation: checkpoint, head, lag, last error.

@@ -193,3 +193,45 @@ async fn accepting_ones_own_tag_earns_nothing() {
     ok(&app, &p.owner, "assignDefect", "AssignDefectInput", json!({"defectId": id, "assigneeId": p.fixer.member})).await;
     assert_eq!(ledger(&app, &p.owner, &p.owner.member).await["balance"], 0, "the finder assigned their own tag");
 }
+
+#[tokio::test]
+async fn the_leaderboard_ranks_live_points_in_the_window_and_scope() {
+    let app = TestApp::spawn().await;
+    let p = plant(&app).await;
+    let admin = app.join(&p.owner, "admin@lb.example", "ADMIN").await;
+    const ADJUST: &str = "mutation($input: AdjustPointsInput!) { adjustPoints(input: $input) { balance } }";
+    for (who, delta) in [(&p.fixer, 5), (&p.finder, 5), (&p.owner, 2)] {
+        let r =
+            app.gql(Some(&admin.token), ADJUST, json!({"input": {"memberId": who.member, "delta": delta, "reason": "kaizen week"}})).await;
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    let home = app
+        .gql(
+            Some(&p.owner.token),
+            "mutation($input: SetHomeZoneInput!) { setHomeZone(input: $input) { id } }",
+            json!({"input": {"memberId": p.fixer.member, "zoneId": p.zone}}),
+        )
+        .await;
+    assert!(home["errors"].is_null(), "{home}");
+
+    const BOARD: &str =
+        "query($z: ID, $n: Int!) { leaderboard(window: WEEK, zoneId: $z, first: $n) { top { rank memberId points } me { rank points } } }";
+    let board = app.gql(Some(&p.finder.token), BOARD, json!({"z": null, "n": 10})).await;
+    let top: Vec<(i64, String, i64)> = board["data"]["leaderboard"]["top"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{board}"))
+        .iter()
+        .map(|e| (e["rank"].as_i64().unwrap(), e["memberId"].as_str().unwrap().to_owned(), e["points"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        top,
+        [(1, p.fixer.member.clone(), 5), (1, p.finder.member.clone(), 5), (2, p.owner.member.clone(), 2)],
+        "dense ranks; the tie goes to who got there first"
+    );
+    assert_eq!(board["data"]["leaderboard"]["me"], json!({"rank": 1, "points": 5}));
+    let zone_board = app.gql(Some(&p.finder.token), BOARD, json!({"z": p.zone, "n": 10})).await;
+    assert_eq!(zone_board["data"]["leaderboard"]["top"], json!([{"rank": 1, "memberId": p.fixer.member, "points": 5}]), "{zone_board}");
+    assert!(zone_board["data"]["leaderboard"]["me"].is_null(), "the viewer is not in this zone");
+    let too_many = app.gql(Some(&p.finder.token), BOARD, json!({"z": null, "n": 500})).await;
+    assert_eq!(error_code(&too_many), Some("VALIDATION"), "{too_many}");
+}
