@@ -197,10 +197,7 @@ pub async fn backfill(conn: &mut PgConnection, org: OrgId) -> Result<usize, Stor
 
 /// The serialised name of a unit enum variant, e.g. `"OPEN"` or `"A"`.
 fn enum_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .ok_or_else(|| StoreError::Corrupt("an enum that is not a name".into()))
+    gemba_domain::wire_name(value).ok_or_else(|| StoreError::Corrupt("an enum that is not a name".into()))
 }
 
 fn sealed_json(value: &gemba_domain::Sealed) -> Result<serde_json::Value, StoreError> {

@@ -37,4 +37,4 @@ pub use audit::{Audited, Change, SignatureMeaning};
 pub use error::{DomainError, ValidationError};
 pub use ids::{A3Id, AreaId, KaizenId, RedTagId};
 pub use ids::{AccountId, AuditId, DefectId, InvitationId, MemberId, OrgId, SiteId, TemplateId, ZoneId};
-pub use values::{Code, DisplayName, Email, EvidenceRef, LongText, Name, Reason, ReasonCode, Role, Sealed, Timezone};
+pub use values::{Code, DisplayName, Email, EvidenceRef, LongText, Name, Reason, ReasonCode, Role, Sealed, Timezone, wire_name};

@@ -223,6 +223,12 @@ pub struct Sealed {
     pub ct: String,
 }
 
+/// The serialised name of a unit enum variant (e.g. `"IN_PROGRESS"`, `"A"`), the spelling
+/// read models and registry tables store; `None` for a value that is not a plain name.
+pub fn wire_name(value: &impl Serialize) -> Option<String> {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use crate::engine::{ProjectionError, StoredEvent};
 
 /// The serialised name of a unit enum variant (e.g. `"IN_PROGRESS"`, `"A"`).
 fn name(value: &impl serde::Serialize) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    gemba_domain::wire_name(value).unwrap_or_default()
 }
 
 /// Applies one Defect event.

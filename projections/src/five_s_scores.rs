@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::engine::{ProjectionError, StoredEvent};
 
 fn name(value: &impl serde::Serialize) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    gemba_domain::wire_name(value).unwrap_or_default()
 }
 
 /// Applies one FiveSAudit event.

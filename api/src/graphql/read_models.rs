@@ -21,7 +21,7 @@ fn stored<D: DeserializeOwned>(text: &str) -> ApiResult<D> {
 }
 
 fn stored_name<D: serde::Serialize>(value: D) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    gemba_domain::wire_name(&value).unwrap_or_default()
 }
 
 /// One defect as the register shows it.
@@ -172,12 +172,8 @@ impl ReadModelQuery {
         let mut tx = tenant_tx(ctx).await?;
         let rows = defect_register::page(&mut tx, p.org.uuid(), &filter, page.after, page.first).await?;
         tx.commit().await?;
-        let entries = rows.into_iter().map(|r| (r.defect_id, DefectRegisterEntry::from_row(r))).collect::<Vec<_>>();
-        let mut checked = Vec::with_capacity(entries.len());
-        for (id, entry) in entries {
-            checked.push((id, entry?));
-        }
-        Ok(connection(page, checked, |(id, _)| *id, |(_, entry)| entry))
+        let entries = rows.into_iter().map(|r| Ok((r.defect_id, DefectRegisterEntry::from_row(r)?))).collect::<ApiResult<Vec<_>>>()?;
+        Ok(connection(page, entries, |(id, _)| *id, |(_, entry)| entry))
     }
 
     /// Current 5S scores of the active zones of a site (or of the organisation) and their
