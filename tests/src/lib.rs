@@ -27,6 +27,7 @@ fn cluster() -> &'static Cluster {
         // Started on its own runtime: tests each have theirs, the cluster outlives them.
         std::thread::spawn(|| {
             let dir = tempfile::Builder::new().prefix("gemba-test-pg").tempdir().expect("temporary folder");
+            remove_when_gone(dir.path());
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             let embedded =
                 runtime.block_on(Embedded::start(dir.path())).unwrap_or_else(|e| panic!("starting PostgreSQL for the tests: {e}"));
@@ -35,6 +36,31 @@ fn cluster() -> &'static Cluster {
         .join()
         .expect("PostgreSQL start-up thread")
     })
+}
+
+/// Statics are never dropped, so the cluster's folder would outlive the test process: a
+/// small watcher removes it once the process is gone and the server (stopped by the
+/// embedded watchdog) has let go of its files.
+fn remove_when_gone(dir: &std::path::Path) {
+    let script = format!(
+        "while [ -d /proc/{pid} ]; do sleep 1; done; \
+         for _ in $(seq 1 30); do [ -e '{dir}/pg/postmaster.pid' ] || break; sleep 1; done; \
+         rm -rf '{dir}'",
+        pid = std::process::id(),
+        dir = dir.display(),
+    );
+    use std::os::unix::process::CommandExt as _;
+    let spawned = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn();
+    if let Err(e) = spawned {
+        eprintln!("cannot watch {} for removal: {e}", dir.display());
+    }
 }
 
 /// A clock tests can move forward.
