@@ -85,6 +85,33 @@ pub enum Command {
     /// Manage the embedded PostgreSQL.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Run or inspect the projector.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+}
+
+/// Projector commands.
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Run a projector worker (no HTTP) until interrupted. Several workers, in this or other
+    /// processes, share the organisations: each batch locks its checkpoint.
+    Run {
+        /// Events per batch (one transaction each).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        batch_size: i64,
+        /// Milliseconds to pause after each event, so a long catch-up leaves room to live traffic.
+        #[arg(long, default_value_t = 0)]
+        throttle_ms: u64,
+        /// Seconds between polls of every organisation (commits also wake the worker at once).
+        #[arg(long, env = "GEMBA_PROJECTOR_POLL_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+        poll_secs: u64,
+    },
+    /// Where every projection of an organisation stands: checkpoint, head, lag, last error.
+    Status {
+        /// The organisation.
+        #[arg(long)]
+        org: uuid::Uuid,
+    },
 }
 
 /// Embedded database helpers.
@@ -226,6 +253,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Command::Projections(ProjectionsCommand::Run { batch_size, throttle_ms, poll_secs }) => {
+            let database = Database::open(&cli.db.config()).await?;
+            let projector = gemba_projections::engine::Projector::new(database.pool.clone())
+                .with_batch_size(batch_size)
+                .with_throttle(std::time::Duration::from_millis(throttle_ms));
+            println!("projector running (batches of {batch_size} events)");
+            let worker = tokio::spawn(projector.run(std::time::Duration::from_secs(poll_secs)));
+            shutdown_signal().await;
+            worker.abort();
+            database.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Projections(ProjectionsCommand::Status { org }) => {
+            let database = Database::open(&cli.db.config()).await?;
+            let statuses = gemba_projections::engine::Projector::new(database.pool.clone()).status(org).await;
+            database.close().await;
+            let mut healthy = true;
+            println!("{:<16} {:>7} {:>10} {:>10} {:>8}  last error", "projection", "version", "checkpoint", "head", "lag");
+            for s in statuses? {
+                healthy &= s.last_error.is_none();
+                println!(
+                    "{:<16} {:>7} {:>10} {:>10} {:>8}  {}",
+                    s.projection,
+                    s.version,
+                    s.checkpoint,
+                    s.head,
+                    s.lag(),
+                    s.last_error.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Db(DbCommand::Stop) => {
             let embedded = Embedded::start(&cli.db.data_dir.join("postgres")).await?;

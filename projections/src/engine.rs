@@ -15,7 +15,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::{defect_register, five_s_scores};
+use crate::{a3_register, defect_register, five_s_scores, kaizen_register};
 
 /// Why a projection could not advance.
 #[derive(Debug, thiserror::Error)]
@@ -66,24 +66,40 @@ pub enum Projection {
     DefectRegister,
     /// `zone_5s_scores`: one row per audit with its frozen score (reference/domain.md §5.1).
     FiveSScores,
+    /// `kaizen_register` and `kaizen_impact_ledger` (reference/domain.md §5.3).
+    KaizenRegister,
+    /// `a3_register` (reference/domain.md §5.4).
+    A3Register,
 }
 
 impl Projection {
     /// Every projection.
-    pub const ALL: [Self; 2] = [Self::DefectRegister, Self::FiveSScores];
+    pub const ALL: [Self; 4] = [Self::DefectRegister, Self::FiveSScores, Self::KaizenRegister, Self::A3Register];
 
     /// Its name, as stored on checkpoints.
     pub fn name(self) -> &'static str {
         match self {
             Self::DefectRegister => "defect_register",
             Self::FiveSScores => "zone_5s_scores",
+            Self::KaizenRegister => "kaizen_register",
+            Self::A3Register => "a3_register",
         }
     }
 
     /// The version of its schema and rules; a new version is rebuilt from the events.
     pub fn version(self) -> i32 {
         match self {
-            Self::DefectRegister | Self::FiveSScores => 1,
+            Self::DefectRegister | Self::FiveSScores | Self::KaizenRegister | Self::A3Register => 1,
+        }
+    }
+
+    /// The tables it writes (every one keyed by `org_id`).
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
+            Self::DefectRegister => &["defect_register"],
+            Self::FiveSScores => &["zone_5s_scores"],
+            Self::KaizenRegister => &["kaizen_register", "kaizen_actual_lines", "kaizen_impact_ledger"],
+            Self::A3Register => &["a3_register"],
         }
     }
 
@@ -96,7 +112,9 @@ impl Projection {
         match self {
             Self::DefectRegister if event.aggregate_type == "Defect" => defect_register::apply(conn, org, event).await,
             Self::FiveSScores if event.aggregate_type == "FiveSAudit" => five_s_scores::apply(conn, org, event).await,
-            Self::DefectRegister | Self::FiveSScores => Ok(()),
+            Self::KaizenRegister if event.aggregate_type == "Kaizen" => kaizen_register::apply(conn, org, event).await,
+            Self::A3Register if event.aggregate_type == "A3Case" => a3_register::apply(conn, org, event).await,
+            Self::DefectRegister | Self::FiveSScores | Self::KaizenRegister | Self::A3Register => Ok(()),
         }
     }
 }
@@ -155,17 +173,25 @@ struct CheckpointRow {
 pub struct Projector {
     pool: PgPool,
     batch_size: i64,
+    throttle: Option<Duration>,
 }
 
 impl Projector {
     /// A projector over `pool` (the application role: it is bound by row-level security).
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, batch_size: 500 }
+        Self { pool, batch_size: 500, throttle: None }
     }
 
     /// The same with another batch size.
     pub fn with_batch_size(mut self, batch_size: i64) -> Self {
         self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// The same, pausing `pause` after each event (so a catch-up over a long history leaves
+    /// the database to live traffic).
+    pub fn with_throttle(mut self, pause: Duration) -> Self {
+        self.throttle = (!pause.is_zero()).then_some(pause);
         self
     }
 
@@ -207,6 +233,9 @@ impl Projector {
                 }
                 self.record_failure(org, projection, event.tenant_seq, &error).await;
                 return Err(error);
+            }
+            if let Some(pause) = self.throttle {
+                tokio::time::sleep(pause).await;
             }
         }
         sqlx::query(
@@ -269,6 +298,42 @@ impl Projector {
             }
         }
         Ok(total)
+    }
+
+    /// Forgets `projection` for `org`: its rows and its checkpoint go, in one transaction, so
+    /// the next catch-up rebuilds it from the first event.
+    pub async fn reset(&self, org: Uuid, projection: Projection) -> Result<(), ProjectionError> {
+        let mut tx = tenant_tx(&self.pool, org).await?;
+        for table in projection.tables() {
+            sqlx::query(&format!("delete from {table} where org_id = $1")).bind(org).execute(&mut *tx).await?;
+        }
+        sqlx::query("delete from projection_checkpoints where org_id = $1 and projection = $2")
+            .bind(org)
+            .bind(projection.name())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every row of every read model of `org`, as JSON in a stable order: two snapshots are
+    /// equal exactly when the read models hold the same rows.
+    pub async fn snapshot(&self, org: Uuid) -> Result<Value, ProjectionError> {
+        let mut tx = tenant_tx(&self.pool, org).await?;
+        let mut tables = serde_json::Map::new();
+        for projection in Projection::ALL {
+            for table in projection.tables() {
+                let rows: Value = sqlx::query_scalar(&format!(
+                    "select coalesce(jsonb_agg(to_jsonb(t) order by to_jsonb(t)::text), '[]'::jsonb) from {table} t where org_id = $1"
+                ))
+                .bind(org)
+                .fetch_one(&mut *tx)
+                .await?;
+                tables.insert((*table).to_owned(), rows);
+            }
+        }
+        tx.commit().await?;
+        Ok(Value::Object(tables))
     }
 
     /// Where every projection of `org` stands.

@@ -21,14 +21,15 @@ pub async fn apply(conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> R
     let json = |value: &gemba_domain::five_s::Scores| serde_json::to_value(&value.sections).unwrap_or_default();
     let update = |sql: &'static str| sqlx::query(sql).bind(org).bind(audit);
     let query = match event.decode::<AuditEvent>()? {
-        AuditEvent::AuditScheduled { zone_id, audit_type, .. } => sqlx::query(
-            "insert into zone_5s_scores (org_id, audit_id, zone_id, audit_type, status) values ($1, $2, $3, $4, 'SCHEDULED')
+        AuditEvent::AuditScheduled { zone_id, audit_type, due_at, .. } => sqlx::query(
+            "insert into zone_5s_scores (org_id, audit_id, zone_id, audit_type, status, due_at) values ($1, $2, $3, $4, 'SCHEDULED', $5)
              on conflict (org_id, audit_id) do nothing",
         )
         .bind(org)
         .bind(audit)
         .bind(zone_id.uuid())
-        .bind(name(&audit_type)),
+        .bind(name(&audit_type))
+        .bind(due_at),
         AuditEvent::AuditStarted { zone_id, audit_type, .. } => sqlx::query(
             "insert into zone_5s_scores (org_id, audit_id, zone_id, audit_type, status) values ($1, $2, $3, $4, 'IN_PROGRESS')
              on conflict (org_id, audit_id) do update set status = 'IN_PROGRESS'",
@@ -124,6 +125,57 @@ pub fn roll_up(zones: &[ZoneScore]) -> (Option<Decimal>, Option<Decimal>) {
     let average = (!rated.is_empty()).then(|| (rated.iter().copied().sum::<Decimal>() / Decimal::from(rated.len())).normalize());
     let coverage = (!zones.is_empty()).then(|| (Decimal::from(rated.len()) / Decimal::from(zones.len())).normalize());
     (average, coverage)
+}
+
+/// One row of the audit register.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AuditRow {
+    pub audit_id: Uuid,
+    pub zone_id: Uuid,
+    pub audit_type: String,
+    pub status: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub score_pct: Option<String>,
+    pub band: Option<String>,
+    pub corrected: bool,
+}
+
+/// Filters of the audit register; `None` matches everything.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub statuses: Option<Vec<String>>,
+    pub zone: Option<Uuid>,
+    /// Due in `[due_from, due_to)`.
+    pub due_from: Option<DateTime<Utc>>,
+    pub due_to: Option<DateTime<Utc>>,
+}
+
+/// A page of the audit register in creation order (audit ids are time-ordered), after `after`.
+pub async fn page(
+    conn: &mut PgConnection,
+    org: Uuid,
+    filter: &AuditFilter,
+    after: Option<Uuid>,
+    first: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select audit_id, zone_id, audit_type, status, due_at, submitted_at, score_pct::text as score_pct, band, corrected
+           from zone_5s_scores
+          where org_id = $1 and ($2::uuid is null or audit_id > $2)
+            and ($3::text[] is null or status = any($3)) and ($4::uuid is null or zone_id = $4)
+            and ($5::timestamptz is null or due_at >= $5) and ($6::timestamptz is null or due_at < $6)
+          order by audit_id limit $7",
+    )
+    .bind(org)
+    .bind(after)
+    .bind(&filter.statuses)
+    .bind(filter.zone)
+    .bind(filter.due_from)
+    .bind(filter.due_to)
+    .bind(first + 1)
+    .fetch_all(conn)
+    .await
 }
 
 #[cfg(test)]

@@ -1,59 +1,23 @@
-//! The member leaderboard (reference/domain.md §5.5): live points earned in a window, for
-//! members whose home zone is in the scope, ranked densely; ties go to whoever reached the
-//! total first. Windows are computed in UTC for now (site time zones come with the roll-ups).
+//! Leaderboards (reference/domain.md §5.5).
+//!
+//! - Members: live points earned in a window, for members whose home zone is in the scope,
+//!   ranked densely; ties go to whoever reached the total first.
+//! - Zones: points of the zone's members per head, and a separate 5S improvement board
+//!   ranked by the change of the zone's period score (so improving zones can win).
+//!
+//! Members are attributed by their current home zone.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// A leaderboard window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Window {
-    /// The ISO week (Monday start).
-    Week,
-    /// The calendar month.
-    Month,
-    /// The fiscal quarter.
-    Quarter,
-    /// The fiscal year to date.
-    YearToDate,
-}
+pub use crate::period::Window;
 
-fn midnight(day: NaiveDate) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or_default()
-}
-
-fn first_of(year: i32, month: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(year, month, 1).unwrap_or_default()
-}
-
-/// `[start, end)` of `window` containing `now`; quarters and years start in
+/// `[start, end)` of `window` containing `now`, in UTC; quarters and years start in
 /// `fiscal_start_month` (1–12).
 pub fn bounds(window: Window, now: DateTime<Utc>, fiscal_start_month: u32) -> (DateTime<Utc>, DateTime<Utc>) {
-    let today = now.date_naive();
-    let months_after = |day: NaiveDate, n: u32| day.checked_add_months(chrono::Months::new(n)).unwrap_or(day);
-    match window {
-        Window::Week => {
-            let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-            (midnight(monday), midnight(monday + Duration::days(7)))
-        }
-        Window::Month => {
-            let first = first_of(today.year(), today.month());
-            (midnight(first), midnight(months_after(first, 1)))
-        }
-        Window::Quarter | Window::YearToDate => {
-            let start_month = fiscal_start_month.clamp(1, 12);
-            let year = if today.month() >= start_month { today.year() } else { today.year() - 1 };
-            let fiscal_start = first_of(year, start_month);
-            if window == Window::YearToDate {
-                return (midnight(fiscal_start), now);
-            }
-            let months_in = (today.year() - fiscal_start.year()) * 12 + i32::try_from(today.month()).unwrap_or(1)
-                - i32::try_from(fiscal_start.month()).unwrap_or(1);
-            let quarter_start = months_after(fiscal_start, u32::try_from(months_in / 3 * 3).unwrap_or(0));
-            (midnight(quarter_start), midnight(months_after(quarter_start, 3)))
-        }
-    }
+    crate::period::bounds_in(window, now, fiscal_start_month, chrono_tz::UTC)
 }
 
 /// One ranked member.
@@ -102,40 +66,142 @@ pub async fn ranking(
 
 /// Dense ranks of rows sorted by points, descending.
 pub fn dense_rank(rows: Vec<(Uuid, i64)>) -> Vec<Ranked> {
+    let ranks = dense_ranks(rows.iter().map(|(_, points)| *points));
+    rows.into_iter().zip(ranks).map(|((member_id, points), rank)| Ranked { rank, member_id, points }).collect()
+}
+
+/// Dense ranks of values already sorted best first: equal values share a rank.
+pub fn dense_ranks<T: PartialEq>(sorted: impl IntoIterator<Item = T>) -> Vec<u32> {
     let mut rank = 0;
-    let mut previous: Option<i64> = None;
-    rows.into_iter()
-        .map(|(member_id, points)| {
-            if previous != Some(points) {
+    let mut previous: Option<T> = None;
+    sorted
+        .into_iter()
+        .map(|value| {
+            if previous.as_ref() != Some(&value) {
                 rank += 1;
-                previous = Some(points);
+                previous = Some(value);
             }
-            Ranked { rank, member_id, points }
+            rank
         })
         .collect()
+}
+
+/// A zone on the points board.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZonePoints {
+    pub rank: u32,
+    pub zone_id: Uuid,
+    /// Live points of the zone's members (by home zone) in the window.
+    pub points: i64,
+    pub headcount: i32,
+    /// `points / max(1, headcount)`, to two decimals.
+    pub per_head: Decimal,
+}
+
+/// Active zones of `site` (every site when `None`) ranked by points per head in
+/// `[start, end)`: small zones compete with large ones.
+pub async fn zone_points(
+    conn: &mut PgConnection,
+    org: Uuid,
+    site: Option<Uuid>,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<ZonePoints>, sqlx::Error> {
+    let rows: Vec<(Uuid, i64, i32)> = sqlx::query_as(
+        "select z.zone_id, coalesce(sum(a.points), 0)::bigint, coalesce(z.headcount, 0)
+           from zones z
+           left join members m on m.org_id = z.org_id and m.home_zone_id = z.zone_id and m.role <> 'AUDITOR'
+           left join points_awards a on a.org_id = m.org_id and a.member_id = m.member_id and not a.reversed
+                                    and a.earned_at >= $3 and a.earned_at < $4
+          where z.org_id = $1 and z.status = 'ACTIVE' and ($2::uuid is null or z.site_id = $2)
+          group by z.zone_id, z.headcount",
+    )
+    .bind(org)
+    .bind(site)
+    .bind(start)
+    .bind(end)
+    .fetch_all(conn)
+    .await?;
+    let mut zones: Vec<(Uuid, i64, i32, Decimal)> = rows
+        .into_iter()
+        .map(|(zone, points, headcount)| (zone, points, headcount, (Decimal::from(points) / Decimal::from(headcount.max(1))).round_dp(2)))
+        .collect();
+    zones.sort_by(|a, b| b.3.cmp(&a.3).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+    let ranks = dense_ranks(zones.iter().map(|z| z.3));
+    Ok(zones
+        .into_iter()
+        .zip(ranks)
+        .map(|((zone_id, points, headcount, per_head), rank)| ZonePoints {
+            rank,
+            zone_id,
+            points,
+            headcount,
+            per_head: per_head.normalize(),
+        })
+        .collect())
+}
+
+/// A zone on the 5S improvement board.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneImprovement {
+    pub rank: u32,
+    pub zone_id: Uuid,
+    pub period_score: Decimal,
+    pub previous_score: Decimal,
+    /// `period_score - previous_score`: the board ranks improvement, not the absolute score.
+    pub delta: Decimal,
+}
+
+/// Active zones of `site` (every site when `None`) with a period score in both `current`
+/// and `previous` (means of counted audits submitted in each), ranked by the change.
+pub async fn zone_improvement(
+    conn: &mut PgConnection,
+    org: Uuid,
+    site: Option<Uuid>,
+    counted_types: &[String],
+    current: (DateTime<Utc>, DateTime<Utc>),
+    previous: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<ZoneImprovement>, sqlx::Error> {
+    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "with scores as (
+             select s.zone_id,
+                    avg(s.score_pct) filter (where s.submitted_at >= $4 and s.submitted_at < $5) as period,
+                    avg(s.score_pct) filter (where s.submitted_at >= $6 and s.submitted_at < $7) as previous
+               from zone_5s_scores s join zones z on z.org_id = s.org_id and z.zone_id = s.zone_id
+              where s.org_id = $1 and z.status = 'ACTIVE' and ($2::uuid is null or z.site_id = $2)
+                and s.status = 'SUBMITTED' and s.score_pct is not null and s.audit_type = any($3)
+              group by s.zone_id)
+         select zone_id, round(period, 2)::text, round(previous, 2)::text from scores
+          where period is not null and previous is not null",
+    )
+    .bind(org)
+    .bind(site)
+    .bind(counted_types)
+    .bind(current.0)
+    .bind(current.1)
+    .bind(previous.0)
+    .bind(previous.1)
+    .fetch_all(conn)
+    .await?;
+    let mut zones: Vec<(Uuid, Decimal, Decimal)> =
+        rows.into_iter().filter_map(|(zone, period, previous)| Some((zone, period.parse().ok()?, previous.parse().ok()?))).collect();
+    zones.sort_by(|a, b| (b.1 - b.2).cmp(&(a.1 - a.2)).then(a.0.cmp(&b.0)));
+    let ranks = dense_ranks(zones.iter().map(|z| z.1 - z.2));
+    Ok(zones
+        .into_iter()
+        .zip(ranks)
+        .map(|((zone_id, period_score, previous_score), rank)| ZoneImprovement {
+            rank,
+            zone_id,
+            period_score: period_score.normalize(),
+            previous_score: previous_score.normalize(),
+            delta: (period_score - previous_score).normalize(),
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).map(|d| d.to_utc()).unwrap_or_default()
-    }
-
-    #[test]
-    fn windows_follow_the_iso_week_the_month_and_the_fiscal_year() {
-        let now = at("2026-11-22T10:00:00Z"); // a Sunday
-        assert_eq!(bounds(Window::Week, now, 1), (at("2026-11-16T00:00:00Z"), at("2026-11-23T00:00:00Z")));
-        assert_eq!(bounds(Window::Month, now, 1), (at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z")));
-        assert_eq!(bounds(Window::Quarter, now, 1), (at("2026-10-01T00:00:00Z"), at("2027-01-01T00:00:00Z")));
-        // A fiscal year starting in April: Q3 is October to December, the year began in April.
-        assert_eq!(bounds(Window::Quarter, now, 4), (at("2026-10-01T00:00:00Z"), at("2027-01-01T00:00:00Z")));
-        assert_eq!(bounds(Window::YearToDate, now, 4), (at("2026-04-01T00:00:00Z"), now));
-        // Starting in December: Q1 is December to February.
-        assert_eq!(bounds(Window::Quarter, at("2027-01-15T00:00:00Z"), 12), (at("2026-12-01T00:00:00Z"), at("2027-03-01T00:00:00Z")));
-        assert_eq!(bounds(Window::YearToDate, at("2027-01-15T00:00:00Z"), 12).0, at("2026-12-01T00:00:00Z"));
-    }
 
     #[test]
     fn equal_totals_share_a_dense_rank() {

@@ -2,8 +2,11 @@
 //!
 //! - [`engine`]: the projector engine: checkpointed, exactly-once projection of each
 //!   organisation's events into read models, woken by LISTEN/NOTIFY with a polling fallback.
-//! - [`defect_register`] and [`five_s_scores`]: read models (reference/domain.md §5).
-//! - [`leaderboard`]: members ranked by live points in a window.
+//! - [`defect_register`], [`five_s_scores`], [`kaizen_register`] (with the savings ledger)
+//!   and [`a3_register`]: read models (reference/domain.md §5).
+//! - [`leaderboard`]: members and zones ranked by live points in a window.
+//! - [`scope_kpis`]: the plant roll-up of one scope and period, in the sites' time zones
+//!   ([`period`]).
 //! - [`registry`] and [`history`]: reads of the write-side registry tables and of the event
 //!   stream itself (per-entity history).
 //!
@@ -11,9 +14,13 @@
 //! transaction; they still name `org_id` explicitly (for the indexes), and row-level
 //! security guarantees they can never see another organisation's rows.
 
+pub mod a3_register;
 pub mod defect_register;
 pub mod engine;
 pub mod five_s_scores;
 pub mod history;
+pub mod kaizen_register;
 pub mod leaderboard;
+pub mod period;
 pub mod registry;
+pub mod scope_kpis;

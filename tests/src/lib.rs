@@ -158,6 +158,12 @@ impl TestApp {
         Ok(Self { url, database, pool, clock, client: reqwest::Client::new(), app_key, evidence_dir, projector, shutdown: Some(shutdown) })
     }
 
+    /// Stops this app's in-process projector worker (read-your-writes still catches up on
+    /// mutations), so a test can drive projection itself.
+    pub fn stop_projector(&self) {
+        self.projector.abort();
+    }
+
     /// `DATABASE_URL` of this test's database for the application role.
     pub fn app_url(&self) -> String {
         cluster().embedded.app_url(&self.database)

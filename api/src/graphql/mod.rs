@@ -28,6 +28,7 @@ pub mod evidence;
 pub mod five_s;
 pub mod improvement;
 mod inputs;
+pub mod kpis;
 pub mod members;
 pub mod mutation;
 pub mod organization;
@@ -52,6 +53,7 @@ pub struct Query(
     plant::PlantQuery,
     red_tags::RedTagQuery,
     read_models::ReadModelQuery,
+    kpis::KpiQuery,
 );
 
 /// All mutations.

@@ -483,6 +483,44 @@ async fn verified_savings_are_adjusted_as_a_new_version_and_a_closed_kaizen_reop
     );
     assert_eq!(adjustment["changes"][2], json!({"path": "verificationVersion", "before": 1, "after": 2}));
 
+    // The savings ledger: 100 a month recognised for 12 months from November 2026, then the
+    // adjustment reverses it and recognises 80 a month (netted per month).
+    let recognised = app
+        .gql(
+            Some(&p.owner.token),
+            "query($id: ID!) { kaizenRecognisedSavings(kaizenId: $id) { month classification currency amount } }",
+            json!({"id": id}),
+        )
+        .await;
+    let months = recognised["data"]["kaizenRecognisedSavings"].as_array().cloned().unwrap_or_else(|| panic!("{recognised}"));
+    assert_eq!(months.len(), 12, "{recognised}");
+    assert_eq!(months[0], json!({"month": "2026-11-01", "classification": "hard", "currency": "EUR", "amount": "80"}));
+    assert_eq!(months[11]["month"], "2027-10-01");
+    assert!(months.iter().all(|m| m["amount"] == "80"), "{recognised}");
+    // Year to date (fiscal year from January): the months from November 2026 up to this one.
+    let today = chrono::Utc::now().date_naive();
+    let recognised_so_far = months
+        .iter()
+        .filter(|m| {
+            let month = chrono::NaiveDate::parse_from_str(m["month"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+            month <= today && month.format("%Y").to_string() == today.format("%Y").to_string()
+        })
+        .count();
+    let kpis = app
+        .gql(
+            Some(&p.owner.token),
+            "{ scopeKpis(window: MONTH) { verifiedHardSavingsYtd { currency amount } verifiedSoftSavingsYtd { amount }
+                                          annualizedRunRateHard { currency amount } } }",
+            json!({}),
+        )
+        .await;
+    let roll_up = &kpis["data"]["scopeKpis"];
+    let expected_ytd =
+        if recognised_so_far == 0 { json!([]) } else { json!([{"currency": "EUR", "amount": (80 * recognised_so_far).to_string()}]) };
+    assert_eq!(roll_up["verifiedHardSavingsYtd"], expected_ytd, "{kpis}");
+    assert_eq!(roll_up["verifiedSoftSavingsYtd"], json!([]), "hard and soft are kept apart");
+    assert_eq!(roll_up["annualizedRunRateHard"], json!([{"currency": "EUR", "amount": "960"}]), "{kpis}");
+
     call(app, reviewer, "closeKaizen", "KaizenInput", K, k.clone()).await;
     let by_author = call(app, author, "reopenKaizen", "KaizenReasonInput", K, with(&id, json!({"reason": "savings not sustained"}))).await;
     assert_eq!(error_code(&by_author), Some("FORBIDDEN"), "{by_author}");

@@ -15,6 +15,7 @@ mod plant;
 mod plant_story;
 mod points;
 mod projections;
+mod read_models;
 mod red_tags;
 mod schema;
 mod sweeper;
