@@ -305,7 +305,8 @@ impl Embedded {
             .username(user)
             .password(password)
             .database(database)
-            .disable_statement_logging()
+            // Statements are traced at TRACE only (`RUST_LOG=sqlx::query=trace` shows them).
+            .log_statements(log::LevelFilter::Trace)
     }
 
     /// Connection URL of `database` for the application role.

@@ -138,6 +138,15 @@ pub async fn zone(conn: &mut PgConnection, org: Uuid, zone: Uuid) -> Result<Opti
         .await
 }
 
+/// The zones among `ids` (one statement for any number).
+pub async fn zones_by_id(conn: &mut PgConnection, org: Uuid, ids: &[Uuid]) -> Result<Vec<ZoneRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {ZONE_COLUMNS} from zones where org_id = $1 and zone_id = any($2)"))
+        .bind(org)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
 /// A page of zones, optionally of one site.
 pub async fn zones(conn: &mut PgConnection, org: Uuid, site: Option<Uuid>, page: Page) -> Result<Vec<ZoneRow>, sqlx::Error> {
     sqlx::query_as(&format!(

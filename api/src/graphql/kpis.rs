@@ -159,6 +159,7 @@ pub struct ScopeKpis {
 
 /// A zone ranked by points per head.
 #[derive(Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct ZonePointsEntry {
     pub rank: u32,
     pub zone_id: ID,
@@ -169,6 +170,7 @@ pub struct ZonePointsEntry {
 
 /// A zone ranked by the change of its 5S period score.
 #[derive(Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct ZoneImprovementEntry {
     pub rank: u32,
     pub zone_id: ID,
@@ -190,6 +192,7 @@ pub struct ZoneLeaderboard {
 
 /// One kaizen as the register shows it.
 #[derive(Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct KaizenRegisterEntry {
     pub kaizen_id: ID,
     pub zone_id: ID,
@@ -234,6 +237,7 @@ pub struct A3RegisterEntry {
 
 /// One audit as the register shows it.
 #[derive(Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct AuditRegisterEntry {
     pub audit_id: ID,
     pub zone_id: ID,

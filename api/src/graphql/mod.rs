@@ -29,6 +29,7 @@ pub mod five_s;
 pub mod improvement;
 mod inputs;
 pub mod kpis;
+pub mod loaders;
 pub mod members;
 pub mod mutation;
 pub mod organization;
@@ -80,8 +81,10 @@ pub const MAX_COMPLEXITY: usize = 1000;
 
 /// Builds the schema over the shared services.
 pub fn schema(services: context::Services) -> GembaSchema {
+    let zones = async_graphql::dataloader::DataLoader::new(loaders::ZoneLoader { pool: services.gemba.pool().clone() }, tokio::spawn);
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(services)
+        .data(zones)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()

@@ -111,8 +111,14 @@ impl CoreQuery {
     }
 
     /// Every change of an entity (any record by its id, an evidence file by its sha256):
-    /// who, when, what, before, after and why. Owners, Admins and Auditors only.
-    async fn history(&self, ctx: &Context<'_>, entity_id: ID) -> ApiResult<Vec<HistoryEntry>> {
+    /// who, when, what, before, after and why. With `asOf`, only the changes recorded by
+    /// then. Owners, Admins and Auditors only.
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        entity_id: ID,
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> ApiResult<Vec<HistoryEntry>> {
         let p = principal(ctx)?;
         if p.role == DomainRole::Member {
             return Err(ApiError::Forbidden("the audit log is visible to owners, admins and auditors".into()));
@@ -126,7 +132,7 @@ impl CoreQuery {
                 .to_owned(),
         };
         let mut tx = tenant_tx(ctx).await?;
-        let rows = entity_history(&mut tx, p.org.uuid(), &entity).await?;
+        let rows = entity_history(&mut tx, p.org.uuid(), &entity, as_of).await?;
         let envelopes: Vec<Envelope> = rows
             .iter()
             .map(|r| serde_json::from_value(r.metadata.clone()).map_err(|e| ApiError::internal(format!("event envelope: {e}"))))

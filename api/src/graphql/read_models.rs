@@ -26,6 +26,7 @@ fn stored_name<D: serde::Serialize>(value: D) -> String {
 
 /// One defect as the register shows it.
 #[derive(Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct DefectRegisterEntry {
     pub defect_id: ID,
     pub zone_id: ID,

@@ -62,6 +62,8 @@ async fn the_roll_up_matches_hand_computed_defect_and_participation_figures() {
         json!({"defectId": defects[4], "dueAt": moved, "reason": "parts on order"}),
     )
     .await;
+    let before_closing = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let mut day = 0;
     for (defect, closed_on) in defects.iter().zip([1, 2, 3, 4, 10]) {
         app.clock.advance(chrono::Duration::days(closed_on - day));
@@ -120,6 +122,14 @@ async fn the_roll_up_matches_hand_computed_defect_and_participation_figures() {
     let other = app.gql(Some(&owner.token), query, json!({"scope": {"zoneId": other_zone}})).await;
     assert_eq!(other["data"]["scopeKpis"]["closedInPeriod"], 0, "{other}");
     assert!(other["data"]["scopeKpis"]["mttcDays"]["median"].is_null());
+
+    // The history of a defect as it stood before it was closed.
+    let history = "query($id: ID!, $asOf: DateTime) { history(entityId: $id, asOf: $asOf) { eventType } }";
+    let types = |r: &Value| r["data"]["history"].as_array().unwrap().iter().map(|e| e["eventType"].clone()).collect::<Vec<_>>();
+    let then = app.gql(Some(&owner.token), history, json!({"id": defects[0], "asOf": before_closing})).await;
+    assert_eq!(types(&then), [json!("DefectRaised"), json!("DefectTypeSuggested"), json!("DefectAssigned")], "{then}");
+    let now = app.gql(Some(&owner.token), history, json!({"id": defects[0], "asOf": null})).await;
+    assert_eq!(types(&now).len(), 5, "{now}");
 
     // Another organisation cannot roll up this one's zone.
     let stranger = app.sign_up("owner@elsewhere.example", "Elsewhere").await;
@@ -302,4 +312,101 @@ async fn many_writers_across_organisations_while_the_projector_runs_leave_every_
         assert!(projector.wait_for(org, head, Duration::from_secs(10)).await.unwrap());
         assert_eq!(snapshot(&app, org).await, live, "a rebuild from scratch gives the same read models");
     }
+}
+
+mod statements {
+    //! Counts the SQL statements sqlx runs on the current thread (a `#[tokio::test]` runs the
+    //! test, its server and their database calls on one thread).
+
+    use std::cell::Cell;
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    thread_local! {
+        static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    struct Counter;
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Counter {
+        fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            if event.metadata().target() == "sqlx::query" {
+                COUNT.with(|c| c.set(c.get() + 1));
+            }
+        }
+    }
+
+    /// Installs the counter (once per test binary).
+    pub fn install() {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Counter));
+        });
+    }
+
+    /// Statements run on this thread so far.
+    pub fn count() -> usize {
+        COUNT.with(Cell::get)
+    }
+}
+
+const DASHBOARD: &str = "{
+    scopeKpis(window: MONTH) { openDefects openByPriority { key count } mttcDays { median p90 } participationRate avg5sScore
+                               verifiedHardSavingsYtd { currency amount } a3OpenByPhase { key count } }
+    zoneLeaderboard(window: MONTH) { byPointsPerHead { rank pointsPerHead zone { code name } } fiveSImprovement { delta zone { name } } }
+    leaderboard(window: MONTH) { top { rank points } }
+    defectRegister(first: 50) { edges { node { title status zone { code name } } } }
+    kaizenRegister(first: 50) { edges { node { title zone { name } } } }
+}";
+
+/// The statements one dashboard request costs.
+async fn dashboard_statements(app: &TestApp, who: &Session) -> (usize, Value) {
+    let before = statements::count();
+    let r = app.gql(Some(&who.token), DASHBOARD, json!({})).await;
+    assert!(r["errors"].is_null(), "{r}");
+    (statements::count() - before, r)
+}
+
+#[tokio::test]
+async fn a_dashboard_page_costs_the_same_few_statements_whatever_the_data() {
+    statements::install();
+    let app = TestApp::spawn().await;
+    app.stop_projector();
+    let owner = app.sign_up("owner@dash.example", "Dashboard").await;
+    let fixer = app.join(&owner, "fixer@dash.example", "MEMBER").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "Z-0", "Press").await;
+    ok(&app, &owner, "raiseDefect", "RaiseDefectInput", raise(&zone, "Leak", "B", "OPERATOR")).await;
+    let (small, r) = dashboard_statements(&app, &owner).await;
+    assert_eq!(r["data"]["defectRegister"]["edges"][0]["node"]["zone"]["code"], "Z-0", "{r}");
+
+    // Eight zones, forty defects and kaizens spread over them: the page shows them all.
+    let mut zones = vec![zone];
+    for z in 1..8 {
+        zones.push(app.create_zone(&owner, &site, &format!("Z-{z}"), &format!("Cell {z}")).await);
+    }
+    for n in 0..40 {
+        let zone = &zones[n % zones.len()];
+        ok(&app, &owner, "raiseDefect", "RaiseDefectInput", raise(zone, &format!("Leak {n}"), "A", "MAINTENANCE")).await;
+        if n % 4 == 0 {
+            ok(
+                &app,
+                &fixer,
+                "draftKaizen",
+                "DraftKaizenInput",
+                json!({"zoneId": zone, "title": format!("Idea {n}"), "category": "COST", "problem": "p", "proposal": "q"}),
+            )
+            .await;
+        }
+    }
+    let (large, r) = dashboard_statements(&app, &owner).await;
+    assert_eq!(r["data"]["defectRegister"]["edges"].as_array().map(Vec::len), Some(41));
+    assert_eq!(r["data"]["zoneLeaderboard"]["byPointsPerHead"].as_array().map(Vec::len), Some(8));
+    assert!(r["data"]["defectRegister"]["edges"].as_array().unwrap().iter().all(|e| e["node"]["zone"]["name"].is_string()), "{r}");
+    // The zones of every row are loaded together, not one by one (that would add three
+    // statements per row, over 120 here): at most one loader batch per list (its transaction,
+    // its settings, its query) separates the two pages, depending on when each list resolves.
+    assert!(large <= small + 12, "the page grew with its rows: {small} statements, then {large}");
+    // The counter sees the statements, and they are few.
+    assert!((8..=60).contains(&large), "a dashboard page costs a bounded number of statements: {small}, then {large}");
 }
