@@ -21,6 +21,7 @@ macro_rules! mirror_enum {
     };
 }
 
+pub mod audit_trail;
 pub mod context;
 pub mod defects;
 pub mod errors;
@@ -55,6 +56,7 @@ pub struct Query(
     red_tags::RedTagQuery,
     read_models::ReadModelQuery,
     kpis::KpiQuery,
+    audit_trail::AuditTrailQuery,
 );
 
 /// All mutations.

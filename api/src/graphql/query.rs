@@ -133,74 +133,88 @@ impl CoreQuery {
         };
         let mut tx = tenant_tx(ctx).await?;
         let rows = entity_history(&mut tx, p.org.uuid(), &entity, as_of).await?;
-        let envelopes: Vec<Envelope> = rows
-            .iter()
-            .map(|r| serde_json::from_value(r.metadata.clone()).map_err(|e| ApiError::internal(format!("event envelope: {e}"))))
-            .collect::<ApiResult<_>>()?;
-
-        // Open every sealed value (actor names, personal fields) with one key look-up.
-        let mut sealed: Vec<Sealed> = Vec::new();
-        for envelope in &envelopes {
-            sealed.extend(envelope.actor.display_name.clone());
-            for change in &envelope.changes {
-                sealed.extend(sealed_value(&change.before));
-                sealed.extend(sealed_value(&change.after));
-            }
-        }
-        let refs: Vec<&Sealed> = sealed.iter().collect();
-        let opened = services(ctx)?.gemba.keyring().open_all(&mut tx, p.org, &refs).await?;
-        let mut opened = opened.into_iter();
-        // E-mail addresses are shown to Owners and Admins only, as in `members`.
-        let sees_emails = matches!(p.role, DomainRole::Owner | DomainRole::Admin);
-        let mut open = |path: &str, value: &serde_json::Value| -> Option<Json<serde_json::Value>> {
-            match sealed_value(value) {
-                Some(_) => {
-                    let plain = opened.next().flatten().unwrap_or_else(|| ERASED.into());
-                    let shown = if path == "email" && !sees_emails { REDACTED.to_owned() } else { plain };
-                    Some(Json(serde_json::Value::String(shown)))
-                }
-                None if value.is_null() => None,
-                None => Some(Json(value.clone())),
-            }
-        };
-
-        Ok(rows
-            .into_iter()
-            .zip(envelopes)
-            .map(|(row, envelope)| {
-                let display_name =
-                    envelope.actor.display_name.as_ref().map(|name| open("displayName", &serde_json::to_value(name).unwrap_or_default()));
-                HistoryEntry {
-                    seq: row.sequence,
-                    tenant_seq: row.tenant_seq,
-                    recorded_at: row.recorded_at,
-                    event_type: row.event_type,
-                    entity_type: row.aggregate_type,
-                    actor: HistoryActor {
-                        id: envelope.actor.member_id.map(|m| ID(m.to_string())),
-                        display_name: display_name.flatten().and_then(|j| j.0.as_str().map(str::to_owned)),
-                        role: envelope.actor.role.map(Into::into),
-                    },
-                    changes: envelope
-                        .changes
-                        .iter()
-                        .map(|c| FieldChange { path: c.path.clone(), before: open(&c.path, &c.before), after: open(&c.path, &c.after) })
-                        .collect(),
-                    reason: envelope.reason.as_ref().map(|r| r.text.clone()),
-                    reason_code: envelope
-                        .reason
-                        .as_ref()
-                        .and_then(|r| serde_json::to_value(r.code).ok())
-                        .and_then(|v| v.as_str().map(str::to_owned)),
-                    channel: serde_json::to_value(envelope.channel).ok().and_then(|v| v.as_str().map(str::to_owned)),
-                    signature_meaning: envelope
-                        .signature
-                        .and_then(|s| serde_json::to_value(s).ok())
-                        .and_then(|v| v.as_str().map(str::to_owned)),
-                    command_id: Some(ID(envelope.command_id.to_string())),
-                    correlation_id: Some(ID(envelope.correlation_id.to_string())),
-                }
-            })
-            .collect())
+        let entries = render_history(ctx, &mut tx, rows).await?;
+        tx.commit().await?;
+        Ok(entries)
     }
+}
+
+/// History rows as GraphQL entries: sealed values (actor names, personal fields) opened with
+/// one key look-up, erased ones shown as erased, e-mail addresses to Owners and Admins only.
+pub(crate) async fn render_history(
+    ctx: &Context<'_>,
+    tx: &mut sqlx::PgConnection,
+    rows: Vec<gemba_projections::history::HistoryRow>,
+) -> ApiResult<Vec<HistoryEntry>> {
+    let p = principal(ctx)?;
+    let envelopes: Vec<Envelope> = rows
+        .iter()
+        .map(|r| serde_json::from_value(r.metadata.clone()).map_err(|e| ApiError::internal(format!("event envelope: {e}"))))
+        .collect::<ApiResult<_>>()?;
+
+    // Open every sealed value (actor names, personal fields) with one key look-up.
+    let mut sealed: Vec<Sealed> = Vec::new();
+    for envelope in &envelopes {
+        sealed.extend(envelope.actor.display_name.clone());
+        for change in &envelope.changes {
+            sealed.extend(sealed_value(&change.before));
+            sealed.extend(sealed_value(&change.after));
+        }
+    }
+    let refs: Vec<&Sealed> = sealed.iter().collect();
+    let opened = services(ctx)?.gemba.keyring().open_all(tx, p.org, &refs).await?;
+    let mut opened = opened.into_iter();
+    // E-mail addresses are shown to Owners and Admins only, as in `members`.
+    let sees_emails = matches!(p.role, DomainRole::Owner | DomainRole::Admin);
+    let mut open = |path: &str, value: &serde_json::Value| -> Option<Json<serde_json::Value>> {
+        match sealed_value(value) {
+            Some(_) => {
+                let plain = opened.next().flatten().unwrap_or_else(|| ERASED.into());
+                let shown = if path == "email" && !sees_emails { REDACTED.to_owned() } else { plain };
+                Some(Json(serde_json::Value::String(shown)))
+            }
+            None if value.is_null() => None,
+            None => Some(Json(value.clone())),
+        }
+    };
+
+    Ok(rows
+        .into_iter()
+        .zip(envelopes)
+        .map(|(row, envelope)| {
+            let display_name =
+                envelope.actor.display_name.as_ref().map(|name| open("displayName", &serde_json::to_value(name).unwrap_or_default()));
+            HistoryEntry {
+                entity_id: ID(row.aggregate_id),
+                seq: row.sequence,
+                tenant_seq: row.tenant_seq,
+                recorded_at: row.recorded_at,
+                event_type: row.event_type,
+                entity_type: row.aggregate_type,
+                actor: HistoryActor {
+                    id: envelope.actor.member_id.map(|m| ID(m.to_string())),
+                    display_name: display_name.flatten().and_then(|j| j.0.as_str().map(str::to_owned)),
+                    role: envelope.actor.role.map(Into::into),
+                },
+                changes: envelope
+                    .changes
+                    .iter()
+                    .map(|c| FieldChange { path: c.path.clone(), before: open(&c.path, &c.before), after: open(&c.path, &c.after) })
+                    .collect(),
+                reason: envelope.reason.as_ref().map(|r| r.text.clone()),
+                reason_code: envelope
+                    .reason
+                    .as_ref()
+                    .and_then(|r| serde_json::to_value(r.code).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+                channel: serde_json::to_value(envelope.channel).ok().and_then(|v| v.as_str().map(str::to_owned)),
+                signature_meaning: envelope
+                    .signature
+                    .and_then(|s| serde_json::to_value(s).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+                command_id: Some(ID(envelope.command_id.to_string())),
+                correlation_id: Some(ID(envelope.correlation_id.to_string())),
+            }
+        })
+        .collect())
 }

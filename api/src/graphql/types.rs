@@ -452,6 +452,8 @@ pub struct FieldChange {
 /// One event in an entity's history: who, when, what, before, after, why.
 #[derive(Debug, SimpleObject)]
 pub struct HistoryEntry {
+    /// The entity (its id; an evidence file's sha256).
+    pub entity_id: ID,
     /// The entity's version after this event.
     pub seq: i64,
     /// The event's position in the organisation's stream.

@@ -2,6 +2,7 @@
 //! PostgreSQL (one cluster per run, one database per test).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod audit_trail;
 mod auth;
 mod cli;
 mod concurrency;
