@@ -36,9 +36,10 @@ pub mod points;
 pub mod query;
 pub mod read_models;
 pub mod red_tags;
+pub mod subscriptions;
 pub mod types;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 /// All queries.
 #[derive(Debug, Default, MergedObject)]
@@ -68,8 +69,12 @@ pub struct Mutation(
     red_tags::RedTagMutation,
 );
 
+/// All subscriptions (served over WebSocket at `GET /graphql`).
+#[derive(Debug, Default, MergedSubscription)]
+pub struct Subscription(subscriptions::LiveSubscription);
+
 /// The schema type.
-pub type GembaSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type GembaSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deepest accepted query.
 pub const MAX_DEPTH: usize = 12;
@@ -78,7 +83,7 @@ pub const MAX_COMPLEXITY: usize = 1000;
 
 /// Builds the schema over the shared services.
 pub fn schema(services: context::Services) -> GembaSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
         .data(services)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -87,5 +92,5 @@ pub fn schema(services: context::Services) -> GembaSchema {
 
 /// The schema in SDL, as committed in `api/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), Subscription::default()).finish().sdl()
 }

@@ -17,6 +17,7 @@ mod points;
 mod projections;
 mod red_tags;
 mod schema;
+mod subscriptions;
 mod sweeper;
 mod tenancy;
 mod validation;
