@@ -24,9 +24,10 @@ use std::time::Duration;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::{Data, Executor, Pos, Response};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response as HttpResponse;
 use futures::channel::mpsc;
 use futures::stream::{BoxStream, SplitSink, StreamExt};
@@ -34,13 +35,16 @@ use futures::{SinkExt, future};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::app::{AppState, code_client_errors, is_mutation, principal};
+use crate::app::{AppState, code_client_errors, error_response, is_mutation, principal};
 use crate::graphql::GembaSchema;
 use crate::graphql::context::RequestContext;
 use crate::graphql::errors::ApiError;
 
 /// How long a new socket may take to send `connection_init`.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most client-completed operation ids remembered per socket.
+const MAX_COMPLETED_IDS: usize = 256;
 
 /// Close code: the session in `connection_init` is missing or not valid.
 const FORBIDDEN: u16 = 4403;
@@ -51,14 +55,28 @@ const INIT_TIMED_OUT: u16 = 4408;
 /// Close code: the server failed.
 const INTERNAL: u16 = 1011;
 
-/// `GET /graphql` with a WebSocket upgrade.
+/// `GET /graphql`: a WebSocket upgrade; anything else is refused (`405`: GraphQL over HTTP
+/// is `POST`, so no mutation is ever sent with GET).
 pub(crate) async fn subscriptions(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    protocol: GraphQLProtocol,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    protocol: Result<GraphQLProtocol, StatusCode>,
 ) -> HttpResponse {
+    let Ok(upgrade) = upgrade else {
+        let error = ApiError::Validation { field: "method".into(), message: "must be POST (GET only opens a WebSocket)".into() };
+        let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED, &error);
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    };
+    let Ok(protocol) = protocol else {
+        let error = ApiError::Validation {
+            field: "Sec-WebSocket-Protocol".into(),
+            message: "must offer graphql-transport-ws (or graphql-ws)".into(),
+        };
+        return error_response(StatusCode::BAD_REQUEST, &error);
+    };
     let transport_ws = offered_protocol(&headers) == Some(WebSocketProtocols::GraphQLWS);
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| serve_socket(socket, state, peer, protocol, transport_ws))
 }
@@ -97,6 +115,10 @@ impl Connection {
         if let (Some("complete" | "stop"), Some(id)) = (value["type"].as_str(), value["id"].as_str())
             && let Ok(mut completed) = self.completed_by_client.lock()
         {
+            // Ids of operations that had already ended are never taken out again: bounded.
+            if completed.len() >= MAX_COMPLETED_IDS {
+                completed.clear();
+            }
             completed.insert(id.to_owned());
         }
     }

@@ -401,3 +401,47 @@ impl<S: SnapshotSource> SnapshotFeed<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+    use super::*;
+
+    fn progress(org: Uuid, projection: Projection, checkpoint: i64) -> Progress {
+        Progress { org, projection, checkpoint }
+    }
+
+    #[tokio::test]
+    async fn a_listener_wakes_for_its_organisations_progress_and_rereads_after_a_lag() {
+        let (sender, receiver) = broadcast::channel(4);
+        let (org, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut listener = Listener { receiver, org };
+        let within = |d: u64| Duration::from_millis(d);
+
+        // Announcements were lost (only other organisations' here, but it cannot know): read again.
+        for checkpoint in 1..=9 {
+            sender.send(progress(other, Projection::DefectRegister, checkpoint)).unwrap();
+        }
+        assert_eq!(tokio::time::timeout(within(500), listener.advanced(100, None)).await, Ok(true));
+        assert!(listener.drain());
+
+        // Other organisations, old positions and other projections do not wake it.
+        sender.send(progress(other, Projection::DefectRegister, 200)).unwrap();
+        sender.send(progress(org, Projection::DefectRegister, 100)).unwrap();
+        assert!(tokio::time::timeout(within(200), listener.advanced(100, None)).await.is_err());
+        sender.send(progress(org, Projection::FiveSScores, 101)).unwrap();
+        assert!(tokio::time::timeout(within(200), listener.advanced(100, Some(Projection::DefectRegister))).await.is_err());
+
+        // Its organisation's projection past the position does.
+        sender.send(progress(org, Projection::DefectRegister, 101)).unwrap();
+        assert_eq!(tokio::time::timeout(within(500), listener.advanced(100, Some(Projection::DefectRegister))).await, Ok(true));
+
+        // A burst is drained; a server shutting down ends it.
+        sender.send(progress(org, Projection::DefectRegister, 102)).unwrap();
+        assert!(listener.drain());
+        assert!(tokio::time::timeout(within(200), listener.advanced(101, None)).await.is_err());
+        drop(sender);
+        assert_eq!(tokio::time::timeout(within(500), listener.advanced(101, None)).await, Ok(false));
+    }
+}

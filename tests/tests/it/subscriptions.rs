@@ -278,6 +278,13 @@ async fn another_organisation_cannot_subscribe_and_a_socket_needs_a_session() {
     let sites = app.gql(Some(&stranger.token), "{ sites(first: 10) { edges { node { id } } } }", json!({})).await;
     assert_eq!(sites["data"]["sites"]["edges"], json!([]), "nothing was created: {sites}");
 
+    // A socket must speak a GraphQL subprotocol.
+    let url = format!("{}/graphql", app.url.replacen("http://", "ws://", 1));
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
+        other => panic!("expected 400, got {:?}", other.map(|(_, r)| r.status())),
+    }
+
     // Without a session, or with a wrong one, the socket is closed with 4403.
     let mut anonymous = Socket::open(&app, json!({})).await;
     assert_eq!(anonymous.receive().await, Received::Closed(4403, "Forbidden".into()));
