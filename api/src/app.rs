@@ -15,7 +15,7 @@ use gemba_commands::crypto::Keyring;
 use gemba_commands::evidence::EvidenceConfig;
 use gemba_commands::service::{Clock, Gemba};
 use gemba_commands::tenancy::begin_tenant;
-use gemba_projections::engine::Projector;
+use gemba_projections::engine::{Progress, Projector};
 use gemba_projections::registry as reads;
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -23,45 +23,71 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::evidence;
 use crate::graphql::context::{Principal, RequestContext, Services};
 use crate::graphql::errors::ApiError;
 use crate::graphql::{GembaSchema, schema};
 use crate::rate_limit::RateLimiter;
+use crate::{evidence, metrics, websocket};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// How many projector announcements a slow subscriber may fall behind before it re-reads
+/// from its last position instead.
+pub const PROGRESS_CAPACITY: usize = 1024;
+
 /// Settings of the HTTP application.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppConfig {
     /// Sign-in / sign-up attempts per client per minute.
     pub auth_attempts_per_minute: u32,
     /// Where evidence files are stored, and their limits.
     pub evidence: EvidenceConfig,
+    /// The operators' bearer token for `GET /metrics`; without one the endpoint is off.
+    pub operator_token: Option<String>,
+    /// Where the projectors of this process announce committed batches (live subscriptions
+    /// listen here); [`spawn_projector`] and the router must share it.
+    pub progress: tokio::sync::broadcast::Sender<Progress>,
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("auth_attempts_per_minute", &self.auth_attempts_per_minute)
+            .field("evidence", &self.evidence)
+            .field("operator_token", &self.operator_token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppConfig {
     /// The defaults, with evidence files in the local folder `evidence_dir`.
     pub fn new(evidence_dir: &std::path::Path) -> Result<Self, gemba_commands::CommandError> {
-        Ok(Self { auth_attempts_per_minute: 20, evidence: EvidenceConfig::local(evidence_dir)? })
+        Ok(Self {
+            auth_attempts_per_minute: 20,
+            evidence: EvidenceConfig::local(evidence_dir)?,
+            operator_token: None,
+            progress: tokio::sync::broadcast::channel(PROGRESS_CAPACITY).0,
+        })
     }
 }
 
 /// Shared state of the handlers.
 #[derive(Clone)]
 pub struct AppState {
-    schema: GembaSchema,
+    pub(crate) schema: GembaSchema,
     pub(crate) gemba: Gemba,
-    projector: Projector,
+    pub(crate) projector: Projector,
+    pub(crate) operator_token: Option<Arc<str>>,
 }
 
 /// How long a mutation waits for the projections to reach its position (read-your-writes).
 pub const READ_YOUR_WRITES_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Starts the projector worker over `pool` (woken by LISTEN/NOTIFY, polling every `poll`).
-pub fn spawn_projector(pool: PgPool, poll: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(Projector::new(pool).run(poll))
+/// Starts the projector worker over `pool` (woken by LISTEN/NOTIFY, polling every `poll`),
+/// announcing its commits on `config.progress`.
+pub fn spawn_projector(pool: PgPool, poll: std::time::Duration, config: &AppConfig) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(Projector::new(pool).with_progress(config.progress.clone()).run(poll))
 }
 
 /// Builds the router over a pool of the application role.
@@ -71,11 +97,14 @@ pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &Ap
         gemba: gemba.clone(),
         limiter: RateLimiter::per_minute(config.auth_attempts_per_minute),
         address_limiter: RateLimiter::per_minute(config.auth_attempts_per_minute.saturating_mul(5)),
+        progress: config.progress.clone(),
     };
-    let projector = Projector::new(gemba.pool().clone());
-    let state = AppState { schema: schema(services), gemba, projector };
+    let projector = Projector::new(gemba.pool().clone()).with_progress(config.progress.clone());
+    let operator_token = config.operator_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from);
+    let state = AppState { schema: schema(services), gemba, projector, operator_token };
     Ok(Router::new()
-        .route("/graphql", post(graphql))
+        .route("/graphql", post(graphql).get(websocket::subscriptions))
+        .route("/metrics", get(metrics::metrics))
         .route("/evidence", post(evidence::upload))
         .route("/evidence/{org}/{sha256}", get(evidence::download))
         .route("/graphiql", get(graphiql))
@@ -120,7 +149,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Whether the request's operation is a mutation.
-fn is_mutation(request: &async_graphql::Request) -> bool {
+pub(crate) fn is_mutation(request: &async_graphql::Request) -> bool {
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
@@ -231,13 +260,17 @@ async fn graphql(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<S
             Err(error) => tracing::warn!(code = error.code(), "read-your-writes could not be checked"),
         }
     }
-    // Errors raised by the GraphQL layer itself (syntax, unknown fields or enum values,
-    // wrong types, limits) are the client's bad input.
+    code_client_errors(&mut response);
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Errors raised by the GraphQL layer itself (syntax, unknown fields or enum values, wrong
+/// types, limits) are the client's bad input: they get the code `VALIDATION`.
+pub(crate) fn code_client_errors(response: &mut async_graphql::Response) {
     for error in &mut response.errors {
         let coded = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
         if !coded {
             error.extensions.get_or_insert_with(Default::default).set("code", "VALIDATION");
         }
     }
-    GraphQLResponse::from(response).into_response()
 }

@@ -73,6 +73,9 @@ pub enum Command {
         /// once by each commit).
         #[arg(long, env = "GEMBA_PROJECTOR_POLL_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
         projector_poll_secs: u64,
+        /// Bearer token operators send to read `GET /metrics`; without it the endpoint is off.
+        #[arg(long, env = "GEMBA_OPERATOR_TOKEN", hide_env_values = true)]
+        operator_token: Option<String>,
     },
     /// Apply the database migrations.
     Migrate,
@@ -181,6 +184,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             evidence_link_ttl_secs,
             sweep_interval_secs,
             projector_poll_secs,
+            operator_token,
         } => {
             let keyring = app_key(cli.db.app_key.as_deref(), &cli.db.data_dir).map_err(anyhow::Error::msg)?;
             let database = Database::open(&cli.db.config()).await?;
@@ -196,6 +200,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.auth_attempts_per_minute = auth_attempts_per_minute;
             config.evidence.max_bytes = evidence_max_bytes;
             config.evidence.link_ttl = chrono::Duration::seconds(i64::from(evidence_link_ttl_secs));
+            config.operator_token = operator_token;
             let app = router(database.pool.clone(), keyring.clone(), Arc::new(SystemClock), &config)?;
             let backfill = Gemba::new(database.pool.clone(), keyring.clone(), Arc::new(SystemClock), config.evidence.clone())?;
             match backfill.backfill_registry().await {
@@ -208,7 +213,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .transpose()?
                 .map(|gemba| tokio::spawn(sweep_forever(gemba, std::time::Duration::from_secs(sweep_interval_secs))));
             println!("Gemba is serving GraphQL at http://{address}/graphql (GraphiQL: http://{address}/graphiql), database: {where_}");
-            let projector = crate::app::spawn_projector(database.pool.clone(), std::time::Duration::from_secs(projector_poll_secs));
+            let projector =
+                crate::app::spawn_projector(database.pool.clone(), std::time::Duration::from_secs(projector_poll_secs), &config);
             let served = serve(listener, app, shutdown_signal()).await;
             if let Some(sweeper) = sweeper {
                 sweeper.abort();

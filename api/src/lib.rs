@@ -10,4 +10,6 @@ pub mod database;
 pub mod embedded;
 pub mod evidence;
 pub mod graphql;
+pub mod metrics;
 pub mod rate_limit;
+pub mod websocket;

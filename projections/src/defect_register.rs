@@ -164,3 +164,39 @@ pub async fn page(
     .fetch_all(conn)
     .await
 }
+
+/// A change of a defect: the defect as the register shows it, and the position
+/// (`tenant_seq`) of its latest event within the range asked for.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ZoneChange {
+    pub position: i64,
+    #[sqlx(flatten)]
+    pub defect: DefectRow,
+}
+
+/// The defects of `zone` changed by events in `(after, upto]`, one per defect with its
+/// latest position there, in position order. Defects transferred out of the zone in that
+/// range are included (their row then names the new zone). Call it in a transaction whose
+/// snapshot has the register at `upto` (its checkpoint), so rows and positions agree.
+pub async fn zone_changes(conn: &mut PgConnection, org: Uuid, zone: Uuid, after: i64, upto: i64) -> Result<Vec<ZoneChange>, sqlx::Error> {
+    sqlx::query_as(
+        "with changed as (
+             select aggregate_id, max(tenant_seq) as position,
+                    bool_or(event_type = 'DefectTransferred' and payload #>> '{DefectTransferred,from}' = $2::text) as left_zone
+               from events
+              where org_id = $1 and aggregate_type = 'Defect' and tenant_seq > $3 and tenant_seq <= $4
+              group by aggregate_id)
+         select c.position, r.defect_id, r.zone_id, r.status, r.priority, r.abnormality_type, r.tag_class, r.title, r.assignee_id,
+                r.raised_at, r.due_at, r.original_due_at, r.closed_at, r.reopen_count, r.escalation_level
+           from changed c
+           join defect_register r on r.org_id = $1 and r.defect_id = c.aggregate_id::uuid
+          where r.zone_id = $2 or c.left_zone
+          order by c.position",
+    )
+    .bind(org)
+    .bind(zone)
+    .bind(after)
+    .bind(upto)
+    .fetch_all(conn)
+    .await
+}

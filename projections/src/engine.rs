@@ -124,6 +124,17 @@ pub async fn tenant_tx(pool: &PgPool, org: Uuid) -> Result<Transaction<'static, 
     pool.begin_with(format!("begin; select set_config('app.org_id', '{}', true)", org.hyphenated())).await
 }
 
+/// The checkpoint of `projection` for `org` as `conn` (a tenant transaction) sees it; 0
+/// before its first batch.
+pub async fn checkpoint(conn: &mut PgConnection, org: Uuid, projection: Projection) -> Result<i64, sqlx::Error> {
+    let seq: Option<i64> = sqlx::query_scalar("select last_seq from projection_checkpoints where org_id = $1 and projection = $2")
+        .bind(org)
+        .bind(projection.name())
+        .fetch_optional(conn)
+        .await?;
+    Ok(seq.unwrap_or(0))
+}
+
 /// What one batch did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Batch {
@@ -168,18 +179,34 @@ struct CheckpointRow {
     failed_seq: Option<i64>,
 }
 
+/// A committed batch: `projection` of `org` now stands at `checkpoint`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub org: Uuid,
+    pub projection: Projection,
+    pub checkpoint: i64,
+}
+
 /// Runs projections.
 #[derive(Clone, Debug)]
 pub struct Projector {
     pool: PgPool,
     batch_size: i64,
     throttle: Option<Duration>,
+    progress: Option<tokio::sync::broadcast::Sender<Progress>>,
 }
 
 impl Projector {
     /// A projector over `pool` (the application role: it is bound by row-level security).
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, batch_size: 500, throttle: None }
+        Self { pool, batch_size: 500, throttle: None, progress: None }
+    }
+
+    /// The same, announcing every committed batch that read events on `progress` (live
+    /// subscriptions listen there). Nobody listening is not an error.
+    pub fn with_progress(mut self, progress: tokio::sync::broadcast::Sender<Progress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// The same with another batch size.
@@ -248,6 +275,10 @@ impl Projector {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if let Some(progress) = &self.progress {
+            // `send` fails only when no receiver exists; there is nobody to tell then.
+            let _ = progress.send(Progress { org, projection, checkpoint: last });
+        }
         Ok(Batch { events: events.len(), checkpoint: last, busy: false })
     }
 

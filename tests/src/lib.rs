@@ -154,7 +154,7 @@ impl TestApp {
         tokio::spawn(serve(listener, app, async {
             let _ = stopped.await;
         }));
-        let projector = gemba_api::app::spawn_projector(pool.clone(), std::time::Duration::from_secs(1));
+        let projector = gemba_api::app::spawn_projector(pool.clone(), std::time::Duration::from_secs(1), &config);
         Ok(Self { url, database, pool, clock, client: reqwest::Client::new(), app_key, evidence_dir, projector, shutdown: Some(shutdown) })
     }
 

@@ -40,6 +40,8 @@ pub struct Services {
     pub limiter: RateLimiter,
     /// Per client address, whatever the account (a higher limit).
     pub address_limiter: RateLimiter,
+    /// The projectors' announcements of committed batches (live subscriptions listen here).
+    pub progress: tokio::sync::broadcast::Sender<gemba_projections::engine::Progress>,
 }
 
 pub fn services<'a>(ctx: &Context<'a>) -> ApiResult<&'a Services> {

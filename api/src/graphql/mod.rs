@@ -39,9 +39,10 @@ pub mod points;
 pub mod query;
 pub mod read_models;
 pub mod red_tags;
+pub mod subscriptions;
 pub mod types;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 /// All queries.
 #[derive(Debug, Default, MergedObject)]
@@ -73,8 +74,12 @@ pub struct Mutation(
     red_tags::RedTagMutation,
 );
 
+/// All subscriptions (served over WebSocket at `GET /graphql`).
+#[derive(Debug, Default, MergedSubscription)]
+pub struct Subscription(subscriptions::LiveSubscription);
+
 /// The schema type.
-pub type GembaSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type GembaSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deepest accepted query.
 pub const MAX_DEPTH: usize = 12;
@@ -84,7 +89,7 @@ pub const MAX_COMPLEXITY: usize = 1000;
 /// Builds the schema over the shared services.
 pub fn schema(services: context::Services) -> GembaSchema {
     let zones = async_graphql::dataloader::DataLoader::new(loaders::ZoneLoader { pool: services.gemba.pool().clone() }, tokio::spawn);
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
         .data(services)
         .data(zones)
         .limit_depth(MAX_DEPTH)
@@ -94,5 +99,5 @@ pub fn schema(services: context::Services) -> GembaSchema {
 
 /// The schema in SDL, as committed in `api/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), Subscription::default()).finish().sdl()
 }

@@ -3,15 +3,17 @@
 use async_graphql::connection::{Connection, OpaqueCursor};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use gemba_commands::service::Gemba;
 use gemba_domain::defect as domain;
-use gemba_domain::{MemberId, ZoneId};
+use gemba_domain::{MemberId, OrgId, ZoneId};
 use gemba_projections::defect_register::{self, DefectFilter, DefectRow};
 use gemba_projections::engine::Projector;
-use gemba_projections::five_s_scores;
+use gemba_projections::{five_s_scores, leaderboard};
 use serde::de::DeserializeOwned;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::context::{principal, services, tenant_tx};
+use super::context::{Principal, principal, services, tenant_tx};
 use super::defects::{AbnormalityType, DefectStatus, Priority, TagClass};
 use super::errors::{ApiError, ApiResult};
 use super::types::{connection, page};
@@ -46,7 +48,8 @@ pub struct DefectRegisterEntry {
 }
 
 impl DefectRegisterEntry {
-    fn from_row(r: DefectRow) -> ApiResult<Self> {
+    /// The entry of a register row.
+    pub(crate) fn from_row(r: DefectRow) -> ApiResult<Self> {
         Ok(Self {
             defect_id: ID(r.defect_id.to_string()),
             zone_id: ID(r.zone_id.to_string()),
@@ -147,6 +150,76 @@ pub struct Leaderboard {
     pub me: Option<LeaderboardEntry>,
 }
 
+/// The 5S roll-up of `site` (or the whole organisation) as `conn` (a tenant transaction of
+/// `org`) sees it; shared by the query and its subscription.
+pub(crate) async fn five_s_rollup_of(gemba: &Gemba, conn: &mut PgConnection, org: OrgId, site: Option<Uuid>) -> ApiResult<FiveSRollup> {
+    let settings = gemba.settings(org).await?;
+    let counted: Vec<String> = settings.five_s.counted_audit_types.iter().map(stored_name).collect();
+    let since = gemba.now() - chrono::Duration::days(i64::from(settings.five_s.lookback_days));
+    let zones = five_s_scores::current_scores(conn, org.uuid(), site, &counted, since).await?;
+    let (average_score_pct, coverage) = five_s_scores::roll_up(&zones);
+    Ok(FiveSRollup {
+        average_score_pct,
+        coverage,
+        zones: zones
+            .into_iter()
+            .map(|z| ZoneFiveSScore {
+                zone_id: ID(z.zone_id.to_string()),
+                zone_name: z.zone_name,
+                score_pct: z.score_pct,
+                band: z.band,
+                audited_at: z.audited_at,
+            })
+            .collect(),
+    })
+}
+
+/// The checked arguments of a leaderboard.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LeaderboardRequest {
+    pub window: leaderboard::Window,
+    pub scope: leaderboard::Scope,
+    /// How many of the top to show (1 to 50).
+    pub first: usize,
+}
+
+impl LeaderboardRequest {
+    /// Parses the arguments of `leaderboard` (and of its subscription).
+    pub fn parse(window: LeaderboardWindow, site_id: Option<ID>, zone_id: Option<ID>, first: i32) -> ApiResult<Self> {
+        if !(1..=50).contains(&first) {
+            return Err(ApiError::Validation { field: "first".into(), message: "must be between 1 and 50".into() });
+        }
+        let scope = leaderboard::Scope {
+            site: site_id.map(|s| gemba_domain::SiteId::parse(&s)).transpose()?.map(gemba_domain::SiteId::uuid),
+            zone: zone_id.map(|z| ZoneId::parse(&z)).transpose()?.map(ZoneId::uuid),
+        };
+        let window = match window {
+            LeaderboardWindow::Week => leaderboard::Window::Week,
+            LeaderboardWindow::Month => leaderboard::Window::Month,
+            LeaderboardWindow::Quarter => leaderboard::Window::Quarter,
+            LeaderboardWindow::YearToDate => leaderboard::Window::YearToDate,
+        };
+        Ok(Self { window, scope, first: usize::try_from(first).unwrap_or(10) })
+    }
+}
+
+/// The leaderboard `viewer` sees, as `conn` (a tenant transaction of the viewer's
+/// organisation) sees it; shared by the query and its subscription.
+pub(crate) async fn leaderboard_of(
+    gemba: &Gemba,
+    conn: &mut PgConnection,
+    viewer: &Principal,
+    request: &LeaderboardRequest,
+) -> ApiResult<Leaderboard> {
+    let fiscal = gemba.settings(viewer.org).await?.fiscal_year_start_month;
+    let (starts_at, ends_at) = leaderboard::bounds(request.window, gemba.now(), fiscal);
+    let ranked = leaderboard::ranking(conn, viewer.org.uuid(), request.scope, (starts_at, ends_at)).await?;
+    let entry = |r: &leaderboard::Ranked| LeaderboardEntry { rank: r.rank, member_id: ID(r.member_id.to_string()), points: r.points };
+    let me = ranked.iter().find(|r| r.member_id == viewer.member.uuid()).map(entry);
+    let top = ranked.iter().take(request.first).map(entry).collect();
+    Ok(Leaderboard { starts_at, ends_at, top, me })
+}
+
 /// Read-model queries.
 #[derive(Debug, Default)]
 pub struct ReadModelQuery;
@@ -183,27 +256,10 @@ impl ReadModelQuery {
         let p = principal(ctx)?;
         let site = site_id.map(|s| gemba_domain::SiteId::parse(&s)).transpose()?.map(gemba_domain::SiteId::uuid);
         let gemba = &services(ctx)?.gemba;
-        let settings = gemba.settings(p.org).await?;
-        let counted: Vec<String> = settings.five_s.counted_audit_types.iter().map(stored_name).collect();
-        let since = gemba.now() - chrono::Duration::days(i64::from(settings.five_s.lookback_days));
         let mut tx = tenant_tx(ctx).await?;
-        let zones = five_s_scores::current_scores(&mut tx, p.org.uuid(), site, &counted, since).await?;
+        let rollup = five_s_rollup_of(gemba, &mut tx, p.org, site).await?;
         tx.commit().await?;
-        let (average_score_pct, coverage) = five_s_scores::roll_up(&zones);
-        Ok(FiveSRollup {
-            average_score_pct,
-            coverage,
-            zones: zones
-                .into_iter()
-                .map(|z| ZoneFiveSScore {
-                    zone_id: ID(z.zone_id.to_string()),
-                    zone_name: z.zone_name,
-                    score_pct: z.score_pct,
-                    band: z.band,
-                    audited_at: z.audited_at,
-                })
-                .collect(),
-        })
+        Ok(rollup)
     }
 
     /// The member leaderboard: live points (awards less reversals, plus adjustments) earned in
@@ -217,31 +273,13 @@ impl ReadModelQuery {
         zone_id: Option<ID>,
         #[graphql(default = 10)] first: i32,
     ) -> ApiResult<Leaderboard> {
-        use gemba_projections::leaderboard::{self, Scope, Window};
         let p = principal(ctx)?;
-        if !(1..=50).contains(&first) {
-            return Err(ApiError::Validation { field: "first".into(), message: "must be between 1 and 50".into() });
-        }
-        let scope = Scope {
-            site: site_id.map(|s| gemba_domain::SiteId::parse(&s)).transpose()?.map(gemba_domain::SiteId::uuid),
-            zone: zone_id.map(|z| ZoneId::parse(&z)).transpose()?.map(ZoneId::uuid),
-        };
+        let request = LeaderboardRequest::parse(window, site_id, zone_id, first)?;
         let gemba = &services(ctx)?.gemba;
-        let fiscal = gemba.settings(p.org).await?.fiscal_year_start_month;
-        let window = match window {
-            LeaderboardWindow::Week => Window::Week,
-            LeaderboardWindow::Month => Window::Month,
-            LeaderboardWindow::Quarter => Window::Quarter,
-            LeaderboardWindow::YearToDate => Window::YearToDate,
-        };
-        let (starts_at, ends_at) = leaderboard::bounds(window, gemba.now(), fiscal);
         let mut tx = tenant_tx(ctx).await?;
-        let ranked = leaderboard::ranking(&mut tx, p.org.uuid(), scope, (starts_at, ends_at)).await?;
+        let board = leaderboard_of(gemba, &mut tx, p, &request).await?;
         tx.commit().await?;
-        let entry = |r: &leaderboard::Ranked| LeaderboardEntry { rank: r.rank, member_id: ID(r.member_id.to_string()), points: r.points };
-        let me = ranked.iter().find(|r| r.member_id == p.member.uuid()).map(entry);
-        let top = ranked.iter().take(usize::try_from(first).unwrap_or(10)).map(entry).collect();
-        Ok(Leaderboard { starts_at, ends_at, top, me })
+        Ok(board)
     }
 
     /// Where every projection stands for the organisation: checkpoint, head, lag, last error.

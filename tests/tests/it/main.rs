@@ -19,6 +19,7 @@ mod projections;
 mod read_models;
 mod red_tags;
 mod schema;
+mod subscriptions;
 mod sweeper;
 mod tenancy;
 mod validation;
