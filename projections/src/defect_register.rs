@@ -133,8 +133,14 @@ pub struct DefectRow {
 pub struct DefectFilter {
     pub statuses: Option<Vec<String>>,
     pub zone: Option<Uuid>,
+    pub site: Option<Uuid>,
     pub priority: Option<String>,
+    pub abnormality_type: Option<String>,
+    pub tag_class: Option<String>,
     pub assignee: Option<Uuid>,
+    /// Raised in `[raised_from, raised_to)`.
+    pub raised_from: Option<chrono::DateTime<chrono::Utc>>,
+    pub raised_to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A page of the register in creation order (defect ids are time-ordered), after `after`.
@@ -152,6 +158,9 @@ pub async fn page(
           where org_id = $1 and ($2::uuid is null or defect_id > $2)
             and ($3::text[] is null or status = any($3)) and ($4::uuid is null or zone_id = $4)
             and ($5::text is null or priority = $5) and ($6::uuid is null or assignee_id = $6)
+            and ($8::uuid is null or zone_id in (select zone_id from zones z where z.org_id = $1 and z.site_id = $8))
+            and ($9::text is null or abnormality_type = $9) and ($10::text is null or tag_class = $10)
+            and ($11::timestamptz is null or raised_at >= $11) and ($12::timestamptz is null or raised_at < $12)
           order by defect_id limit $7",
     )
     .bind(org)
@@ -161,6 +170,11 @@ pub async fn page(
     .bind(&filter.priority)
     .bind(filter.assignee)
     .bind(first + 1)
+    .bind(filter.site)
+    .bind(&filter.abnormality_type)
+    .bind(&filter.tag_class)
+    .bind(filter.raised_from)
+    .bind(filter.raised_to)
     .fetch_all(conn)
     .await
 }

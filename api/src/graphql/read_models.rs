@@ -92,8 +92,15 @@ pub struct ProjectionStatus {
 pub struct DefectRegisterFilter {
     pub statuses: Option<Vec<DefectStatus>>,
     pub zone_id: Option<ID>,
+    pub site_id: Option<ID>,
     pub priority: Option<Priority>,
+    pub abnormality_type: Option<AbnormalityType>,
+    pub tag_class: Option<TagClass>,
     pub assignee_id: Option<ID>,
+    /// Raised at or after.
+    pub raised_from: Option<DateTime<Utc>>,
+    /// Raised before.
+    pub raised_to: Option<DateTime<Utc>>,
 }
 
 /// A zone's current 5S score.
@@ -226,7 +233,8 @@ pub struct ReadModelQuery;
 
 #[Object]
 impl ReadModelQuery {
-    /// The defect register (newest last), filtered by status, zone, priority or assignee.
+    /// The defect register (newest last), filtered by status, zone, site, priority, type, tag
+    /// class, assignee or the time it was raised.
     async fn defect_register(
         &self,
         ctx: &Context<'_>,
@@ -240,8 +248,13 @@ impl ReadModelQuery {
         let filter = DefectFilter {
             statuses: f.statuses.map(|s| s.into_iter().map(|s| stored_name(domain::DefectStatus::from(s))).collect()),
             zone: f.zone_id.map(|z| ZoneId::parse(&z)).transpose()?.map(ZoneId::uuid),
+            site: f.site_id.map(|s| gemba_domain::SiteId::parse(&s)).transpose()?.map(gemba_domain::SiteId::uuid),
             priority: f.priority.map(|p| stored_name(domain::Priority::from(p))),
+            abnormality_type: f.abnormality_type.map(|t| stored_name(domain::AbnormalityType::from(t))),
+            tag_class: f.tag_class.map(|t| stored_name(domain::TagClass::from(t))),
             assignee: f.assignee_id.map(|a| MemberId::parse(&a)).transpose()?.map(MemberId::uuid),
+            raised_from: f.raised_from,
+            raised_to: f.raised_to,
         };
         let mut tx = tenant_tx(ctx).await?;
         let rows = defect_register::page(&mut tx, p.org.uuid(), &filter, page.after, page.first).await?;

@@ -51,6 +51,26 @@ async fn a_mutation_answers_once_the_register_shows_its_change() {
     let filtered =
         app.gql(Some(&owner.token), "{ defectRegister(filter: {statuses: [CLOSED]}) { edges { node { defectId } } } }", json!({})).await;
     assert_eq!(filtered["data"]["defectRegister"]["edges"], json!([]), "{filtered}");
+    let count = |filter: Value| {
+        let app = &app;
+        let token = owner.token.clone();
+        async move {
+            let r = app
+                .gql(
+                    Some(&token),
+                    "query($f: DefectRegisterFilter) { defectRegister(filter: $f) { edges { node { defectId } } } }",
+                    json!({"f": filter}),
+                )
+                .await;
+            r["data"]["defectRegister"]["edges"].as_array().map(Vec::len).unwrap_or_else(|| panic!("{r}"))
+        }
+    };
+    assert_eq!(count(json!({"siteId": site, "abnormalityType": "MINOR_FLAW", "tagClass": "OPERATOR"})).await, 1);
+    assert_eq!(count(json!({"tagClass": "MAINTENANCE"})).await, 0);
+    assert_eq!(count(json!({"raisedFrom": "2000-01-01T00:00:00Z", "raisedTo": "2100-01-01T00:00:00Z"})).await, 1);
+    assert_eq!(count(json!({"raisedFrom": "2100-01-01T00:00:00Z"})).await, 0);
+    let other_site = app.create_site(&owner, "S2").await;
+    assert_eq!(count(json!({"siteId": other_site})).await, 0);
 
     let status = app.gql(Some(&owner.token), "{ projectionStatus { projection checkpoint head lag lastError } }", json!({})).await;
     let defect_register = &status["data"]["projectionStatus"][0];
