@@ -100,16 +100,19 @@ fn shares(authors: &[AuthorShare]) -> Vec<(MemberId, u32)> {
 
 /// The aggregate's state after everything stored so far (in this transaction too).
 pub(crate) async fn load<A: Aggregate + Default>(conn: &mut PgConnection, org: OrgId, id: &str) -> Result<A, StoreError> {
-    let payloads: Vec<serde_json::Value> =
-        sqlx::query_scalar("select payload from events where org_id = $1 and aggregate_type = $2 and aggregate_id = $3 order by sequence")
-            .bind(org.uuid())
-            .bind(A::TYPE)
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
+        "select event_type, event_version, payload from events where org_id = $1 and aggregate_type = $2 and aggregate_id = $3
+          order by sequence",
+    )
+    .bind(org.uuid())
+    .bind(A::TYPE)
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
     let mut state = A::default();
-    for value in payloads {
-        state.apply(serde_json::from_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    for (event_type, version, payload) in rows {
+        let payload = gemba_domain::upcast::upcast(&event_type, &version, payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        state.apply(serde_json::from_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?);
     }
     Ok(state)
 }

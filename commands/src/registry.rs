@@ -165,8 +165,8 @@ pub async fn backfill(conn: &mut PgConnection, org: OrgId) -> Result<usize, Stor
         }
     }
     // Numbers, in the order the records were created.
-    let unnumbered: Vec<(String, String, serde_json::Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "select e.aggregate_type, e.aggregate_id, e.payload, e.recorded_at from events e
+    let unnumbered: Vec<(String, String, String, String, serde_json::Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "select e.aggregate_type, e.aggregate_id, e.event_type, e.event_version, e.payload, e.recorded_at from events e
           where e.org_id = $1 and e.sequence = 1 and e.aggregate_type in ('Defect', 'Kaizen', 'A3Case')
             and not exists (select 1 from entity_numbers n where n.org_id = e.org_id and n.entity_id::text = e.aggregate_id)
           order by e.tenant_seq",
@@ -174,8 +174,9 @@ pub async fn backfill(conn: &mut PgConnection, org: OrgId) -> Result<usize, Stor
     .bind(org_id)
     .fetch_all(&mut *conn)
     .await?;
-    for (kind, aggregate_id, payload, recorded_at) in unnumbered {
+    for (kind, aggregate_id, event_type, version, payload, recorded_at) in unnumbered {
         let entity = Uuid::parse_str(&aggregate_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let payload = gemba_domain::upcast::upcast(&event_type, &version, payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let scope =
             match (kind.as_str(), serde_json::from_value::<DefectEvent>(payload.clone()), serde_json::from_value::<KaizenEvent>(payload)) {
                 ("Defect", Ok(DefectEvent::DefectRaised { zone_id, .. }), _) => {

@@ -215,13 +215,16 @@ impl EventRow {
             ),
             _ => return Err(StoreError::Corrupt("event metadata is not an object".into())),
         };
+        // Old shapes are brought to the current one before any aggregate sees them.
+        let payload = gemba_domain::upcast::upcast(&self.event_type, &self.event_version, self.payload)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(SerializedEvent {
             aggregate_id: self.aggregate_id,
             sequence: usize::try_from(self.sequence).map_err(|_| StoreError::Corrupt("negative sequence".into()))?,
             aggregate_type: self.aggregate_type,
+            event_version: gemba_domain::upcast::current_version(&self.event_type).to_owned(),
             event_type: self.event_type,
-            event_version: self.event_version,
-            payload: self.payload,
+            payload,
             metadata,
         })
     }

@@ -444,9 +444,12 @@ pub enum DefectEvent {
         after: Code,
     },
     /// A flag raised by the system, not a state.
+    /// Version 2 (see `upcast`): the level before and after (`from_level` is unknown, null,
+    /// for events written as version 1).
     DefectEscalated {
         rule: EscalationRule,
-        level: u32,
+        from_level: Option<u32>,
+        to_level: u32,
         escalated_at: DateTime<Utc>,
     },
     /// Advisory only: the defect is unchanged.
@@ -509,7 +512,7 @@ impl DomainEvent for DefectEvent {
         .to_owned()
     }
     fn event_version(&self) -> String {
-        "1".to_owned()
+        crate::upcast::current_version(&self.event_type()).to_owned()
     }
 }
 
@@ -596,9 +599,11 @@ impl Audited for DefectEvent {
             Self::DefectLinkedToA3 { before, after } => vec![Change::new("linkedA3Id", before, after)],
             Self::DefectLinkedToKaizen { kaizen_id } => vec![Change::created(&format!("linkedKaizenIds.{kaizen_id}"), kaizen_id)],
             Self::DefectWorkOrderLinked { before, after } => vec![Change::new("workOrderRef", before, after)],
-            Self::DefectEscalated { rule, level, .. } => {
-                vec![Change::new("escalation", serde_json::Value::Null, serde_json::json!({"rule": rule, "level": level}))]
-            }
+            Self::DefectEscalated { rule, from_level, to_level, .. } => vec![Change::new(
+                "escalation",
+                from_level.map_or(serde_json::Value::Null, |level| serde_json::json!({"level": level})),
+                serde_json::json!({"rule": rule, "level": to_level}),
+            )],
             Self::DefectTypeSuggested { suggestion_id, abnormality_type, .. } => {
                 vec![Change::created(&format!("suggestions.{suggestion_id}"), abnormality_type)]
             }
@@ -1026,7 +1031,8 @@ impl Aggregate for Defect {
                 if level <= self.s.escalation_level {
                     return Err(DomainError::Rule("the defect is already escalated at this level"));
                 }
-                sink.write(DefectEvent::DefectEscalated { rule, level, escalated_at: now }, self).await;
+                let from_level = Some(self.s.escalation_level);
+                sink.write(DefectEvent::DefectEscalated { rule, from_level, to_level: level, escalated_at: now }, self).await;
             }
             DefectCommand::RecordSuggestion { suggestion_id, abnormality_type, source } => {
                 self.require_status(LIVE, "suggestions are made while the defect is open")?;
@@ -1167,7 +1173,7 @@ impl Aggregate for Defect {
             DefectEvent::DefectLinkedToA3 { after, .. } => self.s.linked_a3_id = Some(after),
             DefectEvent::DefectLinkedToKaizen { kaizen_id } => self.s.linked_kaizen_ids.push(kaizen_id),
             DefectEvent::DefectWorkOrderLinked { after, .. } => self.s.work_order_ref = Some(after),
-            DefectEvent::DefectEscalated { level, .. } => self.s.escalation_level = self.s.escalation_level.max(level),
+            DefectEvent::DefectEscalated { to_level, .. } => self.s.escalation_level = self.s.escalation_level.max(to_level),
             DefectEvent::DefectTypeSuggested { suggestion_id, abnormality_type, source } => {
                 self.s.suggestion = Some((suggestion_id, abnormality_type, source));
             }

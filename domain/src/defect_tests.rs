@@ -636,8 +636,13 @@ fn an_unassigned_priority_a_defect_is_escalated_once_per_level_after_the_acknowl
     let escalate =
         |level, hour| DefectCommand::Escalate { rule: EscalationRule::PriorityAUnassigned, level, a_ack_minutes: 60, now: at(hour) };
     let a = || raised_with(TagClass::Safety, Priority::A);
-    let escalated = |level, hour| DefectEvent::DefectEscalated { rule: EscalationRule::PriorityAUnassigned, level, escalated_at: at(hour) };
-    Given::with(()).given(vec![a()]).when(escalate(1, 1)).then_expect_events(vec![escalated(1, 1)]);
+    let escalated = |from: u32, level, hour| DefectEvent::DefectEscalated {
+        rule: EscalationRule::PriorityAUnassigned,
+        from_level: Some(from),
+        to_level: level,
+        escalated_at: at(hour),
+    };
+    Given::with(()).given(vec![a()]).when(escalate(1, 1)).then_expect_events(vec![escalated(0, 1, 1)]);
     Given::with(())
         .given(vec![a()])
         .when(escalate(2, 1))
@@ -647,10 +652,10 @@ fn an_unassigned_priority_a_defect_is_escalated_once_per_level_after_the_acknowl
         .when(escalate(0, 5))
         .then_expect_error(DomainError::Rule("the acknowledgement time of this escalation level has not passed"));
     Given::with(())
-        .given(vec![a(), escalated(1, 1)])
+        .given(vec![a(), escalated(0, 1, 1)])
         .when(escalate(1, 2))
         .then_expect_error(DomainError::Rule("the defect is already escalated at this level"));
-    Given::with(()).given(vec![a(), escalated(1, 1)]).when(escalate(2, 2)).then_expect_events(vec![escalated(2, 2)]);
+    Given::with(()).given(vec![a(), escalated(0, 1, 1)]).when(escalate(2, 2)).then_expect_events(vec![escalated(1, 2, 2)]);
     Given::with(())
         .given(vec![raised()])
         .when(escalate(1, 5))
@@ -662,7 +667,7 @@ fn an_unassigned_priority_a_defect_is_escalated_once_per_level_after_the_acknowl
     // A flag, not a state.
     let mut defect = Defect::default();
     defect.apply(a());
-    defect.apply(escalated(1, 1));
+    defect.apply(escalated(0, 1, 1));
     assert_eq!((defect.status(), defect.state().escalation_level), (DefectStatus::Open, 1));
 }
 
@@ -680,7 +685,7 @@ fn every_defect_event_states_its_changes() {
         DefectEvent::DefectLinkedToA3 { before: None, after: a3() },
         DefectEvent::DefectLinkedToKaizen { kaizen_id: kaizen() },
         DefectEvent::DefectWorkOrderLinked { before: None, after: work_order("WO-1") },
-        DefectEvent::DefectEscalated { rule: EscalationRule::PriorityAUnassigned, level: 1, escalated_at: at(0) },
+        DefectEvent::DefectEscalated { rule: EscalationRule::PriorityAUnassigned, from_level: Some(0), to_level: 1, escalated_at: at(0) },
     ] {
         assert!(!event.changes().is_empty(), "{event:?}");
     }

@@ -29,6 +29,7 @@ pub mod red_tag;
 pub mod site;
 #[cfg(test)]
 mod test_support;
+pub mod upcast;
 pub mod values;
 pub mod zone;
 

@@ -79,7 +79,7 @@ pub async fn apply(conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> R
         DefectEvent::DefectCancelled { .. } => {
             update("update defect_register set status = 'CANCELLED', cancelled_at = $3 where org_id = $1 and defect_id = $2").bind(at)
         }
-        DefectEvent::DefectEscalated { level, .. } => update(
+        DefectEvent::DefectEscalated { to_level: level, .. } => update(
             "update defect_register set escalation_level = greatest(escalation_level, $3) where org_id = $1 and defect_id = $2",
         )
         .bind(i32::try_from(level).unwrap_or(i32::MAX)),

@@ -35,14 +35,19 @@ pub struct StoredEvent {
     pub aggregate_type: String,
     pub aggregate_id: String,
     pub event_type: String,
+    /// The shape the payload was written in; [`StoredEvent::decode`] upcasts it.
+    pub event_version: String,
     pub payload: Value,
     pub recorded_at: DateTime<Utc>,
 }
 
 impl StoredEvent {
-    /// The payload as the domain event `E`.
+    /// The payload as the domain event `E`, brought to its current shape first.
     pub fn decode<E: serde::de::DeserializeOwned>(&self) -> Result<E, ProjectionError> {
-        serde_json::from_value(self.payload.clone()).map_err(|e| ProjectionError::Unreadable {
+        let payload = gemba_domain::upcast::upcast(&self.event_type, &self.event_version, self.payload.clone()).map_err(|e| {
+            ProjectionError::Unreadable { tenant_seq: self.tenant_seq, event_type: self.event_type.clone(), message: e.to_string() }
+        })?;
+        serde_json::from_value(payload).map_err(|e| ProjectionError::Unreadable {
             tenant_seq: self.tenant_seq,
             event_type: self.event_type.clone(),
             message: e.to_string(),
@@ -242,7 +247,7 @@ impl Projector {
             return Ok(Batch { events: 0, checkpoint: 0, busy: true });
         };
         let events: Vec<StoredEvent> = sqlx::query_as(
-            "select tenant_seq, aggregate_type, aggregate_id, event_type, payload, recorded_at from events
+            "select tenant_seq, aggregate_type, aggregate_id, event_type, event_version, payload, recorded_at from events
               where org_id = $1 and tenant_seq > $2 order by tenant_seq limit $3",
         )
         .bind(org)

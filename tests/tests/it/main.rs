@@ -22,5 +22,6 @@ mod schema;
 mod subscriptions;
 mod sweeper;
 mod tenancy;
+mod upcasting;
 mod validation;
 mod verify;
