@@ -20,6 +20,24 @@ pub fn bounds(window: Window, now: DateTime<Utc>, fiscal_start_month: u32) -> (D
     crate::period::bounds_in(window, now, fiscal_start_month, chrono_tz::UTC)
 }
 
+/// The time zone a scope's windows are evaluated in: its site's (UTC for the whole
+/// organisation, or when the site is unknown).
+pub async fn scope_time_zone(conn: &mut PgConnection, org: Uuid, scope: Scope) -> Result<chrono_tz::Tz, sqlx::Error> {
+    if scope.site.is_none() && scope.zone.is_none() {
+        return Ok(chrono_tz::UTC);
+    }
+    let timezone: Option<String> = sqlx::query_scalar(
+        "select s.timezone from sites s
+          where s.org_id = $1 and s.site_id = coalesce($2, (select z.site_id from zones z where z.org_id = $1 and z.zone_id = $3))",
+    )
+    .bind(org)
+    .bind(scope.site)
+    .bind(scope.zone)
+    .fetch_optional(conn)
+    .await?;
+    Ok(timezone.and_then(|tz| tz.parse().ok()).unwrap_or(chrono_tz::UTC))
+}
+
 /// One ranked member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ranked {

@@ -219,7 +219,8 @@ pub(crate) async fn leaderboard_of(
     request: &LeaderboardRequest,
 ) -> ApiResult<Leaderboard> {
     let fiscal = gemba.settings(viewer.org).await?.fiscal_year_start_month;
-    let (starts_at, ends_at) = leaderboard::bounds(request.window, gemba.now(), fiscal);
+    let tz = leaderboard::scope_time_zone(conn, viewer.org.uuid(), request.scope).await?;
+    let (starts_at, ends_at) = gemba_projections::period::bounds_in(request.window, gemba.now(), fiscal, tz);
     let ranked = leaderboard::ranking(conn, viewer.org.uuid(), request.scope, (starts_at, ends_at)).await?;
     let entry = |r: &leaderboard::Ranked| LeaderboardEntry { rank: r.rank, member_id: ID(r.member_id.to_string()), points: r.points };
     let me = ranked.iter().find(|r| r.member_id == viewer.member.uuid()).map(entry);
@@ -277,7 +278,8 @@ impl ReadModelQuery {
 
     /// The member leaderboard: live points (awards less reversals, plus adjustments) earned in
     /// the window by members whose home zone is in the zone or site (everyone when neither is
-    /// given); the top `first` (at most 50) and the viewer's own place. Windows are in UTC.
+    /// given); the top `first` (at most 50) and the viewer's own place. Windows are in the time zone
+    /// of the scope's site (UTC for the whole organisation).
     async fn leaderboard(
         &self,
         ctx: &Context<'_>,

@@ -214,6 +214,14 @@ async fn the_leaderboard_ranks_live_points_in_the_window_and_scope() {
         .await;
     assert!(home["errors"].is_null(), "{home}");
 
+    // A zone's board has the week of its site (Europe/Berlin): it starts at midnight there.
+    let week =
+        app.gql(Some(&p.finder.token), "query($z: ID) { leaderboard(window: WEEK, zoneId: $z) { startsAt } }", json!({"z": p.zone})).await;
+    let starts = chrono::DateTime::parse_from_rfc3339(week["data"]["leaderboard"]["startsAt"].as_str().unwrap_or_else(|| panic!("{week}")))
+        .unwrap()
+        .with_timezone(&chrono_tz::Europe::Berlin);
+    assert_eq!((starts.format("%H:%M").to_string(), starts.format("%a").to_string()), ("00:00".to_owned(), "Mon".to_owned()), "{week}");
+
     const BOARD: &str =
         "query($z: ID, $n: Int!) { leaderboard(window: WEEK, zoneId: $z, first: $n) { top { rank memberId points } me { rank points } } }";
     let board = app.gql(Some(&p.finder.token), BOARD, json!({"z": null, "n": 10})).await;

@@ -23,7 +23,13 @@ async fn a_version_1_escalation_loads_through_its_upcaster_in_aggregates_project
     let (org, defect): (uuid::Uuid, uuid::Uuid) = (owner.org.parse().unwrap(), id.parse().unwrap());
     let gemba = app.gemba();
     let now = chrono::Utc::now();
-    assert!(gemba.escalate_defect(gemba_domain::OrgId(org), gemba_domain::DefectId(defect), 60, now + chrono::Duration::minutes(61)).await.unwrap().is_some());
+    assert!(
+        gemba
+            .escalate_defect(gemba_domain::OrgId(org), gemba_domain::DefectId(defect), 60, now + chrono::Duration::minutes(61))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // The escalation as an older release wrote it: version 1, `level` only.
     let mut db = app.superuser().await;
@@ -59,7 +65,13 @@ async fn a_version_1_escalation_loads_through_its_upcaster_in_aggregates_project
     // The aggregate loads it, and decides the next level from it.
     let read = app.gql(Some(&owner.token), "query($id: ID!) { defect(id: $id) { escalationLevel } }", json!({"id": id})).await;
     assert_eq!(read["data"]["defect"]["escalationLevel"], 1, "{read}");
-    assert!(gemba.escalate_defect(gemba_domain::OrgId(org), gemba_domain::DefectId(defect), 60, now + chrono::Duration::minutes(121)).await.unwrap().is_some());
+    assert!(
+        gemba
+            .escalate_defect(gemba_domain::OrgId(org), gemba_domain::DefectId(defect), 60, now + chrono::Duration::minutes(121))
+            .await
+            .unwrap()
+            .is_some()
+    );
     let newest: (String, serde_json::Value) = sqlx::query_as(
         "select event_version, payload from events where org_id = $1 and event_type = 'DefectEscalated' order by tenant_seq desc limit 1",
     )
