@@ -266,7 +266,7 @@ pub fn report(report: &mut String, results: &[LagResult], seconds: u64) -> std::
     writeln!(report, "## Read side: projection lag under sustained writes\n")?;
     writeln!(
         report,
-        "A projector runs as in production (`Projector::run`, woken by LISTEN/NOTIFY, polling every {} s as a fallback, batches of 500, its own pool of 4 connections) while writers call the `Gemba` service for {seconds} s: raise a defect, then assign it (real commands: facts looked up, aggregate loaded, decided, appended with envelope, hash chain, registry and points policy; the advisor's suggestion and the points award are events too). Each rate uses a fresh organisation with one site and zone. Lag of an event: from the first monitor sample (every {} ms, head and checkpoints in one snapshot) that shows it committed to the first sample whose checkpoint has passed it; resolution about one sample interval plus the sample's own query.\n",
+        "A projector runs as in production (`Projector::run`, woken by LISTEN/NOTIFY, polling every {} s as a fallback, batches of 500, its own pool of 4 connections) while writers call the `Gemba` service for {seconds} s: raise a defect, then assign it to the Owner (real commands: facts looked up, aggregate loaded, decided, appended with envelope, hash chain, registry and points policy; events that the advisor or the points policy derive would count too). Each rate uses a fresh organisation with one site and zone. Lag of an event: from the first monitor sample (every {} ms, head and checkpoints in one snapshot) that shows it committed to the first sample whose checkpoint has passed it; resolution about one sample interval plus the sample's own query.\n",
         POLL.as_secs(),
         SAMPLE_EVERY.as_millis()
     )?;
