@@ -1,43 +1,50 @@
-//! `cargo run --release -p gemba-bench`: measures Gemba's event store side by side with
-//! the baselines, in one run on one PostgreSQL, and writes `docs/benchmarks.md`.
+//! `cargo run --release -p gemba-bench`: measures Gemba side by side with its baselines, in
+//! one run on one PostgreSQL started by the benchmark, and writes `docs/benchmarks.md`.
 //!
-//! Workload: single-event commands through cqrs-es's `CqrsFramework` (load the aggregate,
-//! decide, append one event) on a small counter aggregate, at 1, 8 and 32 concurrent
-//! writers, spread over 1 or 100 organisations. The same framework runs over
-//! - Gemba's `TenantEventRepository` (RLS tenant transaction, commit-ordered gapless
-//!   `tenant_seq`, hash chain, registry) as the application role, and
-//! - postgres-es 0.5's `PostgresEventRepository` (no tenancy, no chain) on the same server.
-//!
-//! A third baseline is pgbench inserting single rows into a plain table (the floor for
-//! one committed insert per transaction), when pgbench is installed.
+//! - [`write_side`]: single-event commands on Gemba's event store vs postgres-es 0.5, and
+//!   pgbench's plain inserts (the floor).
+//! - [`dataset`]: one organisation with `--events` real domain events (default 1,000,000)
+//!   over 18 months, generated in bulk.
+//! - [`read_side`]: the rebuild rate of the projections over it (vs a plain scan of the
+//!   events) and the latency of the dashboard's reads (vs a full count of the register).
+//! - [`lag`]: projection lag under sustained writes through the `Gemba` service.
 
-use std::collections::BTreeMap;
+mod dataset;
+mod lag;
+mod read_side;
+mod stats;
+mod write_side;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, CqrsFramework, DomainEvent};
-use gemba_api::embedded::{Embedded, OWNER_ROLE};
-use gemba_commands::store::TenantEventRepository;
-use gemba_domain::{DomainError, OrgId};
-use postgres_es::PostgresEventRepository;
-use serde::{Deserialize, Serialize};
+use gemba_api::embedded::Embedded;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgPool};
-use uuid::Uuid;
 
 /// Benchmark options.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Seconds per measured configuration.
+    /// Seconds per measured write-side configuration.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Events in the read side's data set.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Runs per read (at most; see --read-budget).
+    #[arg(long, default_value_t = 200)]
+    runs: usize,
+    /// Seconds each read may take in all before fewer runs are taken (at least 10 runs).
+    #[arg(long, default_value_t = 30)]
+    read_budget: u64,
+    /// Events per projector batch in the rebuild.
+    #[arg(long, default_value_t = 500)]
+    batch_size: i64,
+    /// Seconds of sustained writes per rate in the lag measurement.
+    #[arg(long, default_value_t = 15)]
+    lag_seconds: u64,
     /// Where to write the report.
     #[arg(long, default_value = "docs/benchmarks.md")]
     out: PathBuf,
@@ -46,162 +53,12 @@ struct Args {
     data_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Counter {
-    n: u64,
-}
+/// The lag is measured at these numbers of writers.
+const LAG_WRITERS: [usize; 2] = [1, 8];
 
-#[derive(Clone, Debug)]
-enum CounterCommand {
-    Bump,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-enum CounterEvent {
-    Bumped { n: u64 },
-}
-
-impl DomainEvent for CounterEvent {
-    fn event_type(&self) -> String {
-        "Bumped".into()
-    }
-    fn event_version(&self) -> String {
-        "1".into()
-    }
-}
-
-impl Aggregate for Counter {
-    const TYPE: &'static str = "Counter";
-    type Command = CounterCommand;
-    type Event = CounterEvent;
-    type Error = DomainError;
-    type Services = ();
-
-    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
-        match command {
-            CounterCommand::Bump => sink.write(CounterEvent::Bumped { n: self.n + 1 }, self).await,
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        match event {
-            CounterEvent::Bumped { n } => self.n = n,
-        }
-    }
-}
-
-/// Events per aggregate before a writer moves to a fresh one (keeps load cost flat).
-const EVENTS_PER_AGGREGATE: u64 = 20;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Store {
-    Gemba,
-    PostgresEs,
-}
-
-impl Store {
-    fn label(self) -> &'static str {
-        match self {
-            Self::Gemba => "gemba TenantEventRepository",
-            Self::PostgresEs => "postgres-es 0.5 PostgresEventRepository",
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Measurement {
-    commands: usize,
-    errors: usize,
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-}
-
-impl Measurement {
-    fn per_second(&self) -> f64 {
-        self.commands as f64 / self.elapsed.as_secs_f64()
-    }
-    fn percentile(&self, p: f64) -> f64 {
-        if self.latencies.is_empty() {
-            return f64::NAN;
-        }
-        let index = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies[index.min(self.latencies.len() - 1)].as_secs_f64() * 1000.0
-    }
-}
-
-async fn run(store: Store, gemba: &PgPool, baseline: &PgPool, writers: usize, orgs: usize, seconds: u64) -> Measurement {
-    let org_ids: Arc<Vec<OrgId>> = Arc::new((0..orgs).map(|_| OrgId(Uuid::now_v7())).collect());
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for writer in 0..writers {
-        let (gemba, baseline, org_ids) = (gemba.clone(), baseline.clone(), org_ids.clone());
-        tasks.push(tokio::spawn(async move {
-            let run_id = Uuid::now_v7();
-            let mut latencies = Vec::new();
-            let mut errors = 0;
-            let mut i: u64 = 0;
-            while Instant::now() < deadline {
-                // Each aggregate lives in one organisation; a writer's successive
-                // aggregates visit the organisations in turn.
-                let generation = i / EVENTS_PER_AGGREGATE;
-                let org = org_ids[(writer + generation as usize) % org_ids.len()];
-                let aggregate = format!("{run_id}-{writer}-{generation}");
-                let began = Instant::now();
-                let result = match store {
-                    Store::Gemba => {
-                        let repo = TenantEventRepository::new(gemba.clone(), org);
-                        CqrsFramework::<Counter, _>::new(PersistedEventStore::new_event_store(repo), vec![], ())
-                            .execute(&aggregate, CounterCommand::Bump)
-                            .await
-                    }
-                    Store::PostgresEs => {
-                        let repo = PostgresEventRepository::new(baseline.clone());
-                        CqrsFramework::<Counter, _>::new(PersistedEventStore::new_event_store(repo), vec![], ())
-                            .execute(&format!("{org}-{aggregate}"), CounterCommand::Bump)
-                            .await
-                    }
-                };
-                match result {
-                    Ok(()) => latencies.push(began.elapsed()),
-                    Err(_) => errors += 1,
-                }
-                i += 1;
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        if let Ok((l, e)) = task.await {
-            latencies.extend(l);
-            errors += e;
-        }
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Measurement { commands: latencies.len(), errors, elapsed, latencies }
-}
-
-fn pgbench(embedded: &Embedded, database: &str, clients: usize, seconds: u64, bin: &std::path::Path) -> Option<(f64, f64)> {
-    let script = std::env::temp_dir().join(format!("gemba-pgbench-{}.sql", std::process::id()));
-    std::fs::write(&script, "insert into pgbench_plain (org_id, payload) values (gen_random_uuid(), '{\"n\": 1}');\n").ok()?;
-    let output = Command::new(bin)
-        .args(["-n", "-h", "127.0.0.1", "-p", &embedded.credentials.port.to_string(), "-U", "postgres"])
-        .args(["-c", &clients.to_string(), "-j", &clients.min(2).to_string(), "-T", &seconds.to_string(), "-r"])
-        .arg("-f")
-        .arg(&script)
-        .arg(database)
-        .env("PGPASSWORD", &embedded.credentials.superuser_password)
-        .output()
-        .ok()?;
-    let _ = std::fs::remove_file(&script);
-    let text = String::from_utf8_lossy(&output.stdout);
-    let tps = text.lines().find(|l| l.starts_with("tps"))?.split_whitespace().nth(2)?.parse().ok()?;
-    let latency = text.lines().find(|l| l.starts_with("latency average"))?.split_whitespace().nth(3)?.parse().ok()?;
-    Some((tps, latency))
+/// The 1-minute load average (other work on the machine skews every figure).
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|t| t.split_whitespace().next().map(str::to_owned)).unwrap_or_else(|| "?".into())
 }
 
 fn machine() -> String {
@@ -224,120 +81,78 @@ async fn main() -> anyhow::Result<()> {
     let temp = tempfile_dir()?;
     let root = args.data_dir.clone().unwrap_or_else(|| temp.clone());
     let embedded = Embedded::start(&root.join("postgres")).await.context("starting PostgreSQL")?;
-    let (gemba_db, baseline_db) = ("bench_gemba".to_owned(), "bench_postgres_es".to_owned());
-    let mut superuser = embedded.superuser("postgres").await?;
-    for db in [&gemba_db, &baseline_db] {
-        sqlx::query(&format!("drop database if exists {db}")).execute(&mut superuser).await?;
-        embedded.create_database(&mut superuser, db).await?;
-    }
-    superuser.close().await?;
-    embedded.migrate(&gemba_db).await?;
-    let gemba = embedded.app_pool(&gemba_db, 40).await?;
-    let baseline = PgPoolOptions::new().max_connections(40).connect(&embedded.owner_url(&baseline_db)).await?;
-    for statement in include_str!("postgres_es.sql").split(';').filter(|s| !s.trim().is_empty()) {
-        sqlx::query(statement).execute(&baseline).await?;
-    }
-    let version: String = sqlx::query_scalar("show server_version").fetch_one(&gemba).await?;
-    let mut conn = embedded.superuser(&baseline_db).await?;
-    sqlx::query("create table pgbench_plain (id bigserial primary key, org_id uuid not null, payload jsonb not null)")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query(&format!("alter table pgbench_plain owner to {OWNER_ROLE}")).execute(&mut conn).await?;
-    conn.close().await?;
-
-    let mut results: BTreeMap<(usize, usize, Store), Measurement> = BTreeMap::new();
-    for writers in [1, 8, 32] {
-        for orgs in [1, 100] {
-            for store in [Store::Gemba, Store::PostgresEs] {
-                let m = run(store, &gemba, &baseline, writers, orgs, args.seconds).await;
-                eprintln!(
-                    "{:<42} writers={writers:<3} orgs={orgs:<4} {:>8.0} cmd/s p50={:.2}ms p99={:.2}ms errors={}",
-                    store.label(),
-                    m.per_second(),
-                    m.percentile(0.5),
-                    m.percentile(0.99),
-                    m.errors
-                );
-                results.insert((writers, orgs, store), m);
-            }
-        }
-    }
-    let pgbench_bin = gemba_api::embedded::find_binaries().ok().map(|d| d.join("pgbench")).filter(|p| p.is_file());
-    let mut pgbench_rows = Vec::new();
-    if let Some(bin) = &pgbench_bin {
-        for clients in [1, 8, 32] {
-            if let Some((tps, latency)) = pgbench(&embedded, &baseline_db, clients, args.seconds, bin) {
-                eprintln!("pgbench plain insert clients={clients:<3} {tps:>8.0} tps avg={latency:.2}ms");
-                pgbench_rows.push((clients, tps, latency));
-            }
-        }
-    }
-    gemba.close().await;
-    baseline.close().await;
+    let outcome = run(&args, &embedded, &root).await;
     embedded.stop()?;
-
-    let mut report = String::new();
-    writeln!(report, "# Benchmarks\n")?;
-    writeln!(report, "Generated by `cargo run --release -p gemba-bench` (writes this file). Do not edit by hand.\n")?;
-    writeln!(report, "## Machine and settings\n")?;
-    writeln!(report, "- Machine: {}", machine())?;
-    writeln!(
-        report,
-        "- PostgreSQL {version}, started by the benchmark from the installed binaries (default settings, fsync on, synchronous_commit on), on the same machine"
-    )?;
-    writeln!(report, "- {} s per configuration; pools of 40 connections; release build", args.seconds)?;
-    writeln!(
-        report,
-        "- Workload: single-event commands through cqrs-es 0.5 `CqrsFramework::execute` (load aggregate, decide, append one event) on a counter aggregate; each writer uses its own aggregates, moving to a fresh one every {EVENTS_PER_AGGREGATE} events; with 100 organisations each aggregate lives in one organisation and a writer's successive aggregates visit them in turn"
-    )?;
-    writeln!(
-        report,
-        "- Gemba: `TenantEventRepository` as the application role (RLS, tenant transaction, per-organisation head lock for the gapless commit-ordered `tenant_seq`, sha256 hash chain). postgres-es: `PostgresEventRepository` on its own database on the same server (no tenancy, no chain, no global order)\n"
-    )?;
-    writeln!(report, "## Single-event command throughput and latency\n")?;
-    writeln!(report, "| writers | organisations | store | commands/s | p50 ms | p99 ms | errors |")?;
-    writeln!(report, "|---:|---:|---|---:|---:|---:|---:|")?;
-    for ((writers, orgs, store), m) in &results {
-        writeln!(
-            report,
-            "| {writers} | {orgs} | {} | {:.0} | {:.2} | {:.2} | {} |",
-            store.label(),
-            m.per_second(),
-            m.percentile(0.5),
-            m.percentile(0.99),
-            m.errors
-        )?;
-    }
-    writeln!(report, "\n## Floor: plain single-row inserts (pgbench)\n")?;
-    if pgbench_rows.is_empty() {
-        writeln!(report, "pgbench was not found next to the PostgreSQL binaries; this baseline was skipped.")?;
-    } else {
-        writeln!(report, "| clients | inserts/s | average latency ms |")?;
-        writeln!(report, "|---:|---:|---:|")?;
-        for (clients, tps, latency) in &pgbench_rows {
-            writeln!(report, "| {clients} | {tps:.0} | {latency:.2} |")?;
-        }
-    }
-    writeln!(report, "\n## Reading the numbers\n")?;
-    writeln!(
-        report,
-        "- With one organisation every Gemba append serialises on that organisation's head row: that is the price of a gapless, commit-ordered `tenant_seq` and an unbroken hash chain. The lock is held until the commit is durable, so one organisation's write rate is bounded by one fsync'd commit at a time (about the single-writer rate), and extra writers in the same organisation only queue (see the p99 at 32 writers). Across 100 organisations appends run in parallel again and group commit helps."
-    )?;
-    writeln!(
-        report,
-        "- postgres-es appends only need the aggregate's own primary key, so they scale with writers in one organisation, but give no per-tenant order, no tamper evidence and no isolation."
-    )?;
+    let _ = std::fs::remove_dir_all(&temp);
+    let report = outcome?;
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(&args.out, report)?;
     eprintln!("wrote {}", args.out.display());
-    let _ = std::fs::remove_dir_all(&temp);
     Ok(())
 }
 
+/// Measures everything and returns the report.
+async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow::Result<String> {
+    let load_at_start = load();
+    let writes = write_side::measure(embedded, args.seconds).await.context("the write side")?;
+
+    let database = "bench_read";
+    let mut superuser = embedded.superuser("postgres").await?;
+    sqlx::query(&format!("drop database if exists {database}")).execute(&mut superuser).await?;
+    embedded.create_database(&mut superuser, database).await?;
+    embedded.migrate(database).await?;
+    let version: String = sqlx::query_scalar("show server_version").fetch_one(&mut superuser).await?;
+    let mut settings = Vec::new();
+    for name in ["shared_buffers", "work_mem", "effective_cache_size", "max_wal_size"] {
+        let value: String = sqlx::query_scalar(&format!("show {name}")).fetch_one(&mut superuser).await?;
+        settings.push(format!("{name} {value}"));
+    }
+    let owner = PgPoolOptions::new().max_connections(4).connect(&embedded.owner_url(database)).await?;
+    let app = embedded.app_pool(database, 4).await?;
+    let data = dataset::generate(&owner, args.events).await.context("generating the data set")?;
+    eprintln!("data set: {} events in {:.1} s", data.events, data.elapsed.as_secs_f64());
+    let rebuild = read_side::rebuild(&app, &owner, &data, args.batch_size).await.context("the rebuild")?;
+    let reads = read_side::latencies(&app, &data, args.runs, Duration::from_secs(args.read_budget)).await.context("the read latencies")?;
+    app.close().await;
+    owner.close().await;
+    // The read side's database is no longer needed: the lag runs on a quiet server.
+    sqlx::query(&format!("drop database if exists {database}")).execute(&mut superuser).await?;
+    let lags = lag::measure(embedded, root, &LAG_WRITERS, args.lag_seconds).await.context("the projection lag")?;
+    let _ = sqlx::query("drop database if exists bench_lag").execute(&mut superuser).await;
+
+    let mut report = String::new();
+    writeln!(report, "# Benchmarks\n")?;
+    writeln!(report, "Generated by `cargo run --release -p gemba-bench` (writes this file). Do not edit by hand.\n")?;
+    writeln!(report, "## Machine and settings\n")?;
+    writeln!(report, "- Machine: {}; 1-minute load average {load_at_start} at the start and {} at the end of the run", machine(), load())?;
+    writeln!(
+        report,
+        "- PostgreSQL {version}, started by the benchmark from the installed binaries (default settings: {}; fsync on, synchronous_commit on), on the same machine as the benchmark; release build",
+        settings.join(", ")
+    )?;
+    write_side::settings(&mut report, &writes)?;
+    writeln!(
+        report,
+        "- Read side: a data set of {} events in one organisation (below); rebuild in batches of {}; up to {} runs per read; {} s of writes per rate for the lag",
+        data.events, args.batch_size, args.runs, args.lag_seconds
+    )?;
+    writeln!(report)?;
+    write_side::report(&mut report, &writes)?;
+    writeln!(report)?;
+    read_side::report(&mut report, &data, &rebuild, &reads)?;
+    writeln!(report)?;
+    lag::report(&mut report, &lags, args.lag_seconds)?;
+    writeln!(report, "\n## Reading the numbers\n")?;
+    write_side::reading(&mut report)?;
+    read_side::reading(&mut report, &rebuild, &reads)?;
+    lag::reading(&mut report, &lags)?;
+    Ok(report)
+}
+
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("gemba-bench-{}", Uuid::now_v7().simple()));
+    let dir = std::env::temp_dir().join(format!("gemba-bench-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
