@@ -233,7 +233,7 @@ async fn one_rate(gemba: &Gemba, monitor: &PgPool, writers: usize, seconds: u64)
 pub async fn measure(embedded: &Embedded, dir: &Path, writers: &[usize], seconds: u64) -> anyhow::Result<Vec<LagResult>> {
     let database = "bench_lag";
     let mut superuser = embedded.superuser("postgres").await?;
-    sqlx::query(&format!("drop database if exists {database}")).execute(&mut superuser).await?;
+    sqlx::query(&format!("drop database if exists {database} with (force)")).execute(&mut superuser).await?;
     embedded.create_database(&mut superuser, database).await?;
     superuser.close().await?;
     embedded.migrate(database).await?;

@@ -117,10 +117,13 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     let reads = read_side::latencies(&app, &data, args.runs, Duration::from_secs(args.read_budget)).await.context("the read latencies")?;
     app.close().await;
     owner.close().await;
-    // The read side's database is no longer needed: the lag runs on a quiet server.
-    sqlx::query(&format!("drop database if exists {database}")).execute(&mut superuser).await?;
+    // The read side's database is no longer needed: the lag runs on a quiet server (forced:
+    // autovacuum may still be working through the bulk load).
+    if let Err(error) = sqlx::query(&format!("drop database if exists {database} with (force)")).execute(&mut superuser).await {
+        eprintln!("could not drop {database}: {error}");
+    }
     let lags = lag::measure(embedded, root, &LAG_WRITERS, args.lag_seconds).await.context("the projection lag")?;
-    let _ = sqlx::query("drop database if exists bench_lag").execute(&mut superuser).await;
+    let _ = sqlx::query("drop database if exists bench_lag with (force)").execute(&mut superuser).await;
 
     let mut report = String::new();
     writeln!(report, "# Benchmarks\n")?;

@@ -193,7 +193,7 @@ pub async fn measure(embedded: &Embedded, seconds: u64) -> anyhow::Result<WriteR
     let (gemba_db, baseline_db) = ("bench_gemba".to_owned(), "bench_postgres_es".to_owned());
     let mut superuser = embedded.superuser("postgres").await?;
     for db in [&gemba_db, &baseline_db] {
-        sqlx::query(&format!("drop database if exists {db}")).execute(&mut superuser).await?;
+        sqlx::query(&format!("drop database if exists {db} with (force)")).execute(&mut superuser).await?;
         embedded.create_database(&mut superuser, db).await?;
     }
     superuser.close().await?;
