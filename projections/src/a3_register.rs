@@ -6,11 +6,7 @@ use gemba_domain::a3::{A3Event, A3Status};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::engine::{ProjectionError, StoredEvent};
-
-fn name(value: &impl serde::Serialize) -> String {
-    gemba_domain::wire_name(value).unwrap_or_default()
-}
+use crate::engine::{ProjectionError, StoredEvent, name};
 
 /// Applies one A3Case event.
 pub async fn apply(conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> Result<(), ProjectionError> {

@@ -5,12 +5,7 @@ use gemba_domain::defect::DefectEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::engine::{ProjectionError, StoredEvent};
-
-/// The serialised name of a unit enum variant (e.g. `"IN_PROGRESS"`, `"A"`).
-fn name(value: &impl serde::Serialize) -> String {
-    gemba_domain::wire_name(value).unwrap_or_default()
-}
+use crate::engine::{ProjectionError, StoredEvent, name};
 
 /// Applies one Defect event.
 pub async fn apply(conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> Result<(), ProjectionError> {

@@ -64,6 +64,12 @@ impl StoredEvent {
     }
 }
 
+/// The stored spelling of a unit enum variant (e.g. `"IN_PROGRESS"`, `"A"`), as read models
+/// keep it.
+pub(crate) fn name(value: &impl serde::Serialize) -> String {
+    gemba_domain::wire_name(value).unwrap_or_default()
+}
+
 /// The projections the engine keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Projection {

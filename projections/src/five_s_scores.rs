@@ -9,11 +9,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::engine::{ProjectionError, StoredEvent};
-
-fn name(value: &impl serde::Serialize) -> String {
-    gemba_domain::wire_name(value).unwrap_or_default()
-}
+use crate::engine::{ProjectionError, StoredEvent, name};
 
 /// Applies one FiveSAudit event.
 pub async fn apply(conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> Result<(), ProjectionError> {

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::engine::{ProjectionError, StoredEvent};
+use crate::engine::{ProjectionError, StoredEvent, name};
 
 /// Months a recurring saving is recognised for.
 pub const CAP_MONTHS: u32 = 12;
@@ -59,10 +59,6 @@ pub fn recognition_schedule(line: &ImpactLine) -> Vec<Recognition> {
             months
         }
     }
-}
-
-fn name(value: &impl serde::Serialize) -> String {
-    gemba_domain::wire_name(value).unwrap_or_default()
 }
 
 /// Applies one Kaizen event.

@@ -12,22 +12,14 @@ use gemba_projections::period::{self, Window};
 use gemba_projections::scope_kpis::{self, Counts, KpiSettings, Scope};
 use gemba_projections::{a3_register, five_s_scores, kaizen_register, leaderboard};
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::context::{principal, services, tenant_tx};
 use super::errors::{ApiError, ApiResult};
 use super::five_s::{AuditStatus, AuditType};
 use super::improvement::{A3Status, KaizenCategory, KaizenStatus, TargetMet};
+use super::read_models::{stored, stored_name};
 use super::types::{connection, page};
-
-fn stored<D: DeserializeOwned>(text: &str) -> ApiResult<D> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| ApiError::internal(format!("a read-model value: {e}")))
-}
-
-fn stored_name<D: serde::Serialize>(value: D) -> String {
-    gemba_domain::wire_name(&value).unwrap_or_default()
-}
 
 fn id(uuid: Uuid) -> ID {
     ID(uuid.to_string())

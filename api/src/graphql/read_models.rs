@@ -18,11 +18,13 @@ use super::defects::{AbnormalityType, DefectStatus, Priority, TagClass};
 use super::errors::{ApiError, ApiResult};
 use super::types::{connection, page};
 
-fn stored<D: DeserializeOwned>(text: &str) -> ApiResult<D> {
+/// A read-model column holding an enum's stored spelling, as the domain enum.
+pub(crate) fn stored<D: DeserializeOwned>(text: &str) -> ApiResult<D> {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| ApiError::internal(format!("a read-model value: {e}")))
 }
 
-fn stored_name<D: serde::Serialize>(value: D) -> String {
+/// The stored spelling of a domain enum value.
+pub(crate) fn stored_name<D: serde::Serialize>(value: D) -> String {
     gemba_domain::wire_name(&value).unwrap_or_default()
 }
 
