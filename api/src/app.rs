@@ -79,15 +79,21 @@ pub struct AppState {
     pub(crate) gemba: Gemba,
     pub(crate) projector: Projector,
     pub(crate) operator_token: Option<Arc<str>>,
+    pub(crate) operator: crate::operator::OperatorSchema,
 }
 
 /// How long a mutation waits for the projections to reach its position (read-your-writes).
 pub const READ_YOUR_WRITES_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Starts the projector worker over `pool` (woken by LISTEN/NOTIFY, polling every `poll`),
-/// announcing its commits on `config.progress`.
+/// announcing its commits on `config.progress`; and, beside it, the rebuilds of the
+/// projections a new version changed (the old rows serve until each swap).
 pub fn spawn_projector(pool: PgPool, poll: std::time::Duration, config: &AppConfig) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(Projector::new(pool).with_progress(config.progress.clone()).run(poll))
+    let projector = Projector::new(pool.clone()).with_progress(config.progress.clone());
+    let rebuilder = gemba_projections::rebuild::Rebuilder::new(pool.clone()).with_progress(config.progress.clone());
+    tokio::spawn(async move {
+        tokio::join!(projector.run(poll), crate::rebuilds::rebuild_outdated(rebuilder, pool));
+    })
 }
 
 /// Builds the router over a pool of the application role.
@@ -101,10 +107,12 @@ pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &Ap
     };
     let projector = Projector::new(gemba.pool().clone()).with_progress(config.progress.clone());
     let operator_token = config.operator_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from);
-    let state = AppState { schema: schema(services), gemba, projector, operator_token };
+    let operator = crate::operator::schema(gemba.pool().clone(), config.progress.clone());
+    let state = AppState { schema: schema(services), gemba, projector, operator_token, operator };
     Ok(Router::new()
         .route("/graphql", post(graphql).get(websocket::subscriptions))
         .route("/metrics", get(metrics::metrics))
+        .route("/operator/graphql", post(crate::operator::graphql))
         .route("/evidence", post(evidence::upload))
         .route("/evidence/{org}/{sha256}", get(evidence::download))
         .route("/graphiql", get(graphiql))

@@ -15,6 +15,9 @@ use sqlx::postgres::PgPoolOptions;
 use crate::app::{AppConfig, router, serve};
 use crate::database::{Database, DatabaseConfig, app_key, migrate};
 use crate::embedded::{DATABASE, Embedded};
+use crate::rebuilds::{self, Overall};
+use gemba_projections::engine::Projection;
+use gemba_projections::rebuild::Rebuilder;
 
 /// Gemba: the event-sourced backend of a lean-manufacturing operations platform.
 #[derive(Debug, Parser)]
@@ -109,11 +112,40 @@ pub enum ProjectionsCommand {
         #[arg(long, env = "GEMBA_PROJECTOR_POLL_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
         poll_secs: u64,
     },
-    /// Where every projection of an organisation stands: checkpoint, head, lag, last error.
+    /// Where every projection of an organisation stands: checkpoint, head, lag, last error;
+    /// and its rebuilds.
     Status {
         /// The organisation.
         #[arg(long)]
         org: uuid::Uuid,
+    },
+    /// Rebuild a projection (or `all`) from the first event into shadow tables while the live
+    /// one keeps serving, then swap it in, per organisation. Interrupted (or killed), it
+    /// resumes where it stood when run again.
+    Rebuild {
+        /// `defect_register`, `zone_5s_scores`, `kaizen_register`, `a3_register` or `all`.
+        projection: String,
+        /// Only this organisation (default: every organisation).
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
+        /// Events per batch (one transaction each).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        batch_size: i64,
+        /// Milliseconds to pause per event applied (after each batch), so a rebuild leaves
+        /// room to live traffic.
+        #[arg(long, default_value_t = 0)]
+        throttle_ms: u64,
+        /// Organisations rebuilt at once.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: u16,
+    },
+    /// Cancel a rebuild: its shadow rows go, the live rows were never touched.
+    Cancel {
+        /// `defect_register`, `zone_5s_scores`, `kaizen_register`, `a3_register` or `all`.
+        projection: String,
+        /// Only this organisation (default: every organisation).
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
     },
 }
 
@@ -171,6 +203,33 @@ async fn sweep_forever(gemba: Gemba, interval: std::time::Duration) {
             Err(error) => tracing::warn!(%error, "the sweep failed; retrying at the next interval"),
         }
     }
+}
+
+/// The projection names the rebuild commands accept.
+fn projection_names() -> String {
+    let names: Vec<&str> = Projection::ALL.iter().map(|p| p.name()).collect();
+    format!("one of {} or all", names.join(", "))
+}
+
+/// The progress bar's message: rate, time left, current organisations, last error.
+fn progress_message(overall: &Overall) -> String {
+    let mut message = String::new();
+    if let Some(rate) = overall.rate {
+        message.push_str(&format!("{rate:.0} events/s"));
+    }
+    if let Some(eta) = overall.eta() {
+        message.push_str(&format!(", {}s left", eta.as_secs()));
+    }
+    if let Some(org) = overall.current.first() {
+        message.push_str(&format!(", organisation {org}"));
+        if overall.current.len() > 1 {
+            message.push_str(&format!(" and {} more", overall.current.len() - 1));
+        }
+    }
+    if let Some(error) = &overall.last_error {
+        message.push_str(&format!(", last error: {error}"));
+    }
+    message
 }
 
 /// Runs the command line; the exit code says how it went.
@@ -266,7 +325,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_batch_size(batch_size)
                 .with_throttle(std::time::Duration::from_millis(throttle_ms));
             println!("projector running (batches of {batch_size} events)");
-            let worker = tokio::spawn(projector.run(std::time::Duration::from_secs(poll_secs)));
+            let rebuilder = Rebuilder::new(database.pool.clone()).with_batch_size(batch_size);
+            let pool = database.pool.clone();
+            let worker = tokio::spawn(async move {
+                tokio::join!(projector.run(std::time::Duration::from_secs(poll_secs)), rebuilds::rebuild_outdated(rebuilder, pool));
+            });
             shutdown_signal().await;
             worker.abort();
             database.close().await;
@@ -275,7 +338,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Projections(ProjectionsCommand::Status { org }) => {
             let database = Database::open(&cli.db.config()).await?;
             let statuses = gemba_projections::engine::Projector::new(database.pool.clone()).status(org).await;
-            database.close().await;
             let mut healthy = true;
             println!("{:<16} {:>7} {:>10} {:>10} {:>8}  last error", "projection", "version", "checkpoint", "head", "lag");
             for s in statuses? {
@@ -290,7 +352,104 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     s.last_error.as_deref().unwrap_or("-")
                 );
             }
+            let rebuilds = Rebuilder::new(database.pool.clone()).status(org).await;
+            database.close().await;
+            let rebuilds = rebuilds?;
+            if !rebuilds.is_empty() {
+                println!(
+                    "\n{:<16} {:>7} {:<9} {:>10} {:>10} {:>10}  last error",
+                    "rebuild", "version", "state", "done", "total", "events/s"
+                );
+                for r in rebuilds {
+                    println!(
+                        "{:<16} {:>7} {:<9} {:>10} {:>10} {:>10}  {}",
+                        r.projection.name(),
+                        r.version,
+                        r.state.as_str(),
+                        r.done,
+                        r.total,
+                        r.rate.map_or_else(|| "-".to_owned(), |r| format!("{r:.0}")),
+                        r.last_error.as_deref().unwrap_or("-")
+                    );
+                }
+            }
             Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Projections(ProjectionsCommand::Rebuild { projection, org, batch_size, throttle_ms, parallel }) => {
+            let Some(projections) = rebuilds::projections_named(&projection) else {
+                eprintln!("unknown projection `{projection}`: {}", projection_names());
+                return Ok(ExitCode::from(2));
+            };
+            let database = Database::open(&cli.db.config()).await?;
+            let orgs = match org {
+                Some(org) => vec![org],
+                None => rebuilds::organisations(&database.pool).await?,
+            };
+            let rebuilder = Rebuilder::new(database.pool.clone())
+                .with_batch_size(batch_size)
+                .with_throttle(std::time::Duration::from_millis(throttle_ms));
+            let started = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let shown = bar.clone();
+            let run = rebuilds::run(&rebuilder, &orgs, &projections, usize::from(parallel), move |overall| {
+                shown.set_length(u64::try_from(overall.total).unwrap_or(0));
+                shown.set_position(u64::try_from(overall.done).unwrap_or(0));
+                shown.set_message(progress_message(overall));
+            });
+            let report = tokio::select! {
+                report = run => report,
+                () = shutdown_signal() => {
+                    bar.abandon();
+                    database.close().await;
+                    println!("interrupted; run the same command again to resume, or `gemba projections cancel {projection}`");
+                    return Ok(ExitCode::from(130));
+                }
+            };
+            bar.finish_and_clear();
+            database.close().await;
+            let seconds = started.elapsed().as_secs_f64();
+            let overall = &report.overall;
+            println!(
+                "rebuilt and swapped in {} of {} rebuilds ({} organisations): {} events in {seconds:.1} s",
+                overall.swapped,
+                orgs.len() * projections.len(),
+                orgs.len(),
+                overall.done
+            );
+            if report.busy > 0 {
+                println!("{} rebuilds are being run by another process", report.busy);
+            }
+            if overall.cancelled > 0 {
+                println!("{} rebuilds were cancelled", overall.cancelled);
+            }
+            for (org, projection, error) in &report.errors {
+                eprintln!("{} of organisation {org} stopped: {error}", projection.name());
+            }
+            Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Projections(ProjectionsCommand::Cancel { projection, org }) => {
+            let Some(projections) = rebuilds::projections_named(&projection) else {
+                eprintln!("unknown projection `{projection}`: {}", projection_names());
+                return Ok(ExitCode::from(2));
+            };
+            let database = Database::open(&cli.db.config()).await?;
+            let orgs = match org {
+                Some(org) => vec![org],
+                None => rebuilds::organisations(&database.pool).await?,
+            };
+            let rebuilder = Rebuilder::new(database.pool.clone());
+            let mut cancelled = 0;
+            for org in &orgs {
+                for projection in &projections {
+                    cancelled += usize::from(rebuilder.cancel(*org, *projection).await?);
+                }
+            }
+            database.close().await;
+            println!("{cancelled} rebuilds cancelled");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Db(DbCommand::Stop) => {
             let embedded = Embedded::start(&cli.db.data_dir.join("postgres")).await?;

@@ -48,7 +48,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DatabaseError> {
 /// Refuses a service role that could bypass row-level security: a superuser, a role with
 /// BYPASSRLS (or one that can become such a role), or one that owns (or can become the
 /// owner of) a tenant table; and refuses a schema where a tenant table (any table with an
-/// `org_id` column) does not have row-level security enabled and forced.
+/// `org_id` column) does not have row-level security enabled and forced (its shadow in schema `rebuild` included).
 pub async fn check_app_role(pool: &PgPool) -> Result<(), DatabaseError> {
     let role: String = sqlx::query_scalar("select current_user::text").fetch_one(pool).await?;
     let privileged: Option<String> = sqlx::query_scalar(
@@ -67,7 +67,7 @@ pub async fn check_app_role(pool: &PgPool) -> Result<(), DatabaseError> {
     let tenant_tables = "from pg_class c
           join pg_namespace n on n.oid = c.relnamespace
           join pg_attribute a on a.attrelid = c.oid and a.attname = 'org_id' and not a.attisdropped
-         where n.nspname = current_schema() and c.relkind in ('r', 'p')";
+         where n.nspname in (current_schema(), 'rebuild') and c.relkind in ('r', 'p')";
     let owned: Option<String> =
         sqlx::query_scalar(&format!("select c.relname::text {tenant_tables} and pg_has_role(current_user, c.relowner, 'MEMBER') limit 1"))
             .fetch_optional(pool)

@@ -11,5 +11,7 @@ pub mod embedded;
 pub mod evidence;
 pub mod graphql;
 pub mod metrics;
+pub mod operator;
 pub mod rate_limit;
+pub mod rebuilds;
 pub mod websocket;

@@ -32,15 +32,26 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     difference == 0
 }
 
-/// `GET /metrics`.
-pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// Whether the request carries the operator token: `Err` is the answer to give when not
+/// (404 without a token configured, 401 with a missing or wrong one).
+#[allow(clippy::result_large_err)]
+pub(crate) fn operator_authorised(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     let Some(expected) = &state.operator_token else {
-        return StatusCode::NOT_FOUND.into_response();
+        return Err(StatusCode::NOT_FOUND.into_response());
     };
     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let authorised = given.is_some_and(|given| same_secret(given.trim().as_bytes(), expected.as_bytes()));
-    if !authorised {
-        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))]).into_response();
+    if authorised {
+        Ok(())
+    } else {
+        Err((StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))]).into_response())
+    }
+}
+
+/// `GET /metrics`.
+pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = operator_authorised(&state, &headers) {
+        return refused;
     }
     match render(&state).await {
         Ok(text) => ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], text).into_response(),

@@ -51,6 +51,10 @@ struct Args {
     /// Folder for the benchmark's own PostgreSQL (default: a temporary folder).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Measure only the read side (data set, rebuild, reads) and keep its database
+    /// `bench_read` in `--data-dir` for inspection, e.g. with `EXPLAIN ANALYZE`.
+    #[arg(long, requires = "data_dir")]
+    reads_only: bool,
 }
 
 /// The lag is measured at these numbers of writers.
@@ -96,6 +100,9 @@ async fn main() -> anyhow::Result<()> {
 /// Measures everything and returns the report.
 async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow::Result<String> {
     let load_at_start = load();
+    if args.reads_only {
+        return reads_only(args, embedded).await;
+    }
     let writes = write_side::measure(embedded, args.seconds).await.context("the write side")?;
 
     let database = "bench_read";
@@ -151,6 +158,26 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     write_side::reading(&mut report)?;
     read_side::reading(&mut report, &rebuild, &reads)?;
     lag::reading(&mut report, &lags)?;
+    Ok(report)
+}
+
+/// The read side alone, its database kept (`--reads-only`).
+async fn reads_only(args: &Args, embedded: &Embedded) -> anyhow::Result<String> {
+    let database = "bench_read";
+    let mut superuser = embedded.superuser("postgres").await?;
+    sqlx::query(&format!("drop database if exists {database} with (force)")).execute(&mut superuser).await?;
+    embedded.create_database(&mut superuser, database).await?;
+    embedded.migrate(database).await?;
+    let owner = PgPoolOptions::new().max_connections(4).connect(&embedded.owner_url(database)).await?;
+    let app = embedded.app_pool(database, 4).await?;
+    let data = dataset::generate(&owner, args.events).await.context("generating the data set")?;
+    eprintln!("data set: {} events in {:.1} s", data.events, data.elapsed.as_secs_f64());
+    let rebuild = read_side::rebuild(&app, &owner, &data, args.batch_size).await.context("the rebuild")?;
+    let reads = read_side::latencies(&app, &data, args.runs, Duration::from_secs(args.read_budget)).await.context("the read latencies")?;
+    let mut report = String::new();
+    writeln!(report, "# Read side only ({} events; database `{database}` kept)\n", data.events)?;
+    read_side::report(&mut report, &data, &rebuild, &reads)?;
+    read_side::reading(&mut report, &rebuild, &reads)?;
     Ok(report)
 }
 

@@ -1,95 +1,158 @@
 //! The `defect_register` read model (reference/domain.md §5.2): one row per defect with its
 //! current state and lifecycle timestamps, kept by the projector from the Defect events.
+//!
+//! The projection is a pure fold ([`fold`]) of a defect's events into its row; the projector
+//! applies a whole batch with two statements ([`apply_all`]), live and in rebuilds alike.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use gemba_domain::defect::DefectEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::engine::{ProjectionError, StoredEvent, name};
 
-/// Applies one Defect event.
-pub async fn apply(conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> Result<(), ProjectionError> {
-    let defect = event.entity()?;
-    let at = event.recorded_at;
-    let update = |sql: &'static str| sqlx::query(sql).bind(org).bind(defect);
-    let query = match event.decode::<DefectEvent>()? {
-        DefectEvent::DefectRaised { zone_id, abnormality_type, tag_class, priority, title, origin, found_by, found_at, .. } => {
-            sqlx::query(
-                "insert into defect_register (org_id, defect_id, zone_id, status, priority, abnormality_type, tag_class, origin, title,
-                                              found_by, raised_at)
-                 values ($1, $2, $3, 'OPEN', $4, $5, $6, $7, $8, $9, $10) on conflict (org_id, defect_id) do nothing",
-            )
-            .bind(org)
-            .bind(defect)
-            .bind(zone_id.uuid())
-            .bind(name(&priority))
-            .bind(name(&abnormality_type))
-            .bind(name(&tag_class))
-            .bind(name(&origin))
-            .bind(title.as_str().to_owned())
-            .bind(found_by.uuid())
-            .bind(found_at)
+/// Every column of a register row (but `org_id`), as the projection folds it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Entry {
+    pub defect_id: Uuid,
+    pub zone_id: Uuid,
+    pub status: String,
+    pub priority: String,
+    pub abnormality_type: String,
+    pub tag_class: String,
+    pub origin: String,
+    pub title: String,
+    pub found_by: Uuid,
+    pub assignee_id: Option<Uuid>,
+    pub raised_at: DateTime<Utc>,
+    pub first_assigned_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub original_due_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<Uuid>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub verified_by: Option<Uuid>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub hold_started_at: Option<DateTime<Utc>>,
+    pub hold_seconds: i64,
+    pub reopen_count: i32,
+    pub escalation_level: i32,
+}
+
+const COLUMNS: &str = "defect_id, zone_id, status, priority, abnormality_type, tag_class, origin, title, found_by, assignee_id, raised_at,
+     first_assigned_at, due_at, original_due_at, resolved_at, resolved_by, closed_at, verified_by, cancelled_at, hold_started_at,
+     hold_seconds, reopen_count, escalation_level";
+
+/// Whole seconds from `from` to `to`, rounded half away from zero.
+fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    let micros = (to - from).num_microseconds().unwrap_or(i64::MAX);
+    let whole = micros / 1_000_000;
+    let rest = micros % 1_000_000;
+    whole
+        + if rest >= 500_000 {
+            1
+        } else if rest <= -500_000 {
+            -1
+        } else {
+            0
         }
-        DefectEvent::DefectAssigned { assignee, due_at, .. } => update(
-            "update defect_register set status = 'ASSIGNED', assignee_id = $3, due_at = $4, original_due_at = coalesce(original_due_at, $4),
-                    first_assigned_at = coalesce(first_assigned_at, $5) where org_id = $1 and defect_id = $2",
-        )
-        .bind(assignee.uuid())
-        .bind(due_at)
-        .bind(at),
-        DefectEvent::DefectReassigned { after, .. } => {
-            update("update defect_register set assignee_id = $3 where org_id = $1 and defect_id = $2").bind(after.uuid())
+}
+
+/// Folds one Defect event, recorded at `at`, into the defect's row (pure). A defect is
+/// created by `DefectRaised` (once); events of a defect without a row change nothing.
+pub fn fold(row: &mut Option<Entry>, defect: Uuid, event: DefectEvent, at: DateTime<Utc>) {
+    if let DefectEvent::DefectRaised { zone_id, abnormality_type, tag_class, priority, title, origin, found_by, found_at, .. } = event {
+        if row.is_none() {
+            *row = Some(Entry {
+                defect_id: defect,
+                zone_id: zone_id.uuid(),
+                status: "OPEN".to_owned(),
+                priority: name(&priority),
+                abnormality_type: name(&abnormality_type),
+                tag_class: name(&tag_class),
+                origin: name(&origin),
+                title: title.as_str().to_owned(),
+                found_by: found_by.uuid(),
+                assignee_id: None,
+                raised_at: found_at,
+                first_assigned_at: None,
+                due_at: None,
+                original_due_at: None,
+                resolved_at: None,
+                resolved_by: None,
+                closed_at: None,
+                verified_by: None,
+                cancelled_at: None,
+                hold_started_at: None,
+                hold_seconds: 0,
+                reopen_count: 0,
+                escalation_level: 0,
+            });
         }
-        DefectEvent::DefectDueDateChanged { after, .. } => {
-            update("update defect_register set due_at = $3 where org_id = $1 and defect_id = $2").bind(after)
+        return;
+    }
+    let Some(r) = row.as_mut() else { return };
+    match event {
+        DefectEvent::DefectRaised { .. } => {}
+        DefectEvent::DefectAssigned { assignee, due_at, .. } => {
+            r.status = "ASSIGNED".to_owned();
+            r.assignee_id = Some(assignee.uuid());
+            r.due_at = Some(due_at);
+            r.original_due_at = r.original_due_at.or(Some(due_at));
+            r.first_assigned_at = r.first_assigned_at.or(Some(at));
         }
-        DefectEvent::DefectWorkStarted => update("update defect_register set status = 'IN_PROGRESS' where org_id = $1 and defect_id = $2"),
+        DefectEvent::DefectReassigned { after, .. } => r.assignee_id = Some(after.uuid()),
+        DefectEvent::DefectDueDateChanged { after, .. } => r.due_at = Some(after),
+        DefectEvent::DefectWorkStarted => r.status = "IN_PROGRESS".to_owned(),
         DefectEvent::DefectPutOnHold { .. } => {
-            update("update defect_register set status = 'ON_HOLD', hold_started_at = $3 where org_id = $1 and defect_id = $2").bind(at)
+            r.status = "ON_HOLD".to_owned();
+            r.hold_started_at = Some(at);
         }
-        DefectEvent::DefectResumed { to } => update(
-            "update defect_register set status = $3, hold_started_at = null,
-                    hold_seconds = hold_seconds + coalesce(extract(epoch from ($4 - hold_started_at))::bigint, 0)
-              where org_id = $1 and defect_id = $2",
-        )
-        .bind(name(&to))
-        .bind(at),
+        DefectEvent::DefectResumed { to } => {
+            r.status = name(&to);
+            if let Some(started) = r.hold_started_at.take() {
+                r.hold_seconds += seconds_between(started, at);
+            }
+        }
         DefectEvent::DefectResolved { resolved_by, resolved_at, .. } => {
-            update("update defect_register set status = 'RESOLVED', resolved_by = $3, resolved_at = $4 where org_id = $1 and defect_id = $2")
-                .bind(resolved_by.uuid())
-                .bind(resolved_at)
+            r.status = "RESOLVED".to_owned();
+            r.resolved_by = Some(resolved_by.uuid());
+            r.resolved_at = Some(resolved_at);
         }
         DefectEvent::DefectClosed { verified_by, verified_at, .. } => {
-            update("update defect_register set status = 'CLOSED', verified_by = $3, closed_at = $4 where org_id = $1 and defect_id = $2")
-                .bind(verified_by.uuid())
-                .bind(verified_at)
+            r.status = "CLOSED".to_owned();
+            r.verified_by = Some(verified_by.uuid());
+            r.closed_at = Some(verified_at);
         }
-        DefectEvent::DefectVerificationFailed { .. } => update(
-            "update defect_register set status = 'ASSIGNED', resolved_at = null, resolved_by = null where org_id = $1 and defect_id = $2",
-        ),
-        DefectEvent::DefectReopened { .. } => update(
-            "update defect_register set status = 'ASSIGNED', closed_at = null, verified_by = null, resolved_at = null, resolved_by = null,
-                    reopen_count = reopen_count + 1 where org_id = $1 and defect_id = $2",
-        ),
+        DefectEvent::DefectVerificationFailed { .. } => {
+            r.status = "ASSIGNED".to_owned();
+            r.resolved_at = None;
+            r.resolved_by = None;
+        }
+        DefectEvent::DefectReopened { .. } => {
+            r.status = "ASSIGNED".to_owned();
+            r.closed_at = None;
+            r.verified_by = None;
+            r.resolved_at = None;
+            r.resolved_by = None;
+            r.reopen_count += 1;
+        }
         DefectEvent::DefectCancelled { .. } => {
-            update("update defect_register set status = 'CANCELLED', cancelled_at = $3 where org_id = $1 and defect_id = $2").bind(at)
+            r.status = "CANCELLED".to_owned();
+            r.cancelled_at = Some(at);
         }
-        DefectEvent::DefectEscalated { to_level: level, .. } => update(
-            "update defect_register set escalation_level = greatest(escalation_level, $3) where org_id = $1 and defect_id = $2",
-        )
-        .bind(i32::try_from(level).unwrap_or(i32::MAX)),
-        DefectEvent::DefectSuggestionAccepted { after, .. } => {
-            update("update defect_register set abnormality_type = $3 where org_id = $1 and defect_id = $2").bind(name(&after))
+        DefectEvent::DefectEscalated { to_level, .. } => {
+            r.escalation_level = r.escalation_level.max(i32::try_from(to_level).unwrap_or(i32::MAX));
         }
-        DefectEvent::DefectReclassified { abnormality_type, tag_class, priority, .. } => update(
-            "update defect_register set abnormality_type = $3, tag_class = $4, priority = $5 where org_id = $1 and defect_id = $2",
-        )
-        .bind(name(&abnormality_type.1))
-        .bind(name(&tag_class.1))
-        .bind(name(&priority.1)),
-        DefectEvent::DefectTransferred { to, .. } => {
-            update("update defect_register set zone_id = $3 where org_id = $1 and defect_id = $2").bind(to.uuid())
+        DefectEvent::DefectSuggestionAccepted { after, .. } => r.abnormality_type = name(&after),
+        DefectEvent::DefectReclassified { abnormality_type, tag_class, priority, .. } => {
+            r.abnormality_type = name(&abnormality_type.1);
+            r.tag_class = name(&tag_class.1);
+            r.priority = name(&priority.1);
         }
+        DefectEvent::DefectTransferred { to, .. } => r.zone_id = to.uuid(),
         DefectEvent::DefectContainmentRecorded { .. }
         | DefectEvent::DefectCountermeasureRecorded { .. }
         | DefectEvent::DefectEvidenceAttached { .. }
@@ -98,9 +161,92 @@ pub async fn apply(conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> R
         | DefectEvent::DefectLinkedToKaizen { .. }
         | DefectEvent::DefectWorkOrderLinked { .. }
         | DefectEvent::DefectTypeSuggested { .. }
-        | DefectEvent::DefectSuggestionRejected { .. } => return Ok(()),
-    };
-    query.execute(&mut *conn).await?;
+        | DefectEvent::DefectSuggestionRejected { .. } => {}
+    }
+}
+
+/// Applies a batch of Defect events set-based: one statement reads the rows the batch
+/// touches, the events are folded in memory in order, one statement writes the rows back.
+pub async fn apply_all(conn: &mut PgConnection, org: Uuid, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut decoded = Vec::with_capacity(events.len());
+    for event in events {
+        decoded.push((event.entity()?, event.decode::<DefectEvent>()?, event.recorded_at));
+    }
+    let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let stored: Vec<Entry> = sqlx::query_as(&format!("select {COLUMNS} from defect_register where org_id = $1 and defect_id = any($2)"))
+        .bind(org)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let before: HashMap<Uuid, Entry> = stored.into_iter().map(|e| (e.defect_id, e)).collect();
+    let mut rows: HashMap<Uuid, Option<Entry>> = ids.iter().map(|id| (*id, before.get(id).cloned())).collect();
+    for (id, event, at) in decoded {
+        if let Some(row) = rows.get_mut(&id) {
+            fold(row, id, event, at);
+        }
+    }
+    let changed: Vec<Entry> = rows.into_values().flatten().filter(|row| before.get(&row.defect_id).is_none_or(|old| old != row)).collect();
+    write(conn, org, &changed).await?;
+    Ok(())
+}
+
+/// Inserts or replaces `rows` in one statement.
+async fn write(conn: &mut PgConnection, org: Uuid, rows: &[Entry]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    macro_rules! column {
+        ($field:ident) => {
+            rows.iter().map(|r| r.$field.clone()).collect::<Vec<_>>()
+        };
+    }
+    sqlx::query(&format!(
+        "insert into defect_register (org_id, {COLUMNS})
+         select $1, * from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                                  $10::uuid[], $11::uuid[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
+                                  $15::timestamptz[], $16::timestamptz[], $17::uuid[], $18::timestamptz[], $19::uuid[],
+                                  $20::timestamptz[], $21::timestamptz[], $22::bigint[], $23::int[], $24::int[])
+         on conflict (org_id, defect_id) do update set
+            zone_id = excluded.zone_id, status = excluded.status, priority = excluded.priority,
+            abnormality_type = excluded.abnormality_type, tag_class = excluded.tag_class, origin = excluded.origin,
+            title = excluded.title, found_by = excluded.found_by, assignee_id = excluded.assignee_id,
+            raised_at = excluded.raised_at, first_assigned_at = excluded.first_assigned_at, due_at = excluded.due_at,
+            original_due_at = excluded.original_due_at, resolved_at = excluded.resolved_at, resolved_by = excluded.resolved_by,
+            closed_at = excluded.closed_at, verified_by = excluded.verified_by, cancelled_at = excluded.cancelled_at,
+            hold_started_at = excluded.hold_started_at, hold_seconds = excluded.hold_seconds,
+            reopen_count = excluded.reopen_count, escalation_level = excluded.escalation_level"
+    ))
+    .bind(org)
+    .bind(column!(defect_id))
+    .bind(column!(zone_id))
+    .bind(column!(status))
+    .bind(column!(priority))
+    .bind(column!(abnormality_type))
+    .bind(column!(tag_class))
+    .bind(column!(origin))
+    .bind(column!(title))
+    .bind(column!(found_by))
+    .bind(column!(assignee_id))
+    .bind(column!(raised_at))
+    .bind(column!(first_assigned_at))
+    .bind(column!(due_at))
+    .bind(column!(original_due_at))
+    .bind(column!(resolved_at))
+    .bind(column!(resolved_by))
+    .bind(column!(closed_at))
+    .bind(column!(verified_by))
+    .bind(column!(cancelled_at))
+    .bind(column!(hold_started_at))
+    .bind(column!(hold_seconds))
+    .bind(column!(reopen_count))
+    .bind(column!(escalation_level))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -208,4 +354,89 @@ pub async fn zone_changes(conn: &mut PgConnection, org: Uuid, zone: Uuid, after:
     .bind(upto)
     .fetch_all(conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone as _;
+    use gemba_domain::defect::{AbnormalityType, DefectEvent, Origin, Priority, TagClass};
+    use serde_json::{Value, json};
+    use uuid::Uuid;
+
+    use super::{Entry, fold};
+
+    fn at(seconds: i64) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc.timestamp_opt(1_790_000_000 + seconds, 0).unwrap()
+    }
+
+    fn event(value: Value) -> DefectEvent {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn raised(zone: Uuid, found_by: Uuid) -> DefectEvent {
+        event(json!({"DefectRaised": {
+            "defect_id": Uuid::nil(), "zone_id": zone, "abnormality_type": AbnormalityType::MinorFlaw, "tag_class": TagClass::Operator,
+            "priority": Priority::B, "title": "Oil leak", "description": "drips", "origin": Origin::GembaWalk,
+            "evidence_before": [], "found_by": found_by, "found_at": at(0)}}))
+    }
+
+    fn fold_all(events: Vec<(DefectEvent, i64)>) -> Option<Entry> {
+        let mut row = None;
+        for (e, seconds) in events {
+            fold(&mut row, Uuid::nil(), e, at(seconds));
+        }
+        row
+    }
+
+    #[test]
+    fn events_before_the_defect_is_raised_change_nothing_and_a_second_raise_is_ignored() {
+        let (zone, finder) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(fold_all(vec![(event(json!("DefectWorkStarted")), 1)]), None);
+        let row = fold_all(vec![(raised(zone, finder), 0), (raised(Uuid::now_v7(), finder), 5)]).unwrap();
+        assert_eq!((row.zone_id, row.status.as_str(), row.priority.as_str(), row.raised_at), (zone, "OPEN", "B", at(0)));
+    }
+
+    #[test]
+    fn the_original_due_date_and_first_assignment_are_kept_through_reassignments_and_due_date_changes() {
+        let (zone, finder, fixer, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let row = fold_all(vec![
+            (raised(zone, finder), 0),
+            (event(json!({"DefectAssigned": {"assignee": fixer, "due_at": at(100), "original_due_at": null}})), 10),
+            (event(json!({"DefectAssigned": {"assignee": other, "due_at": at(200), "original_due_at": at(100)}})), 20),
+            (event(json!({"DefectDueDateChanged": {"before": at(200), "after": at(300), "reason": {"code": "other", "text": "parts late"}}})), 30),
+        ])
+        .unwrap();
+        assert_eq!(row.assignee_id, Some(other));
+        assert_eq!((row.due_at, row.original_due_at, row.first_assigned_at), (Some(at(300)), Some(at(100)), Some(at(10))));
+    }
+
+    #[test]
+    fn hold_time_adds_up_in_whole_seconds_and_reopening_clears_the_closure() {
+        let (zone, finder, fixer) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let mut row = fold_all(vec![(raised(zone, finder), 0)]);
+        let hold = |text: &str| event(json!({"DefectPutOnHold": {"from": "OPEN", "hold_reason": "waiting_parts", "text": text}}));
+        fold(&mut row, Uuid::nil(), hold("parts"), at(10));
+        let resumed = chrono::Utc.timestamp_opt(1_790_000_000 + 70, 600_000_000).unwrap();
+        fold(&mut row, Uuid::nil(), event(json!({"DefectResumed": {"to": "OPEN"}})), resumed);
+        let r = row.clone().unwrap();
+        assert_eq!((r.status.as_str(), r.hold_seconds, r.hold_started_at), ("OPEN", 61, None), "60.6 s rounds to 61");
+        fold(
+            &mut row,
+            Uuid::nil(),
+            event(json!({"DefectClosed": {"verified_by": fixer, "verified_at": at(500), "note": null, "signature_meaning": "verified",
+                                          "resolved_by": null, "found_by": null, "original_due_at": null}})),
+            at(500),
+        );
+        assert_eq!(row.as_ref().map(|r| (r.status.as_str(), r.closed_at)), Some(("CLOSED", Some(at(500)))));
+        fold(
+            &mut row,
+            Uuid::nil(),
+            event(json!({"DefectReopened": {"reason": {"code": "other", "text": "leaks again"}, "recurrence": true}})),
+            at(600),
+        );
+        let r = row.unwrap();
+        assert_eq!((r.status.as_str(), r.closed_at, r.verified_by, r.reopen_count), ("ASSIGNED", None, None, 1));
+    }
 }

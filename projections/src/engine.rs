@@ -26,6 +26,19 @@ pub enum ProjectionError {
     /// A stored event does not read as its type says.
     #[error("event {tenant_seq} ({event_type}) does not read: {message}")]
     Unreadable { tenant_seq: i64, event_type: String, message: String },
+    /// The database refused what an event asked of a read model.
+    #[error("event {tenant_seq} could not be applied: {source}")]
+    Apply { tenant_seq: i64, source: sqlx::Error },
+}
+
+impl ProjectionError {
+    /// The event it happened at, when one event is to blame.
+    pub fn tenant_seq(&self) -> Option<i64> {
+        match self {
+            Self::Unreadable { tenant_seq, .. } | Self::Apply { tenant_seq, .. } => Some(*tenant_seq),
+            Self::Database(_) => None,
+        }
+    }
 }
 
 /// An event as projections read it.
@@ -119,14 +132,32 @@ impl Projection {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    async fn apply(self, conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> Result<(), ProjectionError> {
-        match self {
-            Self::DefectRegister if event.aggregate_type == "Defect" => defect_register::apply(conn, org, event).await,
-            Self::FiveSScores if event.aggregate_type == "FiveSAudit" => five_s_scores::apply(conn, org, event).await,
-            Self::KaizenRegister if event.aggregate_type == "Kaizen" => kaizen_register::apply(conn, org, event).await,
-            Self::A3Register if event.aggregate_type == "A3Case" => a3_register::apply(conn, org, event).await,
-            Self::DefectRegister | Self::FiveSScores | Self::KaizenRegister | Self::A3Register => Ok(()),
+    /// Applies a batch of events (in `tenant_seq` order) to this projection: set-based for
+    /// the defect register, event by event for the others.
+    pub(crate) async fn apply_all(self, conn: &mut PgConnection, org: Uuid, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+        let aggregate = match self {
+            Self::DefectRegister => "Defect",
+            Self::FiveSScores => "FiveSAudit",
+            Self::KaizenRegister => "Kaizen",
+            Self::A3Register => "A3Case",
+        };
+        let relevant: Vec<&StoredEvent> = events.iter().filter(|e| e.aggregate_type == aggregate).collect();
+        if self == Self::DefectRegister {
+            return defect_register::apply_all(conn, org, &relevant).await;
         }
+        for event in relevant {
+            let applied = match self {
+                Self::FiveSScores => five_s_scores::apply(conn, org, event).await,
+                Self::KaizenRegister => kaizen_register::apply(conn, org, event).await,
+                Self::A3Register => a3_register::apply(conn, org, event).await,
+                Self::DefectRegister => Ok(()),
+            };
+            applied.map_err(|error| match error {
+                ProjectionError::Database(source) => ProjectionError::Apply { tenant_seq: event.tenant_seq, source },
+                other => other,
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -264,17 +295,17 @@ impl Projector {
         let Some(last) = events.last().map(|e| e.tenant_seq) else {
             return Ok(Batch { events: 0, checkpoint: last_seq, busy: false });
         };
-        for event in &events {
-            if let Err(error) = projection.apply(&mut tx, org, event).await {
-                if let Err(rollback) = tx.rollback().await {
-                    tracing::warn!(error = %rollback, "rolling back a failed batch");
-                }
-                self.record_failure(org, projection, event.tenant_seq, &error).await;
-                return Err(error);
+        if let Err(error) = projection.apply_all(&mut tx, org, &events).await {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rolling back a failed batch");
             }
-            if let Some(pause) = self.throttle {
-                tokio::time::sleep(pause).await;
-            }
+            let at = error.tenant_seq().unwrap_or_else(|| events.first().map_or(last, |e| e.tenant_seq));
+            self.record_failure(org, projection, at, &error).await;
+            return Err(error);
+        }
+        if let Some(pause) = self.throttle {
+            // Inside the batch's transaction, as the work it stands for.
+            tokio::time::sleep(pause.saturating_mul(u32::try_from(events.len()).unwrap_or(u32::MAX))).await;
         }
         sqlx::query(
             "update projection_checkpoints set last_seq = $3, updated_at = now(), last_error = null, failed_seq = null
@@ -346,6 +377,12 @@ impl Projector {
     /// the next catch-up rebuilds it from the first event.
     pub async fn reset(&self, org: Uuid, projection: Projection) -> Result<(), ProjectionError> {
         let mut tx = tenant_tx(&self.pool, org).await?;
+        // The checkpoint first, as a batch takes its locks (no deadlock with a live batch).
+        sqlx::query("select 1 from projection_checkpoints where org_id = $1 and projection = $2 for update")
+            .bind(org)
+            .bind(projection.name())
+            .execute(&mut *tx)
+            .await?;
         for table in projection.tables() {
             sqlx::query(&format!("delete from {table} where org_id = $1")).bind(org).execute(&mut *tx).await?;
         }

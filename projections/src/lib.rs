@@ -4,6 +4,7 @@
 //!   organisation's events into read models, woken by LISTEN/NOTIFY with a polling fallback.
 //! - [`defect_register`], [`five_s_scores`], [`kaizen_register`] (with the savings ledger)
 //!   and [`a3_register`]: read models (reference/domain.md §5).
+//! - [`rebuild`]: zero-downtime rebuilds into shadow tables, swapped in per organisation.
 //! - [`leaderboard`]: members and zones ranked by live points in a window.
 //! - [`scope_kpis`]: the plant roll-up of one scope and period, in the sites' time zones
 //!   ([`period`]).
@@ -22,5 +23,6 @@ pub mod history;
 pub mod kaizen_register;
 pub mod leaderboard;
 pub mod period;
+pub mod rebuild;
 pub mod registry;
 pub mod scope_kpis;

@@ -202,86 +202,104 @@ pub async fn scope_kpis(
         }};
     }
 
-    // Defects: open ones by type, priority, tag class and age bucket.
+    // Open defects by type, priority, tag class and age bucket, and overdue (one pass over
+    // the open defects of each zone, through the partial index of open defects).
     let open_sql = scoped(
-        ", open as (select d.abnormality_type, d.priority, d.tag_class,
+        ", open as (select d.abnormality_type, d.priority, d.tag_class, d.due_at, d.original_due_at,
                             case when $10 - d.raised_at <= interval '7 days' then '0-7'
                                  when $10 - d.raised_at <= interval '30 days' then '8-30'
                                  when $10 - d.raised_at <= interval '90 days' then '31-90'
                                  else '>90' end as age
-                       from defect_register d join sz on sz.zone_id = d.zone_id
-                      where d.org_id = $1 and d.status not in ('CLOSED', 'CANCELLED'))
+                       from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
+                      where d.status not in ('CLOSED', 'CANCELLED'))
          select case when grouping(abnormality_type) = 0 then 'type'
                      when grouping(priority) = 0 then 'priority'
                      when grouping(tag_class) = 0 then 'tag_class'
-                     else 'age' end as dimension,
-                coalesce(abnormality_type, priority, tag_class, age) as key, count(*) as n
-           from open group by grouping sets ((abnormality_type), (priority), (tag_class), (age))",
+                     when grouping(age) = 0 then 'age'
+                     else 'all' end as dimension,
+                coalesce(abnormality_type, priority, tag_class, age, '') as key, count(*) as n,
+                count(*) filter (where due_at < $10) as overdue,
+                count(*) filter (where original_due_at < $10) as overdue_original
+           from open group by grouping sets ((abnormality_type), (priority), (tag_class), (age), ())",
     );
-    let rows: Vec<(String, String, i64)> = query!(&open_sql).fetch_all(&mut *conn).await?;
-    for (dimension, key, n) in rows {
+    let rows: Vec<(String, String, i64, i64, i64)> = query!(&open_sql).fetch_all(&mut *conn).await?;
+    for (dimension, key, n, overdue, overdue_original) in rows {
         let counts = match dimension.as_str() {
             "type" => &mut kpis.open_by_type,
             "priority" => &mut kpis.open_by_priority,
             "tag_class" => &mut kpis.open_by_tag_class,
-            _ => &mut kpis.open_by_age_bucket,
+            "age" => &mut kpis.open_by_age_bucket,
+            _ => {
+                kpis.open_defects = n;
+                kpis.overdue_defects = overdue;
+                kpis.overdue_vs_original = overdue_original;
+                continue;
+            }
         };
         counts.insert(key, n);
     }
-    kpis.open_defects = kpis.open_by_priority.values().sum();
 
-    // Defects: overdue, flow in the period, time to close, on-time closure, F:M.
+    // Defects raised and closed in the period: flow, time to close, on-time closure, F:M.
+    // Each side reads only its period's defects of each zone, through its own index.
     let flow_sql = scoped(
-        ", d as (select d.*, sz.p_start, sz.p_end from defect_register d join sz on sz.zone_id = d.zone_id where d.org_id = $1),
-            closed as (select * from d where status = 'CLOSED' and closed_at >= p_start and closed_at < p_end),
-            raised as (select * from d where raised_at >= p_start and raised_at < p_end)
-         select (select count(*) from d where status not in ('CLOSED', 'CANCELLED') and due_at < $10),
-                (select count(*) from d where status not in ('CLOSED', 'CANCELLED') and original_due_at < $10),
-                (select count(*) from raised),
-                (select count(*) from closed),
-                (select avg(extract(epoch from closed_at - raised_at) / 86400)::float8 from closed),
-                (select percentile_cont(0.5) within group (order by extract(epoch from closed_at - raised_at) / 86400)::float8 from closed),
-                (select percentile_cont(0.9) within group (order by extract(epoch from closed_at - raised_at) / 86400)::float8 from closed),
-                (select count(*) from closed where original_due_at is not null and closed_at <= original_due_at),
-                (select count(*) from closed where due_at is not null and closed_at <= due_at),
-                (select count(*) from raised where tag_class = 'operator'),
-                (select count(*) from raised where tag_class = 'maintenance')",
+        ", raised as (select count(*) as n,
+                              count(*) filter (where d.tag_class = 'operator') as operator,
+                              count(*) filter (where d.tag_class = 'maintenance') as maintenance
+                         from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
+                        where d.raised_at >= sz.p_start and d.raised_at < sz.p_end),
+            closed as (select extract(epoch from d.closed_at - d.raised_at) / 86400 as days,
+                              d.closed_at <= d.original_due_at as on_time_original,
+                              d.closed_at <= d.due_at as on_time_current
+                         from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
+                        where d.status = 'CLOSED' and d.closed_at >= sz.p_start and d.closed_at < sz.p_end)
+         select raised.n, raised.operator, raised.maintenance, c.*
+           from raised,
+                (select count(*),
+                        avg(days)::float8,
+                        percentile_cont(0.5) within group (order by days)::float8,
+                        percentile_cont(0.9) within group (order by days)::float8,
+                        count(*) filter (where on_time_original),
+                        count(*) filter (where on_time_current)
+                   from closed) c",
     );
     #[allow(clippy::type_complexity)]
-    let row: (i64, i64, i64, i64, Option<f64>, Option<f64>, Option<f64>, i64, i64, i64, i64) =
-        query!(&flow_sql).fetch_one(&mut *conn).await?;
+    let row: (i64, i64, i64, i64, Option<f64>, Option<f64>, Option<f64>, i64, i64) = query!(&flow_sql).fetch_one(&mut *conn).await?;
     let round = |v: Option<f64>| v.map(|d| (d * 100.0).round() / 100.0);
-    kpis.overdue_defects = row.0;
-    kpis.overdue_vs_original = row.1;
-    kpis.raised_in_period = row.2;
+    kpis.raised_in_period = row.0;
+    kpis.fm_ratio = ratio(row.1, row.2);
     kpis.closed_in_period = row.3;
     kpis.mttc_days = Spread { mean: round(row.4), median: round(row.5), p90: round(row.6) };
     kpis.on_time_closure_rate = ratio(row.7, row.3);
     kpis.on_time_vs_current_due = ratio(row.8, row.3);
-    kpis.fm_ratio = ratio(row.9, row.10);
 
     // 5S: zone current scores (counted types, look-back), period and previous period scores,
     // schedule adherence.
+    // Each zone's counted audits are read through zone_5s_scores_latest: the latest within
+    // the look-back, and one grouped pass over the two periods.
     let five_s_sql = scoped(
-        ", counted as (select s.* from zone_5s_scores s join sz on sz.zone_id = s.zone_id
-                        where s.org_id = $1 and s.status = 'SUBMITTED' and s.score_pct is not null and s.audit_type = any($11)),
-            zone_scores as (
-                select sz.zone_id,
-                       (select c.score_pct from counted c where c.zone_id = sz.zone_id and c.submitted_at >= $12
-                         order by c.submitted_at desc limit 1) as current,
-                       (select avg(c.score_pct) from counted c where c.zone_id = sz.zone_id
-                           and c.submitted_at >= sz.p_start and c.submitted_at < sz.p_end) as period,
-                       (select avg(c.score_pct) from counted c where c.zone_id = sz.zone_id
-                           and c.submitted_at >= sz.q_start and c.submitted_at < sz.q_end) as previous
-                  from sz where sz.status = 'ACTIVE'),
-            due as (select s.* from zone_5s_scores s join sz on sz.zone_id = s.zone_id
-                     where s.org_id = $1 and s.due_at >= sz.p_start and s.due_at < sz.p_end)
-         select (select count(*) from zone_scores),
-                (select count(current) from zone_scores),
-                (select avg(current)::text from zone_scores),
-                (select avg(period - previous)::text from zone_scores),
-                (select count(*) from due),
-                (select count(*) from due where status = 'SUBMITTED' and submitted_at <= due_at)",
+        ", zone_scores as (
+                select (select s.score_pct from zone_5s_scores s
+                         where s.org_id = $1 and s.zone_id = sz.zone_id and s.status = 'SUBMITTED'
+                           and s.score_pct is not null and s.audit_type = any($11) and s.submitted_at >= $12
+                         order by s.submitted_at desc limit 1) as current,
+                       g.period, g.previous
+                  from sz cross join lateral (
+                       select avg(s.score_pct) filter (where s.submitted_at >= sz.p_start and s.submitted_at < sz.p_end) as period,
+                              avg(s.score_pct) filter (where s.submitted_at >= sz.q_start and s.submitted_at < sz.q_end) as previous
+                         from zone_5s_scores s
+                        where s.org_id = $1 and s.zone_id = sz.zone_id and s.status = 'SUBMITTED'
+                          and s.score_pct is not null and s.audit_type = any($11)
+                          and s.submitted_at >= least(sz.p_start, sz.q_start)
+                          and s.submitted_at < greatest(sz.p_end, sz.q_end)) g
+                 where sz.status = 'ACTIVE'),
+            due as (select s.status, s.submitted_at, s.due_at
+                      from sz join zone_5s_scores s on s.org_id = $1 and s.zone_id = sz.zone_id
+                     where s.due_at >= sz.p_start and s.due_at < sz.p_end)
+         select z.zones, z.scored, z.avg_current, z.avg_delta, d.due, d.on_time
+           from (select count(*) as zones, count(current) as scored, avg(current)::text as avg_current,
+                        avg(period - previous)::text as avg_delta from zone_scores) z,
+                (select count(*) as due, count(*) filter (where status = 'SUBMITTED' and submitted_at <= due_at) as on_time
+                   from due) d",
     );
     let since = now - chrono::Duration::days(i64::from(settings.lookback_days));
     let row: (i64, i64, Option<String>, Option<String>, i64, i64) =
@@ -295,13 +313,15 @@ pub async fn scope_kpis(
     // Kaizen: ideas, participation of active members whose home zone is in the scope,
     // implementation within 30 days of first submission.
     let kaizen_sql = scoped(
-        ", k as (select k.*, sz.p_start, sz.p_end from kaizen_register k join sz on sz.zone_id = k.zone_id
-                  where k.org_id = $1 and k.submitted_at >= sz.p_start and k.submitted_at < sz.p_end),
-            active as (select m.member_id from members m join sz on sz.zone_id = m.home_zone_id
-                        where m.org_id = $1 and m.status = 'ACTIVE' and m.role in ('OWNER', 'ADMIN', 'MEMBER'))
+        ", k as (select k.status, k.submitted_at, k.implemented_at, k.authors
+                   from sz join kaizen_register k on k.org_id = $1 and k.zone_id = sz.zone_id
+                  where k.submitted_at >= sz.p_start and k.submitted_at < sz.p_end),
+            active as (select m.member_id from sz join members m on m.org_id = $1 and m.home_zone_id = sz.zone_id
+                        where m.status = 'ACTIVE' and m.role in ('OWNER', 'ADMIN', 'MEMBER')),
+            authors as (select distinct unnest(authors) as member_id from k)
          select (select count(*) from k),
                 (select count(*) from active),
-                (select count(distinct a.member_id) from active a join k on a.member_id = any(k.authors)),
+                (select count(*) from active a join authors using (member_id)),
                 (select count(*) from k where status <> 'WITHDRAWN'),
                 (select count(*) from k where status <> 'WITHDRAWN' and implemented_at <= submitted_at + interval '30 days')",
     );

@@ -89,6 +89,21 @@ pub struct ProjectionStatus {
     pub failed_seq: Option<i64>,
 }
 
+impl From<gemba_projections::engine::Status> for ProjectionStatus {
+    fn from(s: gemba_projections::engine::Status) -> Self {
+        Self {
+            lag: s.lag(),
+            projection: s.projection.to_owned(),
+            version: s.version,
+            checkpoint: s.checkpoint,
+            head: s.head,
+            updated_at: s.updated_at,
+            last_error: s.last_error,
+            failed_seq: s.failed_seq,
+        }
+    }
+}
+
 /// Filters of the defect register; a missing field matches everything.
 #[derive(Debug, Default, InputObject)]
 pub struct DefectRegisterFilter {
@@ -304,18 +319,6 @@ impl ReadModelQuery {
         let p = principal(ctx)?;
         let projector = Projector::new(services(ctx)?.gemba.pool().clone());
         let statuses = projector.status(p.org.uuid()).await.map_err(ApiError::internal)?;
-        Ok(statuses
-            .into_iter()
-            .map(|s| ProjectionStatus {
-                lag: s.lag(),
-                projection: s.projection.to_owned(),
-                version: s.version,
-                checkpoint: s.checkpoint,
-                head: s.head,
-                updated_at: s.updated_at,
-                last_error: s.last_error,
-                failed_seq: s.failed_seq,
-            })
-            .collect())
+        Ok(statuses.into_iter().map(ProjectionStatus::from).collect())
     }
 }

@@ -17,6 +17,7 @@ mod plant_story;
 mod points;
 mod projections;
 mod read_models;
+mod rebuild;
 mod red_tags;
 mod schema;
 mod subscriptions;

@@ -10,14 +10,14 @@ use gemba_tests::{Session, TestApp, gemba_bin};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-async fn ok(app: &TestApp, who: &Session, name: &str, input_type: &str, input: Value) -> Value {
+pub(crate) async fn ok(app: &TestApp, who: &Session, name: &str, input_type: &str, input: Value) -> Value {
     let query = format!("mutation($input: {input_type}!) {{ {name}(input: $input) {{ id }} }}");
     let r = app.gql(Some(&who.token), &query, json!({"input": input})).await;
     assert!(r["errors"].is_null(), "{name}: {r}");
     r["data"][name].clone()
 }
 
-fn raise(zone: &str, title: &str, priority: &str, tag_class: &str) -> Value {
+pub(crate) fn raise(zone: &str, title: &str, priority: &str, tag_class: &str) -> Value {
     json!({"zoneId": zone, "abnormalityType": "MINOR_FLAW", "tagClass": tag_class, "priority": priority, "title": title, "description": "seen"})
 }
 
@@ -138,7 +138,7 @@ async fn the_roll_up_matches_hand_computed_defect_and_participation_figures() {
 }
 
 /// Rows of every read model of `org` in a stable order.
-async fn snapshot(app: &TestApp, org: Uuid) -> Value {
+pub(crate) async fn snapshot(app: &TestApp, org: Uuid) -> Value {
     Projector::new(app.pool.clone()).snapshot(org).await.unwrap()
 }
 
@@ -149,7 +149,7 @@ async fn reset(app: &TestApp, org: Uuid) {
 }
 
 /// The least checkpoint over every projection, and the organisation's head.
-async fn progress(app: &TestApp, org: Uuid) -> (i64, i64) {
+pub(crate) async fn progress(app: &TestApp, org: Uuid) -> (i64, i64) {
     let status = Projector::new(app.pool.clone()).status(org).await.unwrap();
     let least = status.iter().map(|s| s.checkpoint).min().unwrap_or(0);
     assert!(status.iter().all(|s| s.last_error.is_none()), "{status:?}");
@@ -169,7 +169,7 @@ fn worker(app: &TestApp, args: &[&str]) -> Child {
         .expect("starting a projector process")
 }
 
-async fn wait_until(app: &TestApp, org: Uuid, done: impl Fn(i64, i64) -> bool) -> (i64, i64) {
+pub(crate) async fn wait_until(app: &TestApp, org: Uuid, done: impl Fn(i64, i64) -> bool) -> (i64, i64) {
     for _ in 0..600 {
         let (checkpoint, head) = progress(app, org).await;
         if done(checkpoint, head) {
@@ -182,7 +182,7 @@ async fn wait_until(app: &TestApp, org: Uuid, done: impl Fn(i64, i64) -> bool) -
 
 /// A plant with a history touching every read model: defects through their lifecycle, a
 /// kaizen through verified savings, an A3 case; returns its organisation.
-async fn history(app: &TestApp, defects: usize) -> (Session, Uuid) {
+pub(crate) async fn history(app: &TestApp, defects: usize) -> (Session, Uuid) {
     let owner = app.sign_up("owner@replay.example", "Replay").await;
     let fixer = app.join(&owner, "fixer@replay.example", "MEMBER").await;
     let coach = app.join(&owner, "coach@replay.example", "MEMBER").await;
