@@ -57,6 +57,13 @@ pub struct Rebuild {
     pub rows: Vec<(String, i64)>,
 }
 
+impl Rebuild {
+    /// `projection` reset and rebuilt alone (the passes follow [`Projection::ALL`]).
+    pub fn alone(&self, projection: Projection) -> Option<&Pass> {
+        Projection::ALL.iter().position(|p| *p == projection).and_then(|i| self.per_projection.get(i))
+    }
+}
+
 /// Reads the organisation's events once in `tenant_seq` order and deserialises each payload
 /// into its domain enum, writing nothing.
 async fn scan(app: &PgPool, org: Uuid) -> anyhow::Result<Pass> {
@@ -65,7 +72,7 @@ async fn scan(app: &PgPool, org: Uuid) -> anyhow::Result<Pass> {
     let mut events = 0;
     {
         let mut rows = sqlx::query_as::<_, StoredEvent>(
-            "select tenant_seq, aggregate_type, aggregate_id, event_type, payload, recorded_at from events
+            "select tenant_seq, aggregate_type, aggregate_id, event_type, event_version, payload, recorded_at from events
               where org_id = $1 order by tenant_seq",
         )
         .bind(org)
