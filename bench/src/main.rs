@@ -7,11 +7,14 @@
 //!   over 18 months, generated in bulk.
 //! - [`read_side`]: the rebuild rate of the projections over it (vs a plain scan of the
 //!   events) and the latency of the dashboard's reads (vs a full count of the register).
+//! - [`replay`]: the rebuild of the same read models by cqrs-es's `QueryReplay` over
+//!   postgres-es, on the same events, beside Gemba's.
 //! - [`lag`]: projection lag under sustained writes through the `Gemba` service.
 
 mod dataset;
 mod lag;
 mod read_side;
+mod replay;
 mod stats;
 mod write_side;
 
@@ -55,6 +58,10 @@ struct Args {
     /// `bench_read` in `--data-dir` for inspection, e.g. with `EXPLAIN ANALYZE`.
     #[arg(long, requires = "data_dir")]
     reads_only: bool,
+    /// Skip the rebuild by cqrs-es's `QueryReplay` (one commit per event: at 1,000,000
+    /// events it takes far longer than Gemba's rebuild).
+    #[arg(long)]
+    no_replay: bool,
 }
 
 /// The lag is measured at these numbers of writers.
@@ -122,6 +129,7 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     eprintln!("data set: {} events in {:.1} s", data.events, data.elapsed.as_secs_f64());
     let rebuild = read_side::rebuild(&app, &owner, &data, args.batch_size).await.context("the rebuild")?;
     let reads = read_side::latencies(&app, &data, args.runs, Duration::from_secs(args.read_budget)).await.context("the read latencies")?;
+    let replay = if args.no_replay { None } else { Some(replay::measure(&owner, &data, &rebuild).await.context("the cqrs-es replay")?) };
     app.close().await;
     owner.close().await;
     // The read side's database is no longer needed: the lag runs on a quiet server (forced:
@@ -153,10 +161,17 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     writeln!(report)?;
     read_side::report(&mut report, &data, &rebuild, &reads)?;
     writeln!(report)?;
+    if let Some(replay) = &replay {
+        replay::report(&mut report, replay, args.batch_size)?;
+        writeln!(report)?;
+    }
     lag::report(&mut report, &lags, args.lag_seconds)?;
     writeln!(report, "\n## Reading the numbers\n")?;
     write_side::reading(&mut report)?;
     read_side::reading(&mut report, &rebuild, &reads)?;
+    if let Some(replay) = &replay {
+        replay::reading(&mut report, replay)?;
+    }
     lag::reading(&mut report, &lags)?;
     Ok(report)
 }
@@ -174,10 +189,21 @@ async fn reads_only(args: &Args, embedded: &Embedded) -> anyhow::Result<String> 
     eprintln!("data set: {} events in {:.1} s", data.events, data.elapsed.as_secs_f64());
     let rebuild = read_side::rebuild(&app, &owner, &data, args.batch_size).await.context("the rebuild")?;
     let reads = read_side::latencies(&app, &data, args.runs, Duration::from_secs(args.read_budget)).await.context("the read latencies")?;
+    let replay = if args.no_replay { None } else { Some(replay::measure(&owner, &data, &rebuild).await.context("the cqrs-es replay")?) };
+    app.close().await;
+    owner.close().await;
     let mut report = String::new();
     writeln!(report, "# Read side only ({} events; database `{database}` kept)\n", data.events)?;
     read_side::report(&mut report, &data, &rebuild, &reads)?;
+    if let Some(replay) = &replay {
+        writeln!(report)?;
+        replay::report(&mut report, replay, args.batch_size)?;
+    }
+    writeln!(report, "\n## Reading the numbers\n")?;
     read_side::reading(&mut report, &rebuild, &reads)?;
+    if let Some(replay) = &replay {
+        replay::reading(&mut report, replay)?;
+    }
     Ok(report)
 }
 

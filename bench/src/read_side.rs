@@ -57,6 +57,13 @@ pub struct Rebuild {
     pub rows: Vec<(String, i64)>,
 }
 
+impl Rebuild {
+    /// `projection` reset and rebuilt alone (the passes follow [`Projection::ALL`]).
+    pub fn alone(&self, projection: Projection) -> Option<&Pass> {
+        Projection::ALL.iter().position(|p| *p == projection).and_then(|i| self.per_projection.get(i))
+    }
+}
+
 /// Reads the organisation's events once in `tenant_seq` order and deserialises each payload
 /// into its domain enum, writing nothing.
 async fn scan(app: &PgPool, org: Uuid) -> anyhow::Result<Pass> {
