@@ -62,6 +62,10 @@ struct Args {
     /// events it takes far longer than Gemba's rebuild).
     #[arg(long)]
     no_replay: bool,
+    /// Seconds each cqrs-es replay may run before it is stopped and its rate taken over
+    /// the events it applied.
+    #[arg(long, default_value_t = 240)]
+    replay_seconds: u64,
 }
 
 /// The lag is measured at these numbers of writers.
@@ -129,7 +133,11 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     eprintln!("data set: {} events in {:.1} s", data.events, data.elapsed.as_secs_f64());
     let rebuild = read_side::rebuild(&app, &owner, &data, args.batch_size).await.context("the rebuild")?;
     let reads = read_side::latencies(&app, &data, args.runs, Duration::from_secs(args.read_budget)).await.context("the read latencies")?;
-    let replay = if args.no_replay { None } else { Some(replay::measure(&owner, &data, &rebuild).await.context("the cqrs-es replay")?) };
+    let replay = if args.no_replay {
+        None
+    } else {
+        Some(replay::measure(&owner, &data, &rebuild, Duration::from_secs(args.replay_seconds)).await.context("the cqrs-es replay")?)
+    };
     app.close().await;
     owner.close().await;
     // The read side's database is no longer needed: the lag runs on a quiet server (forced:
@@ -189,7 +197,11 @@ async fn reads_only(args: &Args, embedded: &Embedded) -> anyhow::Result<String> 
     eprintln!("data set: {} events in {:.1} s", data.events, data.elapsed.as_secs_f64());
     let rebuild = read_side::rebuild(&app, &owner, &data, args.batch_size).await.context("the rebuild")?;
     let reads = read_side::latencies(&app, &data, args.runs, Duration::from_secs(args.read_budget)).await.context("the read latencies")?;
-    let replay = if args.no_replay { None } else { Some(replay::measure(&owner, &data, &rebuild).await.context("the cqrs-es replay")?) };
+    let replay = if args.no_replay {
+        None
+    } else {
+        Some(replay::measure(&owner, &data, &rebuild, Duration::from_secs(args.replay_seconds)).await.context("the cqrs-es replay")?)
+    };
     app.close().await;
     owner.close().await;
     let mut report = String::new();
