@@ -1,6 +1,10 @@
 //! The `zone_5s_scores` read model (reference/domain.md §5.1): one row per audit with its
 //! frozen score, and the zone and roll-up figures built on it.
+//!
+//! The projection is a pure fold ([`fold`]) of an audit's events into its row, applied a
+//! whole batch at a time with two statements ([`apply_all`]).
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -11,49 +15,140 @@ use uuid::Uuid;
 
 use crate::engine::{ProjectionError, StoredEvent, name};
 
-/// Applies one FiveSAudit event.
-pub async fn apply(conn: &mut PgConnection, org: Uuid, event: &StoredEvent) -> Result<(), ProjectionError> {
-    let audit = event.entity()?;
-    let json = |value: &gemba_domain::five_s::Scores| serde_json::to_value(&value.sections).unwrap_or_default();
-    let update = |sql: &'static str| sqlx::query(sql).bind(org).bind(audit);
-    let query = match event.decode::<AuditEvent>()? {
-        AuditEvent::AuditScheduled { zone_id, audit_type, due_at, .. } => sqlx::query(
-            "insert into zone_5s_scores (org_id, audit_id, zone_id, audit_type, status, due_at) values ($1, $2, $3, $4, 'SCHEDULED', $5)
-             on conflict (org_id, audit_id) do nothing",
-        )
-        .bind(org)
-        .bind(audit)
-        .bind(zone_id.uuid())
-        .bind(name(&audit_type))
-        .bind(due_at),
-        AuditEvent::AuditStarted { zone_id, audit_type, .. } => sqlx::query(
-            "insert into zone_5s_scores (org_id, audit_id, zone_id, audit_type, status) values ($1, $2, $3, $4, 'IN_PROGRESS')
-             on conflict (org_id, audit_id) do update set status = 'IN_PROGRESS'",
-        )
-        .bind(org)
-        .bind(audit)
-        .bind(zone_id.uuid())
-        .bind(name(&audit_type)),
-        AuditEvent::AuditSubmitted { scores, submitted_at, .. } => update(
-            "update zone_5s_scores set status = 'SUBMITTED', submitted_at = $3, score_pct = $4::numeric, band = $5, sections = $6
-              where org_id = $1 and audit_id = $2",
-        )
-        .bind(submitted_at)
-        .bind(scores.score_pct.map(|d| d.to_string()))
-        .bind(scores.band.clone())
-        .bind(json(&scores)),
-        AuditEvent::AuditScoreCorrected { scores_after, .. } => update(
-            "update zone_5s_scores set score_pct = $3::numeric, band = $4, sections = $5, corrected = true
-              where org_id = $1 and audit_id = $2",
-        )
-        .bind(scores_after.score_pct.map(|d| d.to_string()))
-        .bind(scores_after.band.clone())
-        .bind(json(&scores_after)),
-        AuditEvent::AuditCancelled { .. } => update("update zone_5s_scores set status = 'CANCELLED' where org_id = $1 and audit_id = $2"),
-        AuditEvent::AuditMissed { .. } => update("update zone_5s_scores set status = 'MISSED' where org_id = $1 and audit_id = $2"),
-        _ => return Ok(()),
+/// Every column of a `zone_5s_scores` row (but `org_id`), as the projection folds it. The
+/// score is kept as PostgreSQL prints the `numeric`, so a row read back compares equal.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct Entry {
+    pub audit_id: Uuid,
+    pub zone_id: Uuid,
+    pub audit_type: String,
+    pub status: String,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub score_pct: Option<String>,
+    pub band: Option<String>,
+    pub sections: Option<serde_json::Value>,
+    pub corrected: bool,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+fn sections(scores: &gemba_domain::five_s::Scores) -> serde_json::Value {
+    serde_json::to_value(&scores.sections).unwrap_or_default()
+}
+
+/// Folds one FiveSAudit event into the audit's row (pure). An audit is created when it is
+/// scheduled or started; events of an audit without a row change nothing.
+pub fn fold(row: &mut Option<Entry>, audit: Uuid, event: AuditEvent) {
+    let created = |zone_id: Uuid, audit_type: String, status: &str, due_at: Option<DateTime<Utc>>| Entry {
+        audit_id: audit,
+        zone_id,
+        audit_type,
+        status: status.to_owned(),
+        submitted_at: None,
+        score_pct: None,
+        band: None,
+        sections: None,
+        corrected: false,
+        due_at,
     };
-    query.execute(&mut *conn).await?;
+    match event {
+        AuditEvent::AuditScheduled { zone_id, audit_type, due_at, .. } if row.is_none() => {
+            *row = Some(created(zone_id.uuid(), name(&audit_type), "SCHEDULED", Some(due_at)));
+        }
+        AuditEvent::AuditStarted { zone_id, audit_type, .. } => match row.as_mut() {
+            Some(r) => r.status = "IN_PROGRESS".to_owned(),
+            None => *row = Some(created(zone_id.uuid(), name(&audit_type), "IN_PROGRESS", None)),
+        },
+        AuditEvent::AuditSubmitted { scores, submitted_at, .. } => {
+            if let Some(r) = row.as_mut() {
+                r.status = "SUBMITTED".to_owned();
+                r.submitted_at = Some(submitted_at);
+                r.score_pct = scores.score_pct.map(|d| d.to_string());
+                r.band.clone_from(&scores.band);
+                r.sections = Some(sections(&scores));
+            }
+        }
+        AuditEvent::AuditScoreCorrected { scores_after, .. } => {
+            if let Some(r) = row.as_mut() {
+                r.score_pct = scores_after.score_pct.map(|d| d.to_string());
+                r.band.clone_from(&scores_after.band);
+                r.sections = Some(sections(&scores_after));
+                r.corrected = true;
+            }
+        }
+        AuditEvent::AuditCancelled { .. } => {
+            if let Some(r) = row.as_mut() {
+                r.status = "CANCELLED".to_owned();
+            }
+        }
+        AuditEvent::AuditMissed { .. } => {
+            if let Some(r) = row.as_mut() {
+                r.status = "MISSED".to_owned();
+            }
+        }
+        _ => {}
+    }
+}
+
+const COLUMNS: &str =
+    "audit_id, zone_id, audit_type, status, submitted_at, score_pct::text as score_pct, band, sections, corrected, due_at";
+
+/// Applies a batch of FiveSAudit events set-based: one statement reads the rows the batch
+/// touches, the events are folded in memory in order, one statement writes the rows back.
+pub async fn apply_all(conn: &mut PgConnection, org: Uuid, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut decoded = Vec::with_capacity(events.len());
+    for event in events {
+        decoded.push((event.entity()?, event.decode::<AuditEvent>()?));
+    }
+    let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let stored: Vec<Entry> = sqlx::query_as(&format!("select {COLUMNS} from zone_5s_scores where org_id = $1 and audit_id = any($2)"))
+        .bind(org)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let before: HashMap<Uuid, Entry> = stored.into_iter().map(|e| (e.audit_id, e)).collect();
+    let mut rows: HashMap<Uuid, Option<Entry>> = ids.iter().map(|id| (*id, before.get(id).cloned())).collect();
+    for (id, event) in decoded {
+        if let Some(row) = rows.get_mut(&id) {
+            fold(row, id, event);
+        }
+    }
+    let changed: Vec<Entry> = rows.into_values().flatten().filter(|row| before.get(&row.audit_id).is_none_or(|old| old != row)).collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    macro_rules! column {
+        ($field:ident) => {
+            changed.iter().map(|r| r.$field.clone()).collect::<Vec<_>>()
+        };
+    }
+    sqlx::query(
+        "insert into zone_5s_scores (org_id, audit_id, zone_id, audit_type, status, submitted_at, score_pct, band, sections, corrected, due_at)
+         select $1, a, z, t, s, at, p::numeric, b, j, c, d
+           from unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::jsonb[],
+                       $10::bool[], $11::timestamptz[]) as r(a, z, t, s, at, p, b, j, c, d)
+         on conflict (org_id, audit_id) do update set
+            zone_id = excluded.zone_id, audit_type = excluded.audit_type, status = excluded.status,
+            submitted_at = excluded.submitted_at, score_pct = excluded.score_pct, band = excluded.band,
+            sections = excluded.sections, corrected = excluded.corrected, due_at = excluded.due_at",
+    )
+    .bind(org)
+    .bind(column!(audit_id))
+    .bind(column!(zone_id))
+    .bind(column!(audit_type))
+    .bind(column!(status))
+    .bind(column!(submitted_at))
+    .bind(column!(score_pct))
+    .bind(column!(band))
+    .bind(column!(sections))
+    .bind(column!(corrected))
+    .bind(column!(due_at))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
