@@ -182,6 +182,12 @@ async fn readers_see_the_old_rows_or_the_new_ones_never_a_mixture_and_other_orga
     assert_eq!(old_titles(&app, other).await, 3);
     assert_eq!(version(&app, other).await, 0);
 
+    // Every organisation at once, two in parallel.
+    let all = run(&app, &["projections", "rebuild", "a3_register", "--parallel", "2"]);
+    assert!(all.status.success(), "{}", text(&all));
+    assert!(text(&all).contains("rebuilt and swapped in 2 of 2 rebuilds (2 organisations)"), "{}", text(&all));
+    assert_eq!(old_titles(&app, other).await, 3, "only the projection named was rebuilt");
+
     // Live projection goes on from the swapped position.
     let zone: Uuid =
         sqlx::query_scalar("select zone_id from zones where org_id = $1").bind(org).fetch_one(&mut app.superuser().await).await.unwrap();
