@@ -184,6 +184,9 @@ pub async fn scope_kpis(
         _ => chrono_tz::UTC,
     };
     let mut kpis = ScopeKpis { period: period::bounds_in(window, now, fiscal, shown_tz), ..ScopeKpis::default() };
+    // The span of every site's period, as plain values: each zone is still held to its own
+    // site's bounds, and these let the planner find the period's rows through an index.
+    let span = (bounds.p_start.iter().min().copied().unwrap_or(kpis.period.0), bounds.p_end.iter().max().copied().unwrap_or(kpis.period.1));
     let scoped = |sql: &str| -> String { format!("{SCOPE}{sql}") };
     // Every statement below shares the scope's ten parameters.
     macro_rules! query {
@@ -246,12 +249,13 @@ pub async fn scope_kpis(
                               count(*) filter (where d.tag_class = 'operator') as operator,
                               count(*) filter (where d.tag_class = 'maintenance') as maintenance
                          from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
-                        where d.raised_at >= sz.p_start and d.raised_at < sz.p_end),
+                        where d.raised_at >= sz.p_start and d.raised_at < sz.p_end and d.raised_at >= $11 and d.raised_at < $12),
             closed as (select extract(epoch from d.closed_at - d.raised_at) / 86400 as days,
                               d.closed_at <= d.original_due_at as on_time_original,
                               d.closed_at <= d.due_at as on_time_current
                          from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
-                        where d.status = 'CLOSED' and d.closed_at >= sz.p_start and d.closed_at < sz.p_end)
+                        where d.status = 'CLOSED' and d.closed_at >= sz.p_start and d.closed_at < sz.p_end
+                          and d.closed_at >= $11 and d.closed_at < $12)
          select raised.n, raised.operator, raised.maintenance, c.*
            from raised,
                 (select count(*),
@@ -263,7 +267,8 @@ pub async fn scope_kpis(
                    from closed) c",
     );
     #[allow(clippy::type_complexity)]
-    let row: (i64, i64, i64, i64, Option<f64>, Option<f64>, Option<f64>, i64, i64) = query!(&flow_sql).fetch_one(&mut *conn).await?;
+    let row: (i64, i64, i64, i64, Option<f64>, Option<f64>, Option<f64>, i64, i64) =
+        query!(&flow_sql).bind(span.0).bind(span.1).fetch_one(&mut *conn).await?;
     let round = |v: Option<f64>| v.map(|d| (d * 100.0).round() / 100.0);
     kpis.raised_in_period = row.0;
     kpis.fm_ratio = ratio(row.1, row.2);
@@ -294,7 +299,7 @@ pub async fn scope_kpis(
                  where sz.status = 'ACTIVE'),
             due as (select s.status, s.submitted_at, s.due_at
                       from sz join zone_5s_scores s on s.org_id = $1 and s.zone_id = sz.zone_id
-                     where s.due_at >= sz.p_start and s.due_at < sz.p_end)
+                     where s.due_at >= sz.p_start and s.due_at < sz.p_end and s.due_at >= $13 and s.due_at < $14)
          select z.zones, z.scored, z.avg_current, z.avg_delta, d.due, d.on_time
            from (select count(*) as zones, count(current) as scored, avg(current)::text as avg_current,
                         avg(period - previous)::text as avg_delta from zone_scores) z,
@@ -303,7 +308,7 @@ pub async fn scope_kpis(
     );
     let since = now - chrono::Duration::days(i64::from(settings.lookback_days));
     let row: (i64, i64, Option<String>, Option<String>, i64, i64) =
-        query!(&five_s_sql).bind(&settings.counted_audit_types).bind(since).fetch_one(&mut *conn).await?;
+        query!(&five_s_sql).bind(&settings.counted_audit_types).bind(since).bind(span.0).bind(span.1).fetch_one(&mut *conn).await?;
     kpis.active_zones = row.0;
     kpis.coverage = (row.0 > 0).then(|| (Decimal::from(row.1) / Decimal::from(row.0)).round_dp(4).normalize());
     kpis.avg_5s_score = decimal(row.2);
@@ -315,7 +320,7 @@ pub async fn scope_kpis(
     let kaizen_sql = scoped(
         ", k as (select k.status, k.submitted_at, k.implemented_at, k.authors
                    from sz join kaizen_register k on k.org_id = $1 and k.zone_id = sz.zone_id
-                  where k.submitted_at >= sz.p_start and k.submitted_at < sz.p_end),
+                  where k.submitted_at >= sz.p_start and k.submitted_at < sz.p_end and k.submitted_at >= $11 and k.submitted_at < $12),
             active as (select m.member_id from sz join members m on m.org_id = $1 and m.home_zone_id = sz.zone_id
                         where m.status = 'ACTIVE' and m.role in ('OWNER', 'ADMIN', 'MEMBER')),
             authors as (select distinct unnest(authors) as member_id from k)
@@ -325,7 +330,7 @@ pub async fn scope_kpis(
                 (select count(*) from k where status <> 'WITHDRAWN'),
                 (select count(*) from k where status <> 'WITHDRAWN' and implemented_at <= submitted_at + interval '30 days')",
     );
-    let row: (i64, i64, i64, i64, i64) = query!(&kaizen_sql).fetch_one(&mut *conn).await?;
+    let row: (i64, i64, i64, i64, i64) = query!(&kaizen_sql).bind(span.0).bind(span.1).fetch_one(&mut *conn).await?;
     kpis.ideas_submitted = row.0;
     kpis.active_members = row.1;
     kpis.participating_members = row.2;
