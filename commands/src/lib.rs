@@ -17,6 +17,8 @@
 //! - [`members`]: members' site scope, home zone, profile and suspension.
 //! - [`plant`]: areas, and zones' areas, headcounts and audit plans.
 //! - [`red_tags`]: the commands of red-tagged items (5S Sort).
+//! - [`signing`], [`checkpoint`], [`export`], [`exports`]: the deployment's signing key, signed
+//!   chain checkpoints, the export file and its offline verifier, the export commands.
 //!
 //! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
 //! ([`CommandError`]) and are mapped to API codes once, in `gemba-api`.
@@ -32,6 +34,7 @@ pub mod envelope;
 pub mod error;
 pub mod evidence;
 pub mod export;
+pub mod exports;
 pub mod facts;
 pub mod five_s;
 pub mod improvement;
