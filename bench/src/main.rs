@@ -8,8 +8,12 @@
 //! - [`read_side`]: the rebuild rate of the projections over it (vs a plain scan of the
 //!   events) and the latency of the dashboard's reads (vs a full count of the register).
 //! - [`lag`]: projection lag under sustained writes through the `Gemba` service.
+//! - [`export`]: `gemba export` (CSV, NDJSON) and `gemba verify --export` over the data set:
+//!   rows per second and peak memory of the real binary (build it first:
+//!   `cargo build --release -p gemba-api`).
 
 mod dataset;
+mod export;
 mod lag;
 mod read_side;
 mod stats;
@@ -51,6 +55,9 @@ struct Args {
     /// Folder for the benchmark's own PostgreSQL (default: a temporary folder).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The `gemba` binary measured by the export benchmark (default: next to this one).
+    #[arg(long)]
+    gemba_bin: Option<PathBuf>,
 }
 
 /// The lag is measured at these numbers of writers.
@@ -96,6 +103,8 @@ async fn main() -> anyhow::Result<()> {
 /// Measures everything and returns the report.
 async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow::Result<String> {
     let load_at_start = load();
+    // Found before anything is measured, so a missing binary fails at once.
+    let gemba = export::gemba_bin(args.gemba_bin.as_deref())?;
     let writes = write_side::measure(embedded, args.seconds).await.context("the write side")?;
 
     let database = "bench_read";
@@ -117,6 +126,7 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     let reads = read_side::latencies(&app, &data, args.runs, Duration::from_secs(args.read_budget)).await.context("the read latencies")?;
     app.close().await;
     owner.close().await;
+    let exports = export::measure(embedded, database, &data, &gemba, &root.join("export")).await.context("the export")?;
     // The read side's database is no longer needed: the lag runs on a quiet server (forced:
     // autovacuum may still be working through the bulk load).
     if let Err(error) = sqlx::query(&format!("drop database if exists {database} with (force)")).execute(&mut superuser).await {
@@ -147,10 +157,13 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     read_side::report(&mut report, &data, &rebuild, &reads)?;
     writeln!(report)?;
     lag::report(&mut report, &lags, args.lag_seconds)?;
+    writeln!(report)?;
+    export::report(&mut report, &exports)?;
     writeln!(report, "\n## Reading the numbers\n")?;
     write_side::reading(&mut report)?;
     read_side::reading(&mut report, &rebuild, &reads)?;
     lag::reading(&mut report, &lags)?;
+    export::reading(&mut report, &exports)?;
     Ok(report)
 }
 

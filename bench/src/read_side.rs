@@ -65,7 +65,7 @@ async fn scan(app: &PgPool, org: Uuid) -> anyhow::Result<Pass> {
     let mut events = 0;
     {
         let mut rows = sqlx::query_as::<_, StoredEvent>(
-            "select tenant_seq, aggregate_type, aggregate_id, event_type, payload, recorded_at from events
+            "select tenant_seq, aggregate_type, aggregate_id, event_type, event_version, payload, recorded_at from events
               where org_id = $1 order by tenant_seq",
         )
         .bind(org)

@@ -302,3 +302,19 @@ async fn the_cli_exports_through_the_database_and_verify_keeps_checking_the_chai
     let verified = cli(&["verify", "--org", &owner.org]);
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
 }
+
+#[tokio::test]
+async fn the_server_signs_checkpoints_of_chains_that_moved() {
+    let app = TestApp::spawn().await;
+    let (owner, _, auditor, _) = organisation(&app, "zeta").await;
+    let signer = gemba_commands::signing::Signer::from_base64(&app.signing_key).unwrap();
+    assert!(gemba_commands::checkpoint::take_all(&app.pool, &signer).await.unwrap() >= 1);
+    assert_eq!(gemba_commands::checkpoint::take_all(&app.pool, &signer).await.unwrap(), 0, "nothing moved since");
+    let head = app.event_count(&owner.org).await;
+    let listed =
+        app.gql(Some(&auditor.token), "query { chainCheckpoints(first: 1) { edges { node { orgId tenantSeq keyId } } } }", json!({})).await;
+    let node = &listed["data"]["chainCheckpoints"]["edges"][0]["node"];
+    assert_eq!(node["tenantSeq"], json!(head), "{listed}");
+    assert_eq!(node["orgId"], json!(owner.org));
+    assert_eq!(node["keyId"], json!(signer.key_id()));
+}
