@@ -256,6 +256,10 @@ async fn csv_exports_neutralise_formulas_and_still_verify() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out) = verify_offline(dir.path(), &export.body, &export.manifest, Some(&public_key(&app)));
     assert_eq!(code, 0, "{out}");
+    // Without the deployment's key the manifest's own key is used, and the auditor is told so.
+    let (code, out) = verify_offline(dir.path(), &export.body, &export.manifest, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("warning") && out.contains("--public-key"), "{out}");
 
     // An entity-filtered export: rows are not consecutive, each is checked on its own.
     let filtered = http_export(&app, &owner, &format!("format=csv&entity={defect}")).await.expect("a filtered export");
