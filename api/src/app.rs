@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use gemba_commands::crypto::Keyring;
 use gemba_commands::evidence::EvidenceConfig;
 use gemba_commands::service::{Clock, Gemba};
+use gemba_commands::signing::Signer;
 use gemba_commands::tenancy::begin_tenant;
 use gemba_projections::engine::{Progress, Projector};
 use gemba_projections::registry as reads;
@@ -23,6 +24,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::export::{self, Exporter};
 use crate::graphql::context::{Principal, RequestContext, Services};
 use crate::graphql::errors::ApiError;
 use crate::graphql::{GembaSchema, schema};
@@ -48,6 +50,9 @@ pub struct AppConfig {
     /// Where the projectors of this process announce committed batches (live subscriptions
     /// listen here); [`spawn_projector`] and the router must share it.
     pub progress: tokio::sync::broadcast::Sender<Progress>,
+    /// The deployment's Ed25519 key signing chain checkpoints and export manifests.
+    /// [`AppConfig::new`] generates a fresh one; `gemba serve` sets the deployment's.
+    pub signer: Signer,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -56,6 +61,7 @@ impl std::fmt::Debug for AppConfig {
             .field("auth_attempts_per_minute", &self.auth_attempts_per_minute)
             .field("evidence", &self.evidence)
             .field("operator_token", &self.operator_token.as_ref().map(|_| "<redacted>"))
+            .field("signer", &self.signer)
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +74,7 @@ impl AppConfig {
             evidence: EvidenceConfig::local(evidence_dir)?,
             operator_token: None,
             progress: tokio::sync::broadcast::channel(PROGRESS_CAPACITY).0,
+            signer: Signer::from_base64(&Signer::generate_base64()).map_err(|e| gemba_commands::CommandError::Internal(e.to_string()))?,
         })
     }
 }
@@ -80,6 +87,7 @@ pub struct AppState {
     pub(crate) projector: Projector,
     pub(crate) operator_token: Option<Arc<str>>,
     pub(crate) operator: crate::operator::OperatorSchema,
+    pub(crate) exporter: Exporter,
 }
 
 /// How long a mutation waits for the projections to reach its position (read-your-writes).
@@ -104,17 +112,21 @@ pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &Ap
         limiter: RateLimiter::per_minute(config.auth_attempts_per_minute),
         address_limiter: RateLimiter::per_minute(config.auth_attempts_per_minute.saturating_mul(5)),
         progress: config.progress.clone(),
+        signer: config.signer.clone(),
     };
     let projector = Projector::new(gemba.pool().clone()).with_progress(config.progress.clone());
     let operator_token = config.operator_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from);
     let operator = crate::operator::schema(gemba.pool().clone(), config.progress.clone());
-    let state = AppState { schema: schema(services), gemba, projector, operator_token, operator };
+    let exporter = Exporter::new(gemba.clone(), config.signer.clone());
+    let state = AppState { schema: schema(services), gemba, projector, operator_token, operator, exporter };
     Ok(Router::new()
         .route("/graphql", post(graphql).get(websocket::subscriptions))
         .route("/metrics", get(metrics::metrics))
         .route("/operator/graphql", post(crate::operator::graphql))
         .route("/evidence", post(evidence::upload))
         .route("/evidence/{org}/{sha256}", get(evidence::download))
+        .route("/export/events", get(export::export_events))
+        .route("/export/events/{export_id}/manifest", get(export::export_manifest))
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

@@ -13,7 +13,7 @@ use gemba_domain::OrgId;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::app::{AppConfig, router, serve};
-use crate::database::{Database, DatabaseConfig, app_key, migrate};
+use crate::database::{Database, DatabaseConfig, app_key, migrate, signing_key};
 use crate::embedded::{DATABASE, Embedded};
 use crate::rebuilds::{self, Overall};
 use gemba_projections::engine::Projection;
@@ -46,6 +46,10 @@ pub struct DbArgs {
     /// key in `<data-dir>/app.key`, generated on first use.
     #[arg(long, env = "GEMBA_APP_KEY", global = true, hide_env_values = true)]
     pub app_key: Option<String>,
+    /// The deployment's Ed25519 signing key (32-byte seed, base64) for chain checkpoints and
+    /// export manifests. Default: the key in `<data-dir>/signing.key`, generated on first use.
+    #[arg(long, env = "GEMBA_SIGNING_KEY", global = true, hide_env_values = true)]
+    pub signing_key: Option<String>,
 }
 
 /// Subcommands.
@@ -79,21 +83,78 @@ pub enum Command {
         /// Bearer token operators send to read `GET /metrics`; without it the endpoint is off.
         #[arg(long, env = "GEMBA_OPERATOR_TOKEN", hide_env_values = true)]
         operator_token: Option<String>,
+        /// Seconds between two rounds of signed chain checkpoints (each organisation whose
+        /// chain moved gets one); 0 turns them off in this process (exports still take one).
+        #[arg(long, env = "GEMBA_CHECKPOINT_INTERVAL_SECS", default_value_t = 3600)]
+        checkpoint_interval_secs: u64,
     },
     /// Apply the database migrations.
     Migrate,
-    /// Recompute every link of an organisation's hash chain.
+    /// Recompute every link of an organisation's hash chain in the database (`--org`), or
+    /// verify an export file offline, without any database (`--export`).
     Verify {
-        /// The organisation.
+        /// The organisation (verifies in the database).
+        #[arg(long, required_unless_present = "export", conflicts_with = "export")]
+        org: Option<uuid::Uuid>,
+        /// An export file (CSV or NDJSON) to verify offline.
         #[arg(long)]
-        org: uuid::Uuid,
+        export: Option<PathBuf>,
+        /// Its manifest. Default: `<export>.manifest.json`.
+        #[arg(long, requires = "export")]
+        manifest: Option<PathBuf>,
+        /// The deployment's public key (`gemba keys public`), base64 in a file. Without it the
+        /// manifest is checked against the key it names, which proves integrity, not origin.
+        #[arg(long, requires = "export")]
+        public_key: Option<PathBuf>,
     },
+    /// Export an organisation's audit trail (one row per event, with what an auditor needs
+    /// to verify it offline) to a file and a signed `<file>.manifest.json`.
+    Export(ExportArgs),
+    /// The deployment's signing key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Manage the embedded PostgreSQL.
     #[command(subcommand)]
     Db(DbCommand),
     /// Run or inspect the projector.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+}
+
+/// What `gemba export` exports.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The organisation.
+    #[arg(long)]
+    pub org: uuid::Uuid,
+    /// `csv` or `ndjson`.
+    #[arg(long, default_value = "ndjson")]
+    pub format: String,
+    /// The file to write (its manifest goes to `<file>.manifest.json`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Events recorded at or after this time (RFC 3339).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Events recorded before this time (RFC 3339).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only the events of this entity (its id).
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Only the events this member caused (their id).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only these event types (repeat the option, or separate by commas).
+    #[arg(long = "event-type", value_delimiter = ',')]
+    pub event_types: Vec<String>,
+}
+
+/// Signing-key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print the public key (base64) to give to auditors; its id goes to stderr.
+    Public,
 }
 
 /// Projector commands.
@@ -157,7 +218,7 @@ pub enum DbCommand {
 }
 
 impl DbArgs {
-    fn config(&self) -> DatabaseConfig {
+    pub(crate) fn config(&self) -> DatabaseConfig {
         DatabaseConfig {
             database_url: self.database_url.clone(),
             migration_url: self.migration_database_url.clone(),
@@ -232,6 +293,21 @@ fn progress_message(overall: &Overall) -> String {
     message
 }
 
+/// Takes signed chain checkpoints every `interval` until the task is aborted; failures are
+/// logged, never fatal.
+async fn checkpoint_forever(pool: sqlx::PgPool, signer: gemba_commands::signing::Signer, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match gemba_commands::checkpoint::take_all(&pool, &signer).await {
+            Ok(0) => {}
+            Ok(taken) => tracing::info!(taken, "chain checkpoints signed"),
+            Err(error) => tracing::warn!(%error, "taking chain checkpoints failed; retrying at the next interval"),
+        }
+    }
+}
+
 /// Runs the command line; the exit code says how it went.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -244,8 +320,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sweep_interval_secs,
             projector_poll_secs,
             operator_token,
+            checkpoint_interval_secs,
         } => {
             let keyring = app_key(cli.db.app_key.as_deref(), &cli.db.data_dir).map_err(anyhow::Error::msg)?;
+            let signer = signing_key(cli.db.signing_key.as_deref(), &cli.db.data_dir).map_err(anyhow::Error::msg)?;
             let database = Database::open(&cli.db.config()).await?;
             let where_ = match &database.embedded {
                 Some(e) => {
@@ -260,6 +338,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.evidence.max_bytes = evidence_max_bytes;
             config.evidence.link_ttl = chrono::Duration::seconds(i64::from(evidence_link_ttl_secs));
             config.operator_token = operator_token;
+            config.signer = signer.clone();
             let app = router(database.pool.clone(), keyring.clone(), Arc::new(SystemClock), &config)?;
             let backfill = Gemba::new(database.pool.clone(), keyring.clone(), Arc::new(SystemClock), config.evidence.clone())?;
             match backfill.backfill_registry().await {
@@ -271,12 +350,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .then(|| Gemba::new(database.pool.clone(), keyring, Arc::new(SystemClock), config.evidence.clone()))
                 .transpose()?
                 .map(|gemba| tokio::spawn(sweep_forever(gemba, std::time::Duration::from_secs(sweep_interval_secs))));
+            let checkpoints = (checkpoint_interval_secs > 0).then(|| {
+                tokio::spawn(checkpoint_forever(database.pool.clone(), signer, std::time::Duration::from_secs(checkpoint_interval_secs)))
+            });
             println!("Gemba is serving GraphQL at http://{address}/graphql (GraphiQL: http://{address}/graphiql), database: {where_}");
             let projector =
                 crate::app::spawn_projector(database.pool.clone(), std::time::Duration::from_secs(projector_poll_secs), &config);
             let served = serve(listener, app, shutdown_signal()).await;
             if let Some(sweeper) = sweeper {
                 sweeper.abort();
+            }
+            if let Some(checkpoints) = checkpoints {
+                checkpoints.abort();
             }
             projector.abort();
             database.close().await;
@@ -299,7 +384,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { org } => {
+        Command::Verify { export: Some(export), manifest, public_key, .. } => {
+            crate::export_cli::verify_export(&export, manifest.as_deref(), public_key.as_deref())
+        }
+        Command::Export(args) => crate::export_cli::export(&cli.db, args).await,
+        Command::Keys(KeysCommand::Public) => {
+            let signer = signing_key(cli.db.signing_key.as_deref(), &cli.db.data_dir).map_err(anyhow::Error::msg)?;
+            let key = signer.public_key();
+            eprintln!("key id {}", key.id());
+            println!("{}", key.to_base64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { org: Some(org), .. } => {
             let database = Database::open(&cli.db.config()).await?;
             let verdict = {
                 let mut tx = begin_tenant(&database.pool, OrgId(org)).await?;
@@ -451,6 +547,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{cancelled} rebuilds cancelled");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Verify { org: None, export: None, .. } => Err(anyhow::anyhow!("give --org (in the database) or --export (offline)")),
         Command::Db(DbCommand::Stop) => {
             let embedded = Embedded::start(&cli.db.data_dir.join("postgres")).await?;
             embedded.stop_any()?;

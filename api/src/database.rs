@@ -181,3 +181,31 @@ pub fn app_key(configured: Option<&str>, data_dir: &Path) -> Result<gemba_comman
     };
     gemba_commands::crypto::Keyring::from_base64(&text).map_err(|e| e.to_string())
 }
+
+/// Reads the deployment's Ed25519 signing key (32-byte seed, base64) from
+/// `GEMBA_SIGNING_KEY`, else `<data-dir>/signing.key`, creating that file (mode 0600) on
+/// first use. It signs chain checkpoints and export manifests.
+pub fn signing_key(configured: Option<&str>, data_dir: &Path) -> Result<gemba_commands::signing::Signer, String> {
+    use gemba_commands::signing::Signer;
+    use std::os::unix::fs::PermissionsExt;
+    let text = match configured {
+        Some(text) => text.to_owned(),
+        None => {
+            let path = data_dir.join("signing.key");
+            match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
+                    let key = Signer::generate_base64();
+                    std::fs::write(&path, &key).map_err(|e| format!("writing {}: {e}", path.display()))?;
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                        .map_err(|e| format!("protecting {}: {e}", path.display()))?;
+                    tracing::info!(path = %path.display(), "generated a new signing key");
+                    key
+                }
+                Err(e) => return Err(format!("reading {}: {e}", path.display())),
+            }
+        }
+    };
+    Signer::from_base64(&text).map_err(|e| e.to_string())
+}

@@ -10,8 +10,12 @@
 //! - [`replay`]: the rebuild of the same read models by cqrs-es's `QueryReplay` over
 //!   postgres-es, on the same events, beside Gemba's.
 //! - [`lag`]: projection lag under sustained writes through the `Gemba` service.
+//! - [`export`]: `gemba export` (CSV, NDJSON) and `gemba verify --export` over the data set:
+//!   rows per second and peak memory of the real binary (build it first:
+//!   `cargo build --release -p gemba-api`).
 
 mod dataset;
+mod export;
 mod lag;
 mod read_side;
 mod replay;
@@ -66,6 +70,9 @@ struct Args {
     /// the events it applied.
     #[arg(long, default_value_t = 240)]
     replay_seconds: u64,
+    /// The `gemba` binary measured by the export benchmark (default: next to this one).
+    #[arg(long)]
+    gemba_bin: Option<PathBuf>,
 }
 
 /// The lag is measured at these numbers of writers.
@@ -114,6 +121,8 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     if args.reads_only {
         return reads_only(args, embedded).await;
     }
+    // Found before anything is measured, so a missing binary fails at once.
+    let gemba = export::gemba_bin(args.gemba_bin.as_deref())?;
     let writes = write_side::measure(embedded, args.seconds).await.context("the write side")?;
 
     let database = "bench_read";
@@ -140,6 +149,7 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     };
     app.close().await;
     owner.close().await;
+    let exports = export::measure(embedded, database, &data, &gemba, &root.join("export")).await.context("the export")?;
     // The read side's database is no longer needed: the lag runs on a quiet server (forced:
     // autovacuum may still be working through the bulk load).
     if let Err(error) = sqlx::query(&format!("drop database if exists {database} with (force)")).execute(&mut superuser).await {
@@ -174,6 +184,8 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
         writeln!(report)?;
     }
     lag::report(&mut report, &lags, args.lag_seconds)?;
+    writeln!(report)?;
+    export::report(&mut report, &exports)?;
     writeln!(report, "\n## Reading the numbers\n")?;
     write_side::reading(&mut report)?;
     read_side::reading(&mut report, &rebuild, &reads)?;
@@ -181,6 +193,7 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
         replay::reading(&mut report, replay)?;
     }
     lag::reading(&mut report, &lags)?;
+    export::reading(&mut report, &exports)?;
     Ok(report)
 }
 

@@ -17,6 +17,8 @@
 //! - [`members`]: members' site scope, home zone, profile and suspension.
 //! - [`plant`]: areas, and zones' areas, headcounts and audit plans.
 //! - [`red_tags`]: the commands of red-tagged items (5S Sort).
+//! - [`signing`], [`checkpoint`], [`export`], [`exports`]: the deployment's signing key, signed
+//!   chain checkpoints, the export file and its offline verifier, the export commands.
 //!
 //! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
 //! ([`CommandError`]) and are mapped to API codes once, in `gemba-api`.
@@ -25,11 +27,14 @@ pub mod advisor;
 pub mod auth;
 pub mod bus;
 pub mod chain;
+pub mod checkpoint;
 pub mod crypto;
 pub mod defects;
 pub mod envelope;
 pub mod error;
 pub mod evidence;
+pub mod export;
+pub mod exports;
 pub mod facts;
 pub mod five_s;
 pub mod improvement;
@@ -40,6 +45,7 @@ pub mod recognition;
 pub mod red_tags;
 pub mod registry;
 pub mod service;
+pub mod signing;
 pub mod store;
 pub mod sweeper;
 pub mod tenancy;

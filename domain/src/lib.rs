@@ -17,6 +17,7 @@ pub mod audit;
 pub mod defect;
 pub mod error;
 pub mod evidence;
+pub mod export;
 pub mod five_s;
 pub mod five_s_audit;
 pub mod ids;

@@ -100,6 +100,8 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub client: reqwest::Client,
     pub app_key: String,
+    /// The deployment's signing key (base64 seed) this app signs checkpoints and exports with.
+    pub signing_key: String,
     /// The folder of this app's evidence files.
     pub evidence_dir: tempfile::TempDir,
     projector: tokio::task::JoinHandle<()>,
@@ -136,6 +138,8 @@ impl TestApp {
         let evidence_dir = tempfile::tempdir()?;
         let mut config = AppConfig::new(evidence_dir.path())?;
         config.auth_attempts_per_minute = 10_000;
+        let signing_key = gemba_commands::signing::Signer::generate_base64();
+        config.signer = gemba_commands::signing::Signer::from_base64(&signing_key).map_err(|e| anyhow!("{e}"))?;
         configure(&mut config);
         let cluster = cluster();
         let database = format!("t_{}", Uuid::new_v4().simple());
@@ -155,7 +159,18 @@ impl TestApp {
             let _ = stopped.await;
         }));
         let projector = gemba_api::app::spawn_projector(pool.clone(), std::time::Duration::from_secs(1), &config);
-        Ok(Self { url, database, pool, clock, client: reqwest::Client::new(), app_key, evidence_dir, projector, shutdown: Some(shutdown) })
+        Ok(Self {
+            url,
+            database,
+            pool,
+            clock,
+            client: reqwest::Client::new(),
+            app_key,
+            signing_key,
+            evidence_dir,
+            projector,
+            shutdown: Some(shutdown),
+        })
     }
 
     /// Stops this app's in-process projector worker (read-your-writes still catches up on

@@ -42,6 +42,8 @@ pub struct Services {
     pub address_limiter: RateLimiter,
     /// The projectors' announcements of committed batches (live subscriptions listen here).
     pub progress: tokio::sync::broadcast::Sender<gemba_projections::engine::Progress>,
+    /// The deployment's signing key (its public half is shown to auditors).
+    pub signer: gemba_commands::signing::Signer,
 }
 
 pub fn services<'a>(ctx: &Context<'a>) -> ApiResult<&'a Services> {

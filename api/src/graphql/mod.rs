@@ -22,6 +22,7 @@ macro_rules! mirror_enum {
 }
 
 pub mod audit_trail;
+pub mod checkpoints;
 pub mod context;
 pub mod defects;
 pub mod errors;
@@ -58,6 +59,7 @@ pub struct Query(
     read_models::ReadModelQuery,
     kpis::KpiQuery,
     audit_trail::AuditTrailQuery,
+    checkpoints::CheckpointQuery,
 );
 
 /// All mutations.

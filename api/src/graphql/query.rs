@@ -2,8 +2,7 @@
 
 use async_graphql::connection::{Connection, OpaqueCursor};
 use async_graphql::{Context, ID, Json, Object};
-use gemba_commands::envelope::Envelope;
-use gemba_domain::{MemberId, Role as DomainRole, Sealed, SiteId, ZoneId};
+use gemba_domain::{MemberId, Role as DomainRole, SiteId, ZoneId};
 use gemba_projections::history::entity_history;
 use gemba_projections::registry as reads;
 use uuid::Uuid;
@@ -11,25 +10,13 @@ use uuid::Uuid;
 use super::context::{principal, services, tenant_tx};
 use super::errors::{ApiError, ApiResult};
 use super::types::{
-    ERASED, FieldChange, HistoryActor, HistoryEntry, Member, Organization, PAGE_DEFAULT, Site, Zone, connection, member_for, members_view,
-    page,
+    FieldChange, HistoryActor, HistoryEntry, Member, Organization, PAGE_DEFAULT, Site, Zone, connection, member_for, members_view, page,
 };
+use crate::trail::{Viewer, render_envelopes};
 
 /// Read operations.
 #[derive(Debug, Default)]
 pub struct CoreQuery;
-
-/// Shown instead of personal data the reader may not see.
-const REDACTED: &str = "[redacted]";
-
-fn sealed_value(value: &serde_json::Value) -> Option<Sealed> {
-    match value {
-        serde_json::Value::Object(map) if map.len() == 2 && map.contains_key("key") && map.contains_key("ct") => {
-            serde_json::from_value(value.clone()).ok()
-        }
-        _ => None,
-    }
-}
 
 #[Object]
 impl CoreQuery {
@@ -139,82 +126,41 @@ impl CoreQuery {
     }
 }
 
-/// History rows as GraphQL entries: sealed values (actor names, personal fields) opened with
-/// one key look-up, erased ones shown as erased, e-mail addresses to Owners and Admins only.
+/// History rows as GraphQL entries (the rendering is shared with exports: [`crate::trail`]).
 pub(crate) async fn render_history(
     ctx: &Context<'_>,
     tx: &mut sqlx::PgConnection,
     rows: Vec<gemba_projections::history::HistoryRow>,
 ) -> ApiResult<Vec<HistoryEntry>> {
     let p = principal(ctx)?;
-    let envelopes: Vec<Envelope> = rows
-        .iter()
-        .map(|r| serde_json::from_value(r.metadata.clone()).map_err(|e| ApiError::internal(format!("event envelope: {e}"))))
-        .collect::<ApiResult<_>>()?;
-
-    // Open every sealed value (actor names, personal fields) with one key look-up.
-    let mut sealed: Vec<Sealed> = Vec::new();
-    for envelope in &envelopes {
-        sealed.extend(envelope.actor.display_name.clone());
-        for change in &envelope.changes {
-            sealed.extend(sealed_value(&change.before));
-            sealed.extend(sealed_value(&change.after));
-        }
-    }
-    let refs: Vec<&Sealed> = sealed.iter().collect();
-    let opened = services(ctx)?.gemba.keyring().open_all(tx, p.org, &refs).await?;
-    let mut opened = opened.into_iter();
-    // E-mail addresses are shown to Owners and Admins only, as in `members`.
-    let sees_emails = matches!(p.role, DomainRole::Owner | DomainRole::Admin);
-    let mut open = |path: &str, value: &serde_json::Value| -> Option<Json<serde_json::Value>> {
-        match sealed_value(value) {
-            Some(_) => {
-                let plain = opened.next().flatten().unwrap_or_else(|| ERASED.into());
-                let shown = if path == "email" && !sees_emails { REDACTED.to_owned() } else { plain };
-                Some(Json(serde_json::Value::String(shown)))
-            }
-            None if value.is_null() => None,
-            None => Some(Json(value.clone())),
-        }
-    };
-
+    let metadata: Vec<&serde_json::Value> = rows.iter().map(|r| &r.metadata).collect();
+    let rendered = render_envelopes(services(ctx)?.gemba.keyring(), tx, Viewer::member(p.org, p.role), &metadata).await?;
     Ok(rows
         .into_iter()
-        .zip(envelopes)
-        .map(|(row, envelope)| {
-            let display_name =
-                envelope.actor.display_name.as_ref().map(|name| open("displayName", &serde_json::to_value(name).unwrap_or_default()));
-            HistoryEntry {
-                entity_id: ID(row.aggregate_id),
-                seq: row.sequence,
-                tenant_seq: row.tenant_seq,
-                recorded_at: row.recorded_at,
-                event_type: row.event_type,
-                entity_type: row.aggregate_type,
-                actor: HistoryActor {
-                    id: envelope.actor.member_id.map(|m| ID(m.to_string())),
-                    display_name: display_name.flatten().and_then(|j| j.0.as_str().map(str::to_owned)),
-                    role: envelope.actor.role.map(Into::into),
-                },
-                changes: envelope
-                    .changes
-                    .iter()
-                    .map(|c| FieldChange { path: c.path.clone(), before: open(&c.path, &c.before), after: open(&c.path, &c.after) })
-                    .collect(),
-                reason: envelope.reason.as_ref().map(|r| r.text.clone()),
-                reason_code: envelope
-                    .reason
-                    .as_ref()
-                    .and_then(|r| serde_json::to_value(r.code).ok())
-                    .and_then(|v| v.as_str().map(str::to_owned)),
-                channel: serde_json::to_value(envelope.channel).ok().and_then(|v| v.as_str().map(str::to_owned)),
-                signature_meaning: envelope
-                    .signature
-                    .and_then(|s| serde_json::to_value(s).ok())
-                    .and_then(|v| v.as_str().map(str::to_owned)),
-                command_id: Some(ID(envelope.command_id.to_string())),
-                correlation_id: Some(ID(envelope.correlation_id.to_string())),
-            }
+        .zip(rendered)
+        .map(|(row, envelope)| HistoryEntry {
+            entity_id: ID(row.aggregate_id),
+            seq: row.sequence,
+            tenant_seq: row.tenant_seq,
+            recorded_at: row.recorded_at,
+            event_type: row.event_type,
+            entity_type: row.aggregate_type,
+            actor: HistoryActor {
+                id: envelope.actor_id.map(ID),
+                display_name: envelope.actor_name,
+                role: envelope.actor_role.map(Into::into),
+            },
+            changes: envelope
+                .changes
+                .into_iter()
+                .map(|c| FieldChange { path: c.path, before: c.before.map(Json), after: c.after.map(Json) })
+                .collect(),
+            reason: envelope.reason,
+            reason_code: envelope.reason_code,
+            channel: envelope.channel,
+            signature_meaning: envelope.signature_meaning,
+            command_id: Some(ID(envelope.command_id.to_string())),
+            correlation_id: Some(ID(envelope.correlation_id.to_string())),
         })
         .collect())
 }

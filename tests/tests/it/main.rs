@@ -9,6 +9,7 @@ mod concurrency;
 mod database;
 mod defects;
 mod evidence;
+mod export;
 mod five_s;
 mod idempotency;
 mod improvement;
