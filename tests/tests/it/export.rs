@@ -7,12 +7,12 @@ use std::process::Command;
 use gemba_tests::{Session, TestApp, gemba_bin};
 use serde_json::{Value, json};
 
-struct Exported {
-    body: Vec<u8>,
-    manifest: Value,
+pub(crate) struct Exported {
+    pub(crate) body: Vec<u8>,
+    pub(crate) manifest: Value,
 }
 
-async fn http_export(app: &TestApp, who: &Session, query: &str) -> Result<Exported, (u16, Value)> {
+pub(crate) async fn http_export(app: &TestApp, who: &Session, query: &str) -> Result<Exported, (u16, Value)> {
     let response =
         app.client.get(format!("{}/export/events?{query}", app.url)).bearer_auth(&who.token).send().await.expect("export request");
     let status = response.status().as_u16();
@@ -35,7 +35,7 @@ async fn http_export(app: &TestApp, who: &Session, query: &str) -> Result<Export
 }
 
 /// Runs `gemba verify --export` with no usable database: returns (exit code, stdout).
-fn verify_offline(dir: &Path, body: &[u8], manifest: &Value, public_key: Option<&str>) -> (i32, String) {
+pub(crate) fn verify_offline(dir: &Path, body: &[u8], manifest: &Value, public_key: Option<&str>) -> (i32, String) {
     let file = dir.join("export.dat");
     std::fs::write(&file, body).unwrap();
     let manifest_file = dir.join("manifest.json");
@@ -115,7 +115,7 @@ fn lines(body: &[u8]) -> Vec<Vec<u8>> {
     body.split_inclusive(|b| *b == b'\n').map(<[u8]>::to_vec).collect()
 }
 
-fn ndjson_rows(body: &[u8]) -> Vec<Value> {
+pub(crate) fn ndjson_rows(body: &[u8]) -> Vec<Value> {
     lines(body).iter().map(|l| serde_json::from_slice(l).expect("an NDJSON row")).collect()
 }
 

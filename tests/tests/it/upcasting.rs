@@ -1,12 +1,12 @@
 //! Schema evolution: an event stored in an older shape (`event_version`) reads through its
-//! upcaster on every read path: aggregate load, projections and their rebuild.
+//! upcaster on every read path: aggregate load, projections and their rebuild, exports.
 
 use gemba_projections::engine::{Projection, Projector};
 use gemba_tests::TestApp;
 use serde_json::json;
 
 #[tokio::test]
-async fn a_version_1_escalation_loads_through_its_upcaster_in_aggregates_projections_and_rebuilds() {
+async fn a_version_1_escalation_loads_through_its_upcaster_in_aggregates_projections_rebuilds_and_exports() {
     let app = TestApp::spawn().await;
     let owner = app.sign_up("ann@up.example", "Upcast").await;
     let site = app.create_site(&owner, "S1").await;
@@ -46,6 +46,8 @@ async fn a_version_1_escalation_loads_through_its_upcaster_in_aggregates_project
     .unwrap();
     sqlx::query("alter table events enable trigger events_append_only").execute(&mut db).await.unwrap();
     assert_eq!(rewritten.rows_affected(), 1);
+    // That release's chain covered the bytes it stored: link them again.
+    rechain(&mut db, org).await;
     let stored: serde_json::Value = sqlx::query_scalar("select payload from events where org_id = $1 and event_type = 'DefectEscalated'")
         .bind(org)
         .fetch_one(&mut db)
@@ -81,4 +83,68 @@ async fn a_version_1_escalation_loads_through_its_upcaster_in_aggregates_project
     .unwrap();
     assert_eq!(newest.0, "2");
     assert_eq!((newest.1["DefectEscalated"]["from_level"].as_u64(), newest.1["DefectEscalated"]["to_level"].as_u64()), (Some(1), Some(2)));
+
+    // Exports show the current shape while their chain covers the stored bytes: the row
+    // verifies offline.
+    let dir = tempfile::tempdir().unwrap();
+    let export = super::export::http_export(&app, &owner, "format=ndjson").await.expect("the owner exports");
+    let rows = super::export::ndjson_rows(&export.body);
+    let escalations: Vec<&serde_json::Value> = rows.iter().filter(|r| r["event_type"] == "DefectEscalated").collect();
+    assert_eq!(escalations.len(), 2, "{rows:?}");
+    let first = &escalations[0]["payload"]["DefectEscalated"];
+    assert_eq!((first["from_level"].clone(), first["to_level"].clone()), (serde_json::Value::Null, json!(1)), "{first}");
+    let (code, out) = super::export::verify_offline(dir.path(), &export.body, &export.manifest, None);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// Recomputes `org`'s hash chain over the stored events (as the database owner).
+async fn rechain(db: &mut sqlx::PgConnection, org: uuid::Uuid) {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        tenant_seq: i64,
+        aggregate_type: String,
+        aggregate_id: String,
+        sequence: i64,
+        event_type: String,
+        event_version: String,
+        payload: serde_json::Value,
+        metadata: serde_json::Value,
+        recorded_at: chrono::DateTime<chrono::Utc>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "select tenant_seq, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at
+           from events where org_id = $1 order by tenant_seq",
+    )
+    .bind(org)
+    .fetch_all(&mut *db)
+    .await
+    .unwrap();
+    sqlx::query("alter table events disable trigger events_append_only").execute(&mut *db).await.unwrap();
+    let mut prev = gemba_commands::chain::GENESIS.to_vec();
+    for row in &rows {
+        let link = gemba_commands::chain::Link {
+            org_id: gemba_domain::OrgId(org),
+            tenant_seq: row.tenant_seq,
+            aggregate_type: &row.aggregate_type,
+            aggregate_id: &row.aggregate_id,
+            sequence: row.sequence,
+            event_type: &row.event_type,
+            event_version: &row.event_version,
+            payload: &row.payload,
+            metadata: &row.metadata,
+            recorded_at: row.recorded_at,
+        };
+        let hash = link.hash(&prev).to_vec();
+        sqlx::query("update events set prev_hash = $3, hash = $4 where org_id = $1 and tenant_seq = $2")
+            .bind(org)
+            .bind(row.tenant_seq)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut *db)
+            .await
+            .unwrap();
+        prev = hash;
+    }
+    sqlx::query("alter table events enable trigger events_append_only").execute(&mut *db).await.unwrap();
+    sqlx::query("update org_heads set last_hash = $2 where org_id = $1").bind(org).bind(&prev).execute(&mut *db).await.unwrap();
 }
