@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::TryStreamExt;
-use gemba_commands::chain::{GENESIS, Link};
+use gemba_commands::chain::{CHAINED_COLUMNS, ChainedEvent, GENESIS};
 use gemba_commands::checkpoint;
 use gemba_commands::envelope::{Channel, CommandContext};
 use gemba_commands::export::{ChainHead, ExportRow, GeneratedBy, Manifest, header as file_header};
@@ -73,21 +73,6 @@ pub struct Started {
 pub struct Exporter {
     gemba: Gemba,
     signer: Signer,
-}
-
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    tenant_seq: i64,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: Value,
-    metadata: Value,
-    recorded_at: DateTime<Utc>,
-    prev_hash: Vec<u8>,
-    hash: Vec<u8>,
 }
 
 /// Sent instead of the rest of the body when an export fails half-way, so the client sees
@@ -176,32 +161,32 @@ impl Exporter {
 
         // The producer reads the rows in one statement (a server-side portal, fetched as
         // the channel drains); the consumer renders and writes them.
-        let (rows_tx, mut rows_rx) = mpsc::channel::<Result<EventRow, sqlx::Error>>(BATCH * 2);
+        let (rows_tx, mut rows_rx) = mpsc::channel::<Result<ChainedEvent, sqlx::Error>>(BATCH * 2);
         let producer = {
             let pool = self.gemba.pool().clone();
             let scope = scope.clone();
             tokio::spawn(async move {
                 let result: Result<(), sqlx::Error> = async {
                     let mut tx = begin_tenant(&pool, org).await?;
-                    let mut rows = sqlx::query_as::<_, EventRow>(
-                        "select tenant_seq, aggregate_type, aggregate_id, sequence, event_type, event_version,
-                                payload, metadata, recorded_at, prev_hash, hash
+                    let sql = format!(
+                        "select {CHAINED_COLUMNS}
                            from events
                           where org_id = $1 and tenant_seq <= $2
                             and ($3::timestamptz is null or recorded_at >= $3) and ($4::timestamptz is null or recorded_at < $4)
                             and ($5::text is null or aggregate_id = $5)
                             and ($6::uuid is null or metadata -> 'actor' ->> 'member_id' = $6::text)
                             and ($7::text[] is null or event_type = any($7))
-                          order by tenant_seq",
-                    )
-                    .bind(org.uuid())
-                    .bind(up_to)
-                    .bind(scope.from)
-                    .bind(scope.to)
-                    .bind(&scope.entity_id)
-                    .bind(scope.actor_id.map(MemberId::uuid))
-                    .bind(&scope.event_types)
-                    .fetch(&mut *tx);
+                          order by tenant_seq"
+                    );
+                    let mut rows = sqlx::query_as::<_, ChainedEvent>(&sql)
+                        .bind(org.uuid())
+                        .bind(up_to)
+                        .bind(scope.from)
+                        .bind(scope.to)
+                        .bind(&scope.entity_id)
+                        .bind(scope.actor_id.map(MemberId::uuid))
+                        .bind(&scope.event_types)
+                        .fetch(&mut *tx);
                     while let Some(row) = rows.try_next().await? {
                         if rows_tx.send(Ok(row)).await.is_err() {
                             return Ok(()); // the consumer stopped
@@ -222,7 +207,7 @@ impl Exporter {
         let mut first: Option<(i64, String)> = None;
         let mut last: Option<i64> = None;
         let mut keys = begin_tenant(self.gemba.pool(), org).await?;
-        let mut batch: Vec<EventRow> = Vec::with_capacity(BATCH);
+        let mut batch: Vec<ChainedEvent> = Vec::with_capacity(BATCH);
         let outcome: Result<(), ApiError> = async {
             loop {
                 batch.clear();
@@ -314,20 +299,8 @@ async fn send(sink: &Sink, digest: &mut Sha256, buffer: &mut Vec<u8>) -> Result<
     sink.send(Ok(chunk)).await.map_err(|_| ApiError::Conflict("the export's reader went away".into()))
 }
 
-fn to_export_row(org: OrgId, row: &EventRow, envelope: crate::trail::RenderedEnvelope) -> Result<ExportRow, ApiError> {
-    let link = Link {
-        org_id: org,
-        tenant_seq: row.tenant_seq,
-        aggregate_type: &row.aggregate_type,
-        aggregate_id: &row.aggregate_id,
-        sequence: row.sequence,
-        event_type: &row.event_type,
-        event_version: &row.event_version,
-        payload: &row.payload,
-        metadata: &row.metadata,
-        recorded_at: row.recorded_at,
-    };
-    let link = String::from_utf8(link.canonical_bytes()).map_err(ApiError::internal)?;
+fn to_export_row(org: OrgId, row: &ChainedEvent, envelope: crate::trail::RenderedEnvelope) -> Result<ExportRow, ApiError> {
+    let link = String::from_utf8(row.link(org).canonical_bytes()).map_err(ApiError::internal)?;
     let payload = gemba_domain::upcast::upcast(&row.event_type, &row.event_version, row.payload.clone()).map_err(ApiError::internal)?;
     let changes =
         envelope.changes.into_iter().map(|c| serde_json::json!({"path": c.path, "before": c.before, "after": c.after})).collect::<Vec<_>>();

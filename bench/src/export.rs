@@ -18,10 +18,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use gemba_api::embedded::Embedded;
-use gemba_commands::chain::{GENESIS, Link};
+use gemba_commands::chain::{CHAINED_COLUMNS, ChainedEvent, GENESIS};
 use gemba_commands::crypto::Keyring;
 use gemba_commands::signing::Signer;
 use gemba_domain::OrgId;
@@ -70,19 +69,6 @@ pub fn gemba_bin(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-#[derive(sqlx::FromRow)]
-struct ChainRow {
-    tenant_seq: i64,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: Value,
-    metadata: Value,
-    recorded_at: DateTime<Utc>,
-}
-
 /// Computes the data set's hash chain and writes it into the events and the head.
 async fn chain(embedded: &Embedded, database: &str, org: uuid::Uuid) -> anyhow::Result<Duration> {
     const BATCH: i64 = 10_000;
@@ -94,10 +80,9 @@ async fn chain(embedded: &Embedded, database: &str, org: uuid::Uuid) -> anyhow::
     let mut prev = GENESIS.to_vec();
     let mut after = 0_i64;
     loop {
-        let rows: Vec<ChainRow> = sqlx::query_as(
-            "select tenant_seq, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at
-               from events where org_id = $1 and tenant_seq > $2 order by tenant_seq limit $3",
-        )
+        let rows: Vec<ChainedEvent> = sqlx::query_as(&format!(
+            "select {CHAINED_COLUMNS} from events where org_id = $1 and tenant_seq > $2 order by tenant_seq limit $3"
+        ))
         .bind(org)
         .bind(after)
         .bind(BATCH)
@@ -108,19 +93,7 @@ async fn chain(embedded: &Embedded, database: &str, org: uuid::Uuid) -> anyhow::
         after = last.tenant_seq;
         let (mut seqs, mut prevs, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
         for row in &rows {
-            let link = Link {
-                org_id: OrgId(org),
-                tenant_seq: row.tenant_seq,
-                aggregate_type: &row.aggregate_type,
-                aggregate_id: &row.aggregate_id,
-                sequence: row.sequence,
-                event_type: &row.event_type,
-                event_version: &row.event_version,
-                payload: &row.payload,
-                metadata: &row.metadata,
-                recorded_at: row.recorded_at,
-            };
-            let hash = link.hash(&prev).to_vec();
+            let hash = row.link(OrgId(org)).hash(&prev).to_vec();
             seqs.push(row.tenant_seq);
             prevs.push(std::mem::replace(&mut prev, hash.clone()));
             hashes.push(hash);

@@ -125,30 +125,15 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     let gemba = export::gemba_bin(args.gemba_bin.as_deref())?;
     let writes = write_side::measure(embedded, args.seconds).await.context("the write side")?;
 
-    let database = "bench_read";
     let mut superuser = embedded.superuser("postgres").await?;
-    sqlx::query(&format!("drop database if exists {database}")).execute(&mut superuser).await?;
-    embedded.create_database(&mut superuser, database).await?;
-    embedded.migrate(database).await?;
     let version: String = sqlx::query_scalar("show server_version").fetch_one(&mut superuser).await?;
     let mut settings = Vec::new();
     for name in ["shared_buffers", "work_mem", "effective_cache_size", "max_wal_size"] {
         let value: String = sqlx::query_scalar(&format!("show {name}")).fetch_one(&mut superuser).await?;
         settings.push(format!("{name} {value}"));
     }
-    let owner = PgPoolOptions::new().max_connections(4).connect(&embedded.owner_url(database)).await?;
-    let app = embedded.app_pool(database, 4).await?;
-    let data = dataset::generate(&owner, args.events).await.context("generating the data set")?;
-    eprintln!("data set: {} events in {:.1} s", data.events, data.elapsed.as_secs_f64());
-    let rebuild = read_side::rebuild(&app, &owner, &data, args.batch_size).await.context("the rebuild")?;
-    let reads = read_side::latencies(&app, &data, args.runs, Duration::from_secs(args.read_budget)).await.context("the read latencies")?;
-    let replay = if args.no_replay {
-        None
-    } else {
-        Some(replay::measure(&owner, &data, &rebuild, Duration::from_secs(args.replay_seconds)).await.context("the cqrs-es replay")?)
-    };
-    app.close().await;
-    owner.close().await;
+    let ReadSide { data, rebuild, reads, replay } = read_side(args, embedded).await?;
+    let database = READ_DATABASE;
     let exports = export::measure(embedded, database, &data, &gemba, &root.join("export")).await.context("the export")?;
     // The read side's database is no longer needed: the lag runs on a quiet server (forced:
     // autovacuum may still be working through the bulk load).
@@ -197,15 +182,26 @@ async fn run(args: &Args, embedded: &Embedded, root: &std::path::Path) -> anyhow
     Ok(report)
 }
 
-/// The read side alone, its database kept (`--reads-only`).
-async fn reads_only(args: &Args, embedded: &Embedded) -> anyhow::Result<String> {
-    let database = "bench_read";
+/// The read side's database (kept by `--reads-only`).
+const READ_DATABASE: &str = "bench_read";
+
+/// What the read side measured.
+struct ReadSide {
+    data: dataset::DataSet,
+    rebuild: read_side::Rebuild,
+    reads: read_side::Reads,
+    replay: Option<replay::Replay>,
+}
+
+/// A fresh read-side database with the data set, then the rebuilds, the reads and the
+/// cqrs-es replay over it.
+async fn read_side(args: &Args, embedded: &Embedded) -> anyhow::Result<ReadSide> {
     let mut superuser = embedded.superuser("postgres").await?;
-    sqlx::query(&format!("drop database if exists {database} with (force)")).execute(&mut superuser).await?;
-    embedded.create_database(&mut superuser, database).await?;
-    embedded.migrate(database).await?;
-    let owner = PgPoolOptions::new().max_connections(4).connect(&embedded.owner_url(database)).await?;
-    let app = embedded.app_pool(database, 4).await?;
+    sqlx::query(&format!("drop database if exists {READ_DATABASE} with (force)")).execute(&mut superuser).await?;
+    embedded.create_database(&mut superuser, READ_DATABASE).await?;
+    embedded.migrate(READ_DATABASE).await?;
+    let owner = PgPoolOptions::new().max_connections(4).connect(&embedded.owner_url(READ_DATABASE)).await?;
+    let app = embedded.app_pool(READ_DATABASE, 4).await?;
     let data = dataset::generate(&owner, args.events).await.context("generating the data set")?;
     eprintln!("data set: {} events in {:.1} s", data.events, data.elapsed.as_secs_f64());
     let rebuild = read_side::rebuild(&app, &owner, &data, args.batch_size).await.context("the rebuild")?;
@@ -217,6 +213,13 @@ async fn reads_only(args: &Args, embedded: &Embedded) -> anyhow::Result<String> 
     };
     app.close().await;
     owner.close().await;
+    Ok(ReadSide { data, rebuild, reads, replay })
+}
+
+/// The read side alone, its database kept (`--reads-only`).
+async fn reads_only(args: &Args, embedded: &Embedded) -> anyhow::Result<String> {
+    let database = READ_DATABASE;
+    let ReadSide { data, rebuild, reads, replay } = read_side(args, embedded).await?;
     let mut report = String::new();
     writeln!(report, "# Read side only ({} events; database `{database}` kept)\n", data.events)?;
     read_side::report(&mut report, &data, &rebuild, &reads)?;

@@ -107,19 +107,43 @@ pub enum Verdict {
     Broken { tenant_seq: i64, problem: String },
 }
 
-#[derive(sqlx::FromRow)]
-struct ChainRow {
-    tenant_seq: i64,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: Value,
-    metadata: Value,
-    recorded_at: DateTime<Utc>,
-    prev_hash: Vec<u8>,
-    hash: Vec<u8>,
+/// A stored event with what its link covers and its stored link, as read with
+/// [`CHAINED_COLUMNS`] (the chain's verifier, exports, tools that re-link a chain).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ChainedEvent {
+    pub tenant_seq: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    pub metadata: Value,
+    pub recorded_at: DateTime<Utc>,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// The columns of `events` a [`ChainedEvent`] reads.
+pub const CHAINED_COLUMNS: &str =
+    "tenant_seq, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at, prev_hash, hash";
+
+impl ChainedEvent {
+    /// What the chain covers of this event of `org`.
+    pub fn link(&self, org: OrgId) -> Link<'_> {
+        Link {
+            org_id: org,
+            tenant_seq: self.tenant_seq,
+            aggregate_type: &self.aggregate_type,
+            aggregate_id: &self.aggregate_id,
+            sequence: self.sequence,
+            event_type: &self.event_type,
+            event_version: &self.event_version,
+            payload: &self.payload,
+            metadata: &self.metadata,
+            recorded_at: self.recorded_at,
+        }
+    }
 }
 
 /// Recomputes every link of an organisation's chain, in `tenant_seq` order, streaming.
@@ -131,14 +155,9 @@ pub async fn verify(conn: &mut PgConnection, org: OrgId) -> Result<Verdict, sqlx
         sqlx::query_as("select last_seq, last_hash from org_heads where org_id = $1").bind(org.uuid()).fetch_optional(&mut *conn).await?;
     let mut prev_hash = GENESIS.to_vec();
     let mut expected_seq = 1_i64;
+    let sql = format!("select {CHAINED_COLUMNS} from events where org_id = $1 order by tenant_seq");
     {
-        let mut rows = sqlx::query_as::<_, ChainRow>(
-            "select tenant_seq, aggregate_type, aggregate_id, sequence, event_type, event_version,
-                    payload, metadata, recorded_at, prev_hash, hash
-               from events where org_id = $1 order by tenant_seq",
-        )
-        .bind(org.uuid())
-        .fetch(&mut *conn);
+        let mut rows = sqlx::query_as::<_, ChainedEvent>(&sql).bind(org.uuid()).fetch(&mut *conn);
         while let Some(row) = rows.try_next().await? {
             if row.tenant_seq != expected_seq {
                 return Ok(Verdict::Broken {
@@ -152,19 +171,7 @@ pub async fn verify(conn: &mut PgConnection, org: OrgId) -> Result<Verdict, sqlx
                     problem: "prev_hash does not match the previous event's hash".into(),
                 });
             }
-            let link = Link {
-                org_id: org,
-                tenant_seq: row.tenant_seq,
-                aggregate_type: &row.aggregate_type,
-                aggregate_id: &row.aggregate_id,
-                sequence: row.sequence,
-                event_type: &row.event_type,
-                event_version: &row.event_version,
-                payload: &row.payload,
-                metadata: &row.metadata,
-                recorded_at: row.recorded_at,
-            };
-            if link.hash(&prev_hash)[..] != row.hash[..] {
+            if row.link(org).hash(&prev_hash)[..] != row.hash[..] {
                 return Ok(Verdict::Broken { tenant_seq: row.tenant_seq, problem: "content does not match its hash (edited)".into() });
             }
             prev_hash = row.hash;

@@ -179,6 +179,37 @@ pub async fn checkpoint(conn: &mut PgConnection, org: Uuid, projection: Projecti
     Ok(seq.unwrap_or(0))
 }
 
+/// The organisation's last `tenant_seq` (0 before its first event).
+pub(crate) async fn head(conn: &mut PgConnection, org: Uuid) -> Result<i64, sqlx::Error> {
+    let head: Option<i64> = sqlx::query_scalar("select last_seq from org_heads where org_id = $1").bind(org).fetch_optional(conn).await?;
+    Ok(head.unwrap_or(0))
+}
+
+/// Up to `limit` of `org`'s events after `after`, in `tenant_seq` order.
+pub(crate) async fn next_events(conn: &mut PgConnection, org: Uuid, after: i64, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    sqlx::query_as(
+        "select tenant_seq, aggregate_type, aggregate_id, event_type, event_version, payload, recorded_at from events
+          where org_id = $1 and tenant_seq > $2 order by tenant_seq limit $3",
+    )
+    .bind(org)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Creates `projection`'s checkpoint for `org` at the start, at its current version, if it
+/// has none yet.
+pub(crate) async fn ensure_checkpoint(conn: &mut PgConnection, org: Uuid, projection: Projection) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into projection_checkpoints (org_id, projection, version) values ($1, $2, $3) on conflict do nothing")
+        .bind(org)
+        .bind(projection.name())
+        .bind(projection.version())
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// What one batch did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Batch {
@@ -269,12 +300,7 @@ impl Projector {
     /// Applies the next batch of `org`'s events to `projection`.
     pub async fn run_batch(&self, org: Uuid, projection: Projection) -> Result<Batch, ProjectionError> {
         let mut tx = tenant_tx(&self.pool, org).await?;
-        sqlx::query("insert into projection_checkpoints (org_id, projection, version) values ($1, $2, $3) on conflict do nothing")
-            .bind(org)
-            .bind(projection.name())
-            .bind(projection.version())
-            .execute(&mut *tx)
-            .await?;
+        ensure_checkpoint(&mut tx, org, projection).await?;
         let checkpoint: Option<(i64, Option<i64>)> = sqlx::query_as(
             "select last_seq, failed_seq from projection_checkpoints where org_id = $1 and projection = $2 for update skip locked",
         )
@@ -285,15 +311,7 @@ impl Projector {
         let Some((last_seq, _)) = checkpoint else {
             return Ok(Batch { events: 0, checkpoint: 0, busy: true });
         };
-        let events: Vec<StoredEvent> = sqlx::query_as(
-            "select tenant_seq, aggregate_type, aggregate_id, event_type, event_version, payload, recorded_at from events
-              where org_id = $1 and tenant_seq > $2 order by tenant_seq limit $3",
-        )
-        .bind(org)
-        .bind(last_seq)
-        .bind(self.batch_size)
-        .fetch_all(&mut *tx)
-        .await?;
+        let events = next_events(&mut tx, org, last_seq, self.batch_size).await?;
         let Some(last) = events.last().map(|e| e.tenant_seq) else {
             return Ok(Batch { events: 0, checkpoint: last_seq, busy: false });
         };
@@ -420,8 +438,7 @@ impl Projector {
     /// Where every projection of `org` stands.
     pub async fn status(&self, org: Uuid) -> Result<Vec<Status>, ProjectionError> {
         let mut tx = tenant_tx(&self.pool, org).await?;
-        let head: Option<i64> =
-            sqlx::query_scalar("select last_seq from org_heads where org_id = $1").bind(org).fetch_optional(&mut *tx).await?;
+        let head = head(&mut tx, org).await?;
         let rows: Vec<CheckpointRow> = sqlx::query_as(
             "select projection, version, last_seq, updated_at, last_error, failed_seq from projection_checkpoints where org_id = $1",
         )
@@ -437,7 +454,7 @@ impl Projector {
                     projection: p.name(),
                     version: row.map_or(p.version(), |r| r.version),
                     checkpoint: row.map_or(0, |r| r.last_seq),
-                    head: head.unwrap_or(0),
+                    head,
                     updated_at: row.map(|r| r.updated_at),
                     last_error: row.and_then(|r| r.last_error.clone()),
                     failed_seq: row.and_then(|r| r.failed_seq),

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::engine::{Progress, Projection, ProjectionError, StoredEvent, tenant_tx};
+use crate::engine::{Progress, Projection, ProjectionError, ensure_checkpoint, head, next_events, tenant_tx};
 
 /// Where a rebuild stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,28 +159,11 @@ async fn use_shadow(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("select set_config('search_path', 'rebuild, public', true)").execute(conn).await.map(|_| ())
 }
 
-async fn head(conn: &mut PgConnection, org: Uuid) -> Result<i64, sqlx::Error> {
-    let head: Option<i64> = sqlx::query_scalar("select last_seq from org_heads where org_id = $1").bind(org).fetch_optional(conn).await?;
-    Ok(head.unwrap_or(0))
-}
-
 async fn clear_shadow(conn: &mut PgConnection, org: Uuid, projection: Projection) -> Result<(), sqlx::Error> {
     for table in projection.tables() {
         sqlx::query(&format!("delete from rebuild.{table} where org_id = $1")).bind(org).execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-async fn next_events(conn: &mut PgConnection, org: Uuid, after: i64, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    sqlx::query_as(
-        "select tenant_seq, aggregate_type, aggregate_id, event_type, event_version, payload, recorded_at from events
-          where org_id = $1 and tenant_seq > $2 order by tenant_seq limit $3",
-    )
-    .bind(org)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(conn)
-    .await
 }
 
 impl Rebuilder {
@@ -303,7 +286,7 @@ impl Rebuilder {
                 return Ok(Outcome::Swapped { events: applied, checkpoint });
             }
             let last = events.last().map_or(last_seq, |e| e.tenant_seq);
-            if let Err(error) = apply_all(&mut tx, org, projection, &events).await {
+            if let Err(error) = projection.apply_all(&mut tx, org, &events).await {
                 drop(tx);
                 self.record_failure(org, projection, &error).await;
                 return Err(error);
@@ -331,12 +314,7 @@ impl Rebuilder {
     /// and the new live checkpoint; `None` when the rebuild was cancelled meanwhile.
     async fn swap(&self, org: Uuid, projection: Projection) -> Result<Option<(i64, i64)>, ProjectionError> {
         let mut tx = tenant_tx(&self.pool, org).await?;
-        sqlx::query("insert into projection_checkpoints (org_id, projection, version) values ($1, $2, $3) on conflict do nothing")
-            .bind(org)
-            .bind(projection.name())
-            .bind(projection.version())
-            .execute(&mut *tx)
-            .await?;
+        ensure_checkpoint(&mut tx, org, projection).await?;
         // Waits for a live batch in progress; the live projector skips the organisation
         // until this transaction ends.
         sqlx::query("select 1 from projection_checkpoints where org_id = $1 and projection = $2 for update")
@@ -358,7 +336,7 @@ impl Rebuilder {
         loop {
             let events = next_events(&mut tx, org, last_seq, self.batch_size).await?;
             let Some(last) = events.last().map(|e| e.tenant_seq) else { break };
-            if let Err(error) = apply_all(&mut tx, org, projection, &events).await {
+            if let Err(error) = projection.apply_all(&mut tx, org, &events).await {
                 drop(tx);
                 self.record_failure(org, projection, &error).await;
                 return Err(error);
@@ -482,8 +460,4 @@ impl Rebuilder {
         tx.commit().await?;
         Ok(rows.into_iter().filter_map(|(name, version)| Projection::parse(&name).filter(|p| version < p.version())).collect())
     }
-}
-
-async fn apply_all(conn: &mut PgConnection, org: Uuid, projection: Projection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
-    projection.apply_all(conn, org, events).await
 }

@@ -99,42 +99,16 @@ async fn a_version_1_escalation_loads_through_its_upcaster_in_aggregates_project
 
 /// Recomputes `org`'s hash chain over the stored events (as the database owner).
 async fn rechain(db: &mut sqlx::PgConnection, org: uuid::Uuid) {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        tenant_seq: i64,
-        aggregate_type: String,
-        aggregate_id: String,
-        sequence: i64,
-        event_type: String,
-        event_version: String,
-        payload: serde_json::Value,
-        metadata: serde_json::Value,
-        recorded_at: chrono::DateTime<chrono::Utc>,
-    }
-    let rows: Vec<Row> = sqlx::query_as(
-        "select tenant_seq, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at
-           from events where org_id = $1 order by tenant_seq",
-    )
-    .bind(org)
-    .fetch_all(&mut *db)
-    .await
-    .unwrap();
+    let rows: Vec<gemba_commands::chain::ChainedEvent> =
+        sqlx::query_as(&format!("select {} from events where org_id = $1 order by tenant_seq", gemba_commands::chain::CHAINED_COLUMNS))
+            .bind(org)
+            .fetch_all(&mut *db)
+            .await
+            .unwrap();
     sqlx::query("alter table events disable trigger events_append_only").execute(&mut *db).await.unwrap();
     let mut prev = gemba_commands::chain::GENESIS.to_vec();
     for row in &rows {
-        let link = gemba_commands::chain::Link {
-            org_id: gemba_domain::OrgId(org),
-            tenant_seq: row.tenant_seq,
-            aggregate_type: &row.aggregate_type,
-            aggregate_id: &row.aggregate_id,
-            sequence: row.sequence,
-            event_type: &row.event_type,
-            event_version: &row.event_version,
-            payload: &row.payload,
-            metadata: &row.metadata,
-            recorded_at: row.recorded_at,
-        };
-        let hash = link.hash(&prev).to_vec();
+        let hash = row.link(gemba_domain::OrgId(org)).hash(&prev).to_vec();
         sqlx::query("update events set prev_hash = $3, hash = $4 where org_id = $1 and tenant_seq = $2")
             .bind(org)
             .bind(row.tenant_seq)
