@@ -366,15 +366,21 @@ impl Projector {
 
     /// Brings every projection of `org` up to its head; returns the events read.
     pub async fn catch_up(&self, org: Uuid) -> Result<usize, ProjectionError> {
+        // One batch per projection per round, until each finds nothing new (or another
+        // worker holds it): under sustained writes no projection waits for another one to
+        // reach the head first.
         let mut total = 0;
-        for projection in Projection::ALL {
-            loop {
+        let mut pending = Projection::ALL.to_vec();
+        while !pending.is_empty() {
+            let mut again = Vec::with_capacity(pending.len());
+            for projection in pending {
                 let batch = self.run_batch(org, projection).await?;
                 total += batch.events;
-                if batch.busy || batch.events == 0 {
-                    break;
+                if !batch.busy && batch.events > 0 {
+                    again.push(projection);
                 }
             }
+            pending = again;
         }
         Ok(total)
     }
