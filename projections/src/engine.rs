@@ -350,11 +350,18 @@ impl Projector {
         }
     }
 
-    /// Brings every projection of `org` up to its head; returns the events read.
+    /// Brings every projection of `org` up to the head it has when the call starts (later
+    /// events have notified again); returns the events read.
     pub async fn catch_up(&self, org: Uuid) -> Result<usize, ProjectionError> {
-        // One batch per projection per round, until each finds nothing new (or another
-        // worker holds it): under sustained writes no projection waits for another one to
-        // reach the head first.
+        let target = {
+            let mut tx = tenant_tx(&self.pool, org).await?;
+            let target = head(&mut tx, org).await?;
+            tx.commit().await?;
+            target
+        };
+        // One batch per projection per round, until each has reached the target (or another
+        // worker holds it): under sustained writes no projection waits for another one, and
+        // none is left behind while the others keep finding new events.
         let mut total = 0;
         let mut pending = Projection::ALL.to_vec();
         while !pending.is_empty() {
@@ -362,7 +369,7 @@ impl Projector {
             for projection in pending {
                 let batch = self.run_batch(org, projection).await?;
                 total += batch.events;
-                if !batch.busy && batch.events > 0 {
+                if !batch.busy && batch.events > 0 && batch.checkpoint < target {
                     again.push(projection);
                 }
             }
