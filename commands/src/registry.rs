@@ -357,6 +357,22 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                         .execute(&mut *conn)
                         .await?;
                 }
+                MemberEvent::MemberPersonalDataErased { .. } => {
+                    // The key goes with the event that records it; the plain copies of the
+                    // e-mail address kept for sign-in (credentials, invitations) go too. (The
+                    // shift is a crew name such as "Night", organisational, not personal data.)
+                    crate::crypto::shred_person_key(conn, OrgId(org), gemba_domain::MemberId(member)).await.map_err(|e| match e {
+                        crate::crypto::CryptoError::Database(e) => StoreError::from(e),
+                        other => StoreError::Corrupt(other.to_string()),
+                    })?;
+                    for sql in [
+                        "delete from credentials where org_id = $1 and member_id = $2",
+                        "delete from invitations where org_id = $1 and member_id = $2",
+                        "update sessions set revoked_at = now() where org_id = $1 and member_id = $2 and revoked_at is null",
+                    ] {
+                        sqlx::query(sql).bind(org).bind(member).execute(&mut *conn).await?;
+                    }
+                }
                 MemberEvent::MemberRemoved { .. } => {
                     sqlx::query("update members set status = 'REMOVED' where org_id = $1 and member_id = $2")
                         .bind(org)
