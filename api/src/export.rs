@@ -71,13 +71,13 @@ pub struct Started {
 /// Runs exports of one deployment.
 #[derive(Clone, Debug)]
 pub struct Exporter {
-    gemba: Gemba,
+    pub(crate) gemba: Gemba,
     signer: Signer,
 }
 
 /// Sent instead of the rest of the body when an export fails half-way, so the client sees
 /// an incomplete transfer rather than a short file.
-fn abort_chunk(why: &str) -> std::io::Error {
+pub(crate) fn abort_chunk(why: &str) -> std::io::Error {
     std::io::Error::other(format!("the export failed: {why}"))
 }
 
@@ -90,7 +90,7 @@ impl Exporter {
         Self { gemba, signer }
     }
 
-    fn context(&self, org: OrgId, requester: &Requester) -> CommandContext {
+    pub(crate) fn context(&self, org: OrgId, requester: &Requester) -> CommandContext {
         match requester {
             Requester::Member { principal, request_id } => {
                 let mut ctx = CommandContext::new(org, Some(Actor { member_id: principal.member, role: principal.role }), Channel::Web);
@@ -355,7 +355,7 @@ pub fn parse_scope(
     Ok(scope)
 }
 
-fn status(error: &ApiError) -> StatusCode {
+pub(crate) fn status(error: &ApiError) -> StatusCode {
     match error {
         ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -367,12 +367,12 @@ fn status(error: &ApiError) -> StatusCode {
     }
 }
 
-fn fail(error: ApiError) -> Response {
+pub(crate) fn fail(error: ApiError) -> Response {
     error_response(status(&error), &error)
 }
 
 /// The signed-in Owner, Admin or Auditor of a request.
-async fn exporter_principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) async fn exporter_principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let token = token(headers).ok_or(ApiError::Unauthenticated)?;
     let principal = principal(&state.gemba, &token).await?.ok_or(ApiError::Unauthenticated)?;
     if principal.role == Role::Member {

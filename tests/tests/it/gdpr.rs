@@ -192,6 +192,24 @@ async fn erasure_shreds_every_personal_value_of_the_person_and_nothing_else() {
         assert_eq!(code, 0, "{format}: {out}");
     }
 
+    // The person's own export and the workspace export show `[erased]` too.
+    for path in [
+        format!("people/{}?format=json", person.member),
+        format!("people/{}?format=csv", person.member),
+        "workspace?format=json".to_owned(),
+    ] {
+        let (status, body) = get_export(&app, &owner, &path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(contains_any(&body, &needles), Vec::<String>::new(), "{path}");
+        assert!(body.contains("[erased]"), "{path}");
+    }
+    let (_, portable) = get_export(&app, &owner, &format!("people/{}?format=json", person.member)).await;
+    let profile = &parse_json(&portable)["sections"]["profile"][0];
+    assert_eq!(profile["display_name"], "[erased]");
+    assert_eq!(profile["email"], "[erased]");
+    assert_eq!(profile["personal_data_erased"], true);
+    assert_eq!(tables_containing(&app, &owner.org, &needles).await, Vec::<String>::new(), "exports leave no copy behind");
+
     // The namesake in the other organisation is untouched.
     let theirs = app
         .gql(Some(&other_owner.token), &format!("query($id: ID!) {{ member(id: $id) {{ {MEMBER} }} }}"), json!({"id": namesake.member}))
@@ -201,4 +219,242 @@ async fn erasure_shreds_every_personal_value_of_the_person_and_nothing_else() {
     assert_eq!(theirs["data"]["member"]["employeeNumber"], EMPLOYEE_NUMBER);
     assert!(log_in(&app, &other_owner.org, EMAIL).await["data"]["logIn"]["token"].is_string());
     assert_eq!(app.gql(Some(&namesake.token), "{ me { displayName } }", json!({})).await["data"]["me"]["displayName"], NAME);
+}
+
+/// `GET /export/{path}` as `who`: the status and the body.
+async fn get_export(app: &TestApp, who: &Session, path: &str) -> (u16, String) {
+    let response = app.client.get(format!("{}/export/{path}", app.url)).bearer_auth(&who.token).send().await.expect("export request");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("export body"))
+}
+
+fn parse_json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// A CSV file's records (RFC 4180: quoted cells may hold commas, quotes and line breaks).
+fn csv_records(body: &str) -> Vec<Vec<String>> {
+    let (mut records, mut record, mut cell, mut quoted, mut chars) =
+        (Vec::new(), Vec::new(), String::new(), false, body.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut cell));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    records
+}
+
+async fn events_of_type(app: &TestApp, org: &str, event_type: &str) -> i64 {
+    let mut conn = app.superuser().await;
+    sqlx::query_scalar("select count(*) from events where org_id = $1::uuid and event_type = $2")
+        .bind(org)
+        .bind(event_type)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_persons_export_holds_their_profile_records_and_events_and_only_their_personal_data() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@portable.example", "Portable").await;
+    let colleague = app.join(&owner, "colleague@portable.example", "MEMBER").await;
+    let auditor = app.join(&owner, "auditor@portable.example", "AUDITOR").await;
+    let person = zofia(&app, &owner).await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "Z-1", "Press").await;
+    let found = raise(&app, &person, &zone, "Oil leak at press 4").await;
+    let assigned = raise(&app, &owner, &zone, "=cmd|' /C calc'!A0").await;
+    let r = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: AssignDefectInput!) { assignDefect(input: $input) { id } }",
+            json!({"input": {"defectId": assigned, "assigneeId": person.member}}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    let unrelated = raise(&app, &colleague, &zone, "Not hers").await;
+    let other = app.sign_up("owner@elsewhere.example", "Elsewhere").await;
+
+    // Who may: the person, Owners and Admins; not another Member, not an Auditor (except
+    // their own); not another organisation.
+    let path = format!("people/{}?format=json", person.member);
+    assert_eq!(get_export(&app, &colleague, &path).await.0, 403);
+    assert_eq!(get_export(&app, &auditor, &path).await.0, 403);
+    assert_eq!(get_export(&app, &other, &path).await.0, 404);
+    assert_eq!(get_export(&app, &auditor, &format!("people/{}?format=json", auditor.member)).await.0, 200);
+    assert_eq!(get_export(&app, &owner, &format!("people/{}?format=xml", person.member)).await.0, 400);
+    assert_eq!(get_export(&app, &owner, "people/not-a-uuid").await.0, 400);
+    let requested = events_of_type(&app, &owner.org, "DataExportRequested").await;
+
+    let (status, body) = get_export(&app, &person, &path).await;
+    assert_eq!(status, 200, "{body}");
+    let export = parse_json(&body);
+    assert_eq!(export["export"], "person");
+    assert_eq!(export["member_id"], person.member.as_str());
+    let sections = &export["sections"];
+    let profile = &sections["profile"][0];
+    assert_eq!(profile["display_name"], NAME);
+    assert_eq!(profile["email"], EMAIL);
+    assert_eq!(profile["employee_number"], EMPLOYEE_NUMBER);
+    assert_eq!(profile["shift"], SHIFT);
+    assert_eq!(profile["role"], "MEMBER");
+    assert_eq!(profile["personal_data_erased"], false);
+    assert!(!sections["sessions"].as_array().unwrap().is_empty());
+    let defects: Vec<(String, Value)> = sections["defects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["defect_id"].as_str().unwrap().to_owned(), d["relations"].clone()))
+        .collect();
+    assert!(defects.contains(&(found.clone(), json!(["found_by"]))), "{defects:?}");
+    assert!(defects.contains(&(assigned.clone(), json!(["assignee"]))), "{defects:?}");
+    assert!(!defects.iter().any(|(id, _)| *id == unrelated));
+    let events = sections["events"].as_array().unwrap();
+    let profile_change = events.iter().find(|e| e["event_type"] == "MemberProfileChanged").expect("the profile change");
+    assert_eq!(profile_change["relation"], "actor");
+    assert_eq!(profile_change["actor"]["display_name"], EMAIL, "her name at the time, opened");
+    let change = |path: &str| profile_change["changes"].as_array().unwrap().iter().find(|c| c["path"] == path).cloned().unwrap();
+    assert_eq!(change("displayName")["after"], NAME);
+    assert_eq!(change("displayName")["before"], EMAIL);
+    assert_eq!(change("employeeNumber")["after"], EMPLOYEE_NUMBER);
+    // Her invitation is about her, by the Owner: his name is not hers to take away.
+    let invited = events.iter().find(|e| e["event_type"] == "MemberInvited").expect("her invitation");
+    assert_eq!(invited["relation"], "subject");
+    assert_eq!(invited["actor"]["display_name"], "[redacted]");
+    assert!(!body.contains("owner@portable.example") && !body.contains("colleague@portable.example"));
+    assert!(events.iter().any(|e| e["event_type"] == "DefectRaised" && e["entity_id"] == found.as_str()));
+    assert!(!events.iter().any(|e| e["entity_id"] == unrelated.as_str()));
+
+    // The same in CSV (long: section, record, field, value), formula-safe; by an Admin too.
+    let admin = app.join(&owner, "admin@portable.example", "ADMIN").await;
+    let (status, csv) = get_export(&app, &admin, &format!("people/{}?format=csv", person.member)).await;
+    assert_eq!(status, 200, "{csv}");
+    let records = csv_records(&csv);
+    assert_eq!(records[0], ["section", "record", "field", "value"]);
+    let cell = |section: &str, record: &str, field: &str| {
+        records.iter().find(|r| r[0] == section && r[1] == record && r[2] == field).map(|r| r[3].clone())
+    };
+    assert_eq!(cell("profile", &person.member, "display_name").as_deref(), Some(NAME));
+    assert_eq!(cell("profile", &person.member, "email").as_deref(), Some(EMAIL));
+    assert_eq!(cell("defects", &found, "title").as_deref(), Some("Oil leak at press 4"));
+    assert_eq!(cell("defects", &assigned, "title").as_deref(), Some("'=cmd|' /C calc'!A0"), "formula injection is neutralised");
+    assert!(records.iter().any(|r| r[0] == "events" && r[2] == "event_type" && r[3] == "MemberProfileChanged"));
+
+    // Every export is on record.
+    assert_eq!(events_of_type(&app, &owner.org, "DataExportRequested").await, requested + 2);
+    assert!(events_of_type(&app, &owner.org, "ExportGenerated").await >= 3);
+}
+
+#[tokio::test]
+async fn a_workspace_export_holds_every_read_model_row_of_its_organisation_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@workspace-a.example", "Workspace A").await;
+    let member = app.join(&owner, "member@workspace-a.example", "MEMBER").await;
+    let auditor = app.join(&owner, "auditor@workspace-a.example", "AUDITOR").await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "Z-1", "Press").await;
+    let defect = raise(&app, &member, &zone, "=HYPERLINK(\"http://evil.example\",\"click\")").await;
+    let other = app.sign_up("owner@workspace-b.example", "Workspace B").await;
+    let other_site = app.create_site(&other, "S9").await;
+    let other_zone = app.create_zone(&other, &other_site, "B-ONLY", "Bravo-Only-Zone").await;
+    raise(&app, &other, &other_zone, "Bravo-Only-Defect").await;
+
+    assert_eq!(get_export(&app, &member, "workspace?format=json").await.0, 403);
+    assert_eq!(get_export(&app, &member, "workspace/zones.csv").await.0, 403);
+    assert_eq!(get_export(&app, &owner, "workspace?format=csv").await.0, 400);
+    assert_eq!(get_export(&app, &owner, "workspace/credentials.csv").await.0, 404);
+    assert_eq!(get_export(&app, &owner, "workspace/zones.xls").await.0, 400);
+    let requested = events_of_type(&app, &owner.org, "DataExportRequested").await;
+
+    let (status, body) = get_export(&app, &owner, "workspace?format=json").await;
+    assert_eq!(status, 200, "{body}");
+    let export = parse_json(&body);
+    assert_eq!(export["export"], "workspace");
+    let tables = export["tables"].as_object().unwrap();
+    let names: Vec<&str> = tables.keys().map(String::as_str).collect();
+    let mut expected: Vec<&str> = gemba_api::data_export::WORKSPACE_TABLES.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    let mut conn = app.superuser().await;
+    for (table, rows) in tables {
+        let rows = rows.as_array().unwrap();
+        assert!(rows.iter().all(|r| r["org_id"] == owner.org.as_str()), "{table} holds only this organisation's rows");
+        let count: i64 = sqlx::query_scalar(&format!("select count(*) from public.\"{table}\" where org_id = $1::uuid"))
+            .bind(&owner.org)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(i64::try_from(rows.len()).unwrap(), count, "every row of {table}");
+    }
+    assert!(!body.contains("Bravo-Only") && !body.contains(&other.org), "nothing of the other organisation");
+    let members = tables["members"].as_array().unwrap();
+    let owner_row = members.iter().find(|m| m["member_id"] == owner.member.as_str()).unwrap();
+    assert_eq!(owner_row["email"], "owner@workspace-a.example", "sealed values are opened");
+    assert_eq!(owner_row["display_name"], "owner");
+    assert!(tables["defect_register"].as_array().unwrap().iter().any(|d| d["defect_id"] == defect.as_str()));
+    assert!(tables["zones"].as_array().unwrap().iter().any(|z| z["zone_id"] == zone.as_str()));
+
+    // NDJSON: the same rows, one per line, named by table.
+    let (status, ndjson) = get_export(&app, &owner, "workspace?format=ndjson").await;
+    assert_eq!(status, 200);
+    let lines: Vec<Value> = ndjson.lines().map(parse_json).collect();
+    let total: usize = tables.values().map(|rows| rows.as_array().unwrap().len()).sum();
+    assert_eq!(lines.len(), total);
+    assert!(lines.iter().all(|l| l["row"]["org_id"] == owner.org.as_str() && tables.contains_key(l["table"].as_str().unwrap())));
+
+    // CSV per table, with the table's columns, formula-safe.
+    let (status, csv) = get_export(&app, &owner, "workspace/defect_register.csv").await;
+    assert_eq!(status, 200, "{csv}");
+    let records = csv_records(&csv);
+    assert_eq!(&records[0][..3], ["org_id", "defect_id", "zone_id"]);
+    let title = records[0].iter().position(|c| c == "title").unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1][title], "'=HYPERLINK(\"http://evil.example\",\"click\")");
+
+    // Auditors export too, without e-mail addresses.
+    let (status, audited) = get_export(&app, &auditor, "workspace/members.json").await;
+    assert_eq!(status, 200);
+    let audited = parse_json(&audited);
+    let rows = audited["tables"]["members"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|m| m["email"] == "[redacted]" && m["display_name"] != "[redacted]"), "{rows:?}");
+    // The other organisation's export holds its own rows only.
+    let (_, theirs) = get_export(&app, &other, "workspace?format=ndjson").await;
+    assert!(theirs.contains("Bravo-Only-Zone") && !theirs.contains(&owner.org) && !theirs.contains("workspace-a.example"));
+
+    assert_eq!(events_of_type(&app, &owner.org, "DataExportRequested").await, requested + 4);
+}
+
+/// Every tenant table is either exported with the workspace or left out for a stated reason.
+#[tokio::test]
+async fn every_tenant_table_is_exported_or_left_out_for_a_reason() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.superuser().await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select table_name::text from information_schema.columns where table_schema = 'public' and column_name = 'org_id' order by 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let exported = gemba_api::data_export::WORKSPACE_TABLES;
+    let left_out: Vec<&str> = gemba_api::data_export::NOT_EXPORTED.iter().map(|(t, _)| *t).collect();
+    let unclassified: Vec<&String> = tables.iter().filter(|t| !exported.contains(&t.as_str()) && !left_out.contains(&t.as_str())).collect();
+    assert!(unclassified.is_empty(), "add these to data_export::WORKSPACE_TABLES or NOT_EXPORTED: {unclassified:?}");
+    for table in exported.iter().chain(&left_out) {
+        assert!(tables.iter().any(|t| t == table), "{table} is not a tenant table");
+    }
 }
