@@ -108,7 +108,8 @@ pub enum Command {
         public_key: Option<PathBuf>,
     },
     /// Export an organisation's audit trail (one row per event, with what an auditor needs
-    /// to verify it offline) to a file and a signed `<file>.manifest.json`.
+    /// to verify it offline) to a file and a signed `<file>.manifest.json`; with `--person`
+    /// or `--workspace`, a person's data or the organisation's read models instead.
     Export(ExportArgs),
     /// The deployment's signing key.
     #[command(subcommand)]
@@ -148,6 +149,17 @@ pub struct ExportArgs {
     /// Only these event types (repeat the option, or separate by commas).
     #[arg(long = "event-type", value_delimiter = ',')]
     pub event_types: Vec<String>,
+    /// Instead of the audit trail: this person's data (portability), `--format json|ndjson|csv`,
+    /// no manifest.
+    #[arg(long, conflicts_with_all = ["workspace", "from", "to", "entity", "actor", "event_types"])]
+    pub person: Option<uuid::Uuid>,
+    /// Instead of the audit trail: the organisation's read models, `--format json|ndjson`
+    /// (or `csv` with `--table`), no manifest.
+    #[arg(long, conflicts_with_all = ["from", "to", "entity", "actor", "event_types"])]
+    pub workspace: bool,
+    /// With `--workspace`: only this table.
+    #[arg(long, requires = "workspace")]
+    pub table: Option<String>,
 }
 
 /// Signing-key commands.

@@ -2,7 +2,9 @@
 //! the person is left in any table, export or GraphQL answer), the portability export of
 //! one person, and the export of a workspace's read models.
 
-use gemba_tests::{Session, TestApp, error_code};
+use std::process::{Command, Output};
+
+use gemba_tests::{Session, TestApp, error_code, gemba_bin};
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -457,4 +459,77 @@ async fn every_tenant_table_is_exported_or_left_out_for_a_reason() {
     for table in exported.iter().chain(&left_out) {
         assert!(tables.iter().any(|t| t == table), "{table} is not a tenant table");
     }
+}
+
+/// `gemba export --person` and `--workspace`: the same files through the database, recorded
+/// as the operator's exports.
+#[tokio::test]
+async fn the_cli_exports_a_person_and_the_workspace() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@cli-data.example", "Cli Data").await;
+    let person = zofia(&app, &owner).await;
+    let site = app.create_site(&owner, "S1").await;
+    let zone = app.create_zone(&owner, &site, "Z-1", "Press").await;
+    let found = raise(&app, &person, &zone, "Chip guard missing").await;
+    let other = app.sign_up("owner@cli-elsewhere.example", "Cli Elsewhere").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| -> Output {
+        Command::new(gemba_bin())
+            .args(args)
+            .env("DATABASE_URL", app.app_url())
+            .env_remove("GEMBA_MIGRATION_DATABASE_URL")
+            .env("GEMBA_APP_KEY", &app.app_key)
+            .env("GEMBA_SIGNING_KEY", &app.signing_key)
+            .env("GEMBA_DATA_DIR", dir.path().join("data"))
+            .output()
+            .expect("run gemba")
+    };
+    let requested = events_of_type(&app, &owner.org, "DataExportRequested").await;
+
+    let person_file = dir.path().join("person.json");
+    let out = cli(&["export", "--org", &owner.org, "--person", &person.member, "--format", "json", "--out", person_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let export = parse_json(&std::fs::read_to_string(&person_file).unwrap());
+    assert_eq!(export["export"], "person");
+    let profile = &export["sections"]["profile"][0];
+    assert_eq!(profile["display_name"], NAME);
+    assert_eq!(profile["email"], EMAIL);
+    assert!(export["sections"]["defects"].as_array().unwrap().iter().any(|d| d["defect_id"] == found.as_str()));
+
+    let table_file = dir.path().join("defects.csv");
+    let out = cli(&[
+        "export",
+        "--org",
+        &owner.org,
+        "--workspace",
+        "--table",
+        "defect_register",
+        "--format",
+        "csv",
+        "--out",
+        table_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records = csv_records(&std::fs::read_to_string(&table_file).unwrap());
+    assert_eq!(records.len(), 2);
+    assert!(records[1].iter().any(|c| c == "Chip guard missing"));
+    assert_eq!(events_of_type(&app, &owner.org, "DataExportRequested").await, requested + 2);
+
+    // Bad input: a clear error, no file, nothing recorded.
+    let refused = [
+        ("unknown.json", vec!["--person", other.member.as_str(), "--format", "json"]),
+        ("whole.csv", vec!["--workspace", "--format", "csv"]),
+        ("secret.csv", vec!["--workspace", "--table", "credentials", "--format", "csv"]),
+        ("bad.xml", vec!["--person", person.member.as_str(), "--format", "xml"]),
+    ];
+    for (name, args) in refused {
+        let file = dir.path().join(name);
+        let mut all = vec!["export", "--org", owner.org.as_str(), "--out", file.to_str().unwrap()];
+        all.extend(args);
+        let out = cli(&all);
+        assert!(!out.status.success(), "{name}");
+        assert!(!String::from_utf8_lossy(&out.stderr).trim().is_empty(), "{name}: an error is shown");
+        assert!(!file.exists(), "{name}: no file left behind");
+    }
+    assert_eq!(events_of_type(&app, &owner.org, "DataExportRequested").await, requested + 2);
 }
