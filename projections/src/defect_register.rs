@@ -296,7 +296,7 @@ pub async fn page(
         "select defect_id, zone_id, status, priority, abnormality_type, tag_class, title, assignee_id, raised_at, due_at,
                 original_due_at, closed_at, reopen_count, escalation_level
            from defect_register
-          where org_id = $1 and ($2::uuid is null or defect_id > $2)
+          where org_id = $1 and ($2::uuid is null or defect_id > $2) and gemba_visible(defect_id) and gemba_visible(zone_id)
             and ($3::text[] is null or status = any($3)) and ($4::uuid is null or zone_id = $4)
             and ($5::text is null or priority = $5) and ($6::uuid is null or assignee_id = $6)
             and ($8::uuid is null or zone_id in (select zone_id from zones z where z.org_id = $1 and z.site_id = $8))
