@@ -345,7 +345,7 @@ pub async fn zone_changes(conn: &mut PgConnection, org: Uuid, zone: Uuid, after:
                 r.raised_at, r.due_at, r.original_due_at, r.closed_at, r.reopen_count, r.escalation_level
            from changed c
            join defect_register r on r.org_id = $1 and r.defect_id = c.aggregate_id::uuid
-          where r.zone_id = $2 or c.left_zone
+          where (r.zone_id = $2 or c.left_zone) and gemba_visible(r.defect_id)
           order by c.position",
     )
     .bind(org)

@@ -29,6 +29,9 @@ pub enum ProjectionError {
     /// The database refused what an event asked of a read model.
     #[error("event {tenant_seq} could not be applied: {source}")]
     Apply { tenant_seq: i64, source: sqlx::Error },
+    /// The organisation's workspace was purged: its read models are never built again.
+    #[error("the organisation's workspace was purged; its read models are not rebuilt")]
+    Purged,
 }
 
 impl ProjectionError {
@@ -36,7 +39,7 @@ impl ProjectionError {
     pub fn tenant_seq(&self) -> Option<i64> {
         match self {
             Self::Unreadable { tenant_seq, .. } | Self::Apply { tenant_seq, .. } => Some(*tenant_seq),
-            Self::Database(_) => None,
+            Self::Database(_) | Self::Purged => None,
         }
     }
 }

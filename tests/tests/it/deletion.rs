@@ -410,9 +410,9 @@ async fn a_cancelled_workspace_is_locked_restorable_in_its_grace_period_then_pur
     let exported = cli(&app, data.path(), &["export", "--org", &owner.org, "--format", "ndjson", "--out", out.to_str().unwrap()]);
     assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
     let trail = std::fs::read_to_string(&out).unwrap();
-    let rows: Vec<Value> = trail.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(rows.iter().any(|r| r["event_type"] == "WorkspacePurged"));
-    let named: Vec<&Value> = rows.iter().filter(|r| r["actor_id"].is_string()).collect();
+    let exported: Vec<Value> = trail.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(exported.iter().any(|r| r["event_type"] == "WorkspacePurged"));
+    let named: Vec<&Value> = exported.iter().filter(|r| r["actor_id"].is_string()).collect();
     assert!(!named.is_empty());
     let names: std::collections::BTreeSet<String> = named.iter().map(|r| r["actor_name"].to_string()).collect();
     assert!(named.iter().all(|r| r["actor_name"] == "[erased]" || r["actor_name"].is_null()), "every person's name is shredded: {names:?}");
@@ -422,6 +422,10 @@ async fn a_cancelled_workspace_is_locked_restorable_in_its_grace_period_then_pur
     }
     let again = cli(&app, data.path(), &["workspace", "purge", "--org", &owner.org]);
     assert!(again.status.success(), "a repeated purge only tidies up: {}", String::from_utf8_lossy(&again.stderr));
+    // A purged organisation's read models are never built again from its events.
+    let rebuild = cli(&app, data.path(), &["projections", "rebuild", "all", "--org", &owner.org]);
+    assert!(!rebuild.status.success(), "{}", String::from_utf8_lossy(&rebuild.stdout));
+    assert_eq!(rows(&app, "defect_register", &owner.org).await, 0);
     let other_verified = cli(&app, data.path(), &["verify", "--org", &other.org]);
     assert!(other_verified.status.success());
 }
