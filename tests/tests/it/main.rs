@@ -12,6 +12,7 @@ mod deletion;
 mod evidence;
 mod export;
 mod five_s;
+mod folds;
 mod idempotency;
 mod improvement;
 mod plant;
