@@ -260,7 +260,7 @@ async fn graphql(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<S
     let principal = match &token {
         Some(token) => match principal(&state.gemba, token).await {
             Ok(p) => p,
-            Err(error) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &error),
+            Err(error) => return error_response(error.status(), &error),
         },
         None => None,
     };

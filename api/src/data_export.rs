@@ -81,6 +81,7 @@ pub const WORKSPACE_TABLES: &[&str] = &[
     "evidence_files",
     "chain_checkpoints",
     "export_manifests",
+    "deleted_entities",
 ];
 
 /// Tables with `org_id` left out of the workspace export, and why (a test checks that every

@@ -355,20 +355,8 @@ pub fn parse_scope(
     Ok(scope)
 }
 
-pub(crate) fn status(error: &ApiError) -> StatusCode {
-    match error {
-        ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ApiError::NotFound => StatusCode::NOT_FOUND,
-        ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
-        ApiError::Conflict(_) => StatusCode::CONFLICT,
-        ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 pub(crate) fn fail(error: ApiError) -> Response {
-    error_response(status(&error), &error)
+    error_response(error.status(), &error)
 }
 
 /// The signed-in Owner, Admin or Auditor of a request.

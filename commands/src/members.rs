@@ -62,11 +62,13 @@ impl Gemba {
     pub async fn set_home_zone(&self, ctx: &CommandContext, member: MemberId, zone: ZoneId) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;
         let mut tx = begin_tenant(self.pool(), ctx.org).await?;
-        let site: Option<Uuid> = sqlx::query_scalar("select site_id from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE'")
-            .bind(ctx.org.uuid())
-            .bind(zone.uuid())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let site: Option<Uuid> = sqlx::query_scalar(
+            "select site_id from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE' and gemba_visible(zone_id)",
+        )
+        .bind(ctx.org.uuid())
+        .bind(zone.uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
         tx.commit().await?;
         let command = MemberCommand::SetHomeZone { actor, zone, zone_site: site.map(SiteId) };
         self.bus.execute::<Member>(ctx, &member.to_string(), command).await

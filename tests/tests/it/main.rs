@@ -8,6 +8,7 @@ mod cli;
 mod concurrency;
 mod database;
 mod defects;
+mod deletion;
 mod evidence;
 mod export;
 mod five_s;
