@@ -127,6 +127,9 @@ pub fn router(pool: PgPool, keyring: Keyring, clock: Arc<dyn Clock>, config: &Ap
         .route("/evidence/{org}/{sha256}", get(evidence::download))
         .route("/export/events", get(export::export_events))
         .route("/export/events/{export_id}/manifest", get(export::export_manifest))
+        .route("/export/people/{member_id}", get(crate::data_export::export_person))
+        .route("/export/workspace", get(crate::data_export::export_workspace))
+        .route("/export/workspace/{file}", get(crate::data_export::export_workspace_table))
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -257,7 +260,7 @@ async fn graphql(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<S
     let principal = match &token {
         Some(token) => match principal(&state.gemba, token).await {
             Ok(p) => p,
-            Err(error) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &error),
+            Err(error) => return error_response(error.status(), &error),
         },
         None => None,
     };

@@ -108,7 +108,8 @@ pub enum Command {
         public_key: Option<PathBuf>,
     },
     /// Export an organisation's audit trail (one row per event, with what an auditor needs
-    /// to verify it offline) to a file and a signed `<file>.manifest.json`.
+    /// to verify it offline) to a file and a signed `<file>.manifest.json`; with `--person`
+    /// or `--workspace`, a person's data or the organisation's read models instead.
     Export(ExportArgs),
     /// The deployment's signing key.
     #[command(subcommand)]
@@ -119,6 +120,26 @@ pub enum Command {
     /// Run or inspect the projector.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// Cancelled workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCli),
+}
+
+/// Workspace commands.
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCli {
+    /// Purge a cancelled workspace whose 30-day grace period has ended (the sweeper of
+    /// `gemba serve` does it too): its read models, registry, sign-in data and evidence files
+    /// are deleted and every person key is shredded; the events stay and still verify.
+    /// Refused (exit 1) before the grace period ends.
+    Purge {
+        /// The organisation.
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// Folder of the evidence files. Default: `<data-dir>/evidence`.
+        #[arg(long, env = "GEMBA_EVIDENCE_DIR")]
+        evidence_dir: Option<PathBuf>,
+    },
 }
 
 /// What `gemba export` exports.
@@ -148,6 +169,17 @@ pub struct ExportArgs {
     /// Only these event types (repeat the option, or separate by commas).
     #[arg(long = "event-type", value_delimiter = ',')]
     pub event_types: Vec<String>,
+    /// Instead of the audit trail: this person's data (portability), `--format json|ndjson|csv`,
+    /// no manifest.
+    #[arg(long, conflicts_with_all = ["workspace", "from", "to", "entity", "actor", "event_types"])]
+    pub person: Option<uuid::Uuid>,
+    /// Instead of the audit trail: the organisation's read models, `--format json|ndjson`
+    /// (or `csv` with `--table`), no manifest.
+    #[arg(long, conflicts_with_all = ["from", "to", "entity", "actor", "event_types"])]
+    pub workspace: bool,
+    /// With `--workspace`: only this table.
+    #[arg(long, requires = "workspace")]
+    pub table: Option<String>,
 }
 
 /// Signing-key commands.
@@ -257,7 +289,7 @@ async fn sweep_forever(gemba: Gemba, interval: std::time::Duration) {
     loop {
         ticks.tick().await;
         match gemba.sweep(gemba.now()).await {
-            Ok(report) if report.escalated + report.missed + report.expired + report.scheduled + report.failed > 0 => {
+            Ok(report) if report.escalated + report.missed + report.expired + report.scheduled + report.purged + report.failed > 0 => {
                 tracing::info!(?report, "swept");
             }
             Ok(_) => {}
@@ -546,6 +578,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             database.close().await;
             println!("{cancelled} rebuilds cancelled");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Workspace(WorkspaceCli::Purge { org, evidence_dir }) => {
+            let keyring = app_key(cli.db.app_key.as_deref(), &cli.db.data_dir).map_err(anyhow::Error::msg)?;
+            let evidence =
+                gemba_commands::evidence::EvidenceConfig::local(&evidence_dir.unwrap_or_else(|| cli.db.data_dir.join("evidence")))?;
+            let database = Database::open(&cli.db.config()).await?;
+            let outcome = async {
+                let gemba = Gemba::new(database.pool.clone(), keyring, Arc::new(SystemClock), evidence)?;
+                gemba.purge_workspace(OrgId(org), gemba.now()).await
+            }
+            .await;
+            database.close().await;
+            match outcome {
+                Ok(purged) => {
+                    println!(
+                        "workspace {org} purged: {} person keys shredded, {} evidence files deleted; the events stay",
+                        purged.person_keys_shredded, purged.evidence_files_deleted
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(gemba_commands::CommandError::Domain(refused)) => {
+                    eprintln!("purge refused: {refused}");
+                    Ok(ExitCode::from(1))
+                }
+                Err(error) => Err(error.into()),
+            }
         }
         Command::Verify { org: None, export: None, .. } => Err(anyhow::anyhow!("give --org (in the database) or --export (offline)")),
         Command::Db(DbCommand::Stop) => {

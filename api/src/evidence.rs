@@ -21,21 +21,9 @@ use uuid::Uuid;
 use crate::app::{AppState, error_response, principal, token};
 use crate::graphql::errors::ApiError;
 
-fn status(error: &ApiError) -> StatusCode {
-    match error {
-        ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ApiError::NotFound => StatusCode::NOT_FOUND,
-        ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
-        ApiError::Conflict(_) => StatusCode::CONFLICT,
-        ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 fn fail(error: impl Into<ApiError>) -> Response {
     let error = error.into();
-    error_response(status(&error), &error)
+    error_response(error.status(), &error)
 }
 
 fn too_large(max: usize) -> Response {

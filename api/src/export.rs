@@ -71,13 +71,13 @@ pub struct Started {
 /// Runs exports of one deployment.
 #[derive(Clone, Debug)]
 pub struct Exporter {
-    gemba: Gemba,
+    pub(crate) gemba: Gemba,
     signer: Signer,
 }
 
 /// Sent instead of the rest of the body when an export fails half-way, so the client sees
 /// an incomplete transfer rather than a short file.
-fn abort_chunk(why: &str) -> std::io::Error {
+pub(crate) fn abort_chunk(why: &str) -> std::io::Error {
     std::io::Error::other(format!("the export failed: {why}"))
 }
 
@@ -90,7 +90,7 @@ impl Exporter {
         Self { gemba, signer }
     }
 
-    fn context(&self, org: OrgId, requester: &Requester) -> CommandContext {
+    pub(crate) fn context(&self, org: OrgId, requester: &Requester) -> CommandContext {
         match requester {
             Requester::Member { principal, request_id } => {
                 let mut ctx = CommandContext::new(org, Some(Actor { member_id: principal.member, role: principal.role }), Channel::Web);
@@ -355,24 +355,12 @@ pub fn parse_scope(
     Ok(scope)
 }
 
-fn status(error: &ApiError) -> StatusCode {
-    match error {
-        ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ApiError::NotFound => StatusCode::NOT_FOUND,
-        ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
-        ApiError::Conflict(_) => StatusCode::CONFLICT,
-        ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-fn fail(error: ApiError) -> Response {
-    error_response(status(&error), &error)
+pub(crate) fn fail(error: ApiError) -> Response {
+    error_response(error.status(), &error)
 }
 
 /// The signed-in Owner, Admin or Auditor of a request.
-async fn exporter_principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) async fn exporter_principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let token = token(headers).ok_or(ApiError::Unauthenticated)?;
     let principal = principal(&state.gemba, &token).await?.ok_or(ApiError::Unauthenticated)?;
     if principal.role == Role::Member {

@@ -12,7 +12,7 @@ use gemba_commands::export::{read_manifest, verify_file};
 use gemba_commands::service::{Gemba, SystemClock};
 use gemba_commands::signing::PublicKey;
 use gemba_domain::OrgId;
-use gemba_domain::export::ExportFormat;
+use gemba_domain::export::{DataExportSubject, DataFormat, ExportFormat};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -31,6 +31,9 @@ pub fn manifest_path(file: &Path) -> PathBuf {
 /// `gemba export`: writes the file and its signed manifest; a progress bar on stderr when
 /// it is a terminal.
 pub async fn export(db: &DbArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
+    if args.person.is_some() || args.workspace {
+        return export_data(db, args).await;
+    }
     let format = ExportFormat::parse("--format", &args.format).map_err(|e| anyhow!("{e}"))?;
     let event_types = (!args.event_types.is_empty()).then(|| args.event_types.join(","));
     let scope =
@@ -133,4 +136,47 @@ pub fn verify_export(export: &Path, manifest: Option<&Path>, public_key: Option<
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `gemba export --person MEMBER | --workspace [--table T]`: a data export to a file.
+async fn export_data(db: &DbArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let format = DataFormat::parse("--format", &args.format).map_err(|e| anyhow!("{e}"))?;
+    let subject = match args.person {
+        Some(member) => DataExportSubject::Person { member_id: gemba_domain::MemberId(member) },
+        None => DataExportSubject::Workspace { table: args.table.clone() },
+    };
+    let keyring = app_key(db.app_key.as_deref(), &db.data_dir).map_err(anyhow::Error::msg)?;
+    let signer = signing_key(db.signing_key.as_deref(), &db.data_dir).map_err(anyhow::Error::msg)?;
+    let database = Database::open(&db.config()).await?;
+    let result = async {
+        let evidence = gemba_commands::evidence::EvidenceConfig::local(&db.data_dir.join("evidence"))?;
+        let gemba = Gemba::new(database.pool.clone(), keyring, Arc::new(SystemClock), evidence)?;
+        let exporter = Exporter::new(gemba, signer);
+        let started =
+            exporter.start_data(OrgId(args.org), Requester::Operator, subject, format).await.map_err(|e| anyhow!("{}", e.message()))?;
+        let export_id = started.export_id;
+        let file = tokio::fs::File::create(&args.out).await.with_context(|| format!("creating {}", args.out.display()))?;
+        let (sink, mut chunks) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+        let writer = tokio::spawn(async move {
+            let mut file = tokio::io::BufWriter::new(file);
+            while let Some(chunk) = chunks.recv().await {
+                file.write_all(&chunk?).await?;
+            }
+            file.flush().await?;
+            file.into_inner().sync_all().await
+        });
+        let done = exporter.run_data(started, &sink).await;
+        drop(sink);
+        let written = writer.await.map_err(|e| anyhow!("the file writer failed: {e}"))?;
+        let done = done.map_err(|e| anyhow!("export {export_id} failed: {}", e.message()))?;
+        written.with_context(|| format!("writing {}", args.out.display()))?;
+        println!("exported {} rows of organisation {} to {} (sha256 {})", done.rows, args.org, args.out.display(), done.sha256);
+        Ok(ExitCode::SUCCESS)
+    }
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(&args.out);
+    }
+    database.close().await;
+    result
 }

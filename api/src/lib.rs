@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod data_export;
 pub mod database;
 pub mod embedded;
 pub mod evidence;

@@ -55,7 +55,7 @@ pub struct RenderedEnvelope {
     pub correlation_id: Uuid,
 }
 
-fn sealed_value(value: &Value) -> Option<Sealed> {
+pub(crate) fn sealed_value(value: &Value) -> Option<Sealed> {
     match value {
         Value::Object(map) if map.len() == 2 && map.contains_key("key") && map.contains_key("ct") => {
             serde_json::from_value(value.clone()).ok()

@@ -81,6 +81,7 @@ impl CommandBus {
         A: Aggregate<Error = DomainError, Services = ()>,
         A::Event: Audited,
     {
+        self.refuse_locked(ctx, A::TYPE, aggregate_id).await?;
         let store = PersistedEventStore::<_, A>::new_event_store(TenantEventRepository::new(self.pool.clone(), ctx.org));
         let mut context = store.load_aggregate(aggregate_id).await.map_err(aggregate_error)?;
         let sink = EventSink::default();
@@ -102,6 +103,36 @@ impl CommandBus {
                 })
             })
             .collect()
+    }
+
+    /// Refuses a command on a cancelled (or purged) workspace, on a deleted entity, and on
+    /// work in a deleted zone. The workspace's own commands, sign-in records (`Access`) and
+    /// audit-trail exports (`Export`: the events outlive the workspace) are never refused
+    /// here; deletions decide themselves whether the entity is deleted.
+    async fn refuse_locked(&self, ctx: &CommandContext, aggregate_type: &str, aggregate_id: &str) -> Result<(), CommandError> {
+        if matches!(aggregate_type, "Workspace" | "Access" | "Export") {
+            return Ok(());
+        }
+        let entity = uuid::Uuid::parse_str(aggregate_id).ok().filter(|_| aggregate_type != "Deletion");
+        let mut tx = begin_tenant(&self.pool, ctx.org).await?;
+        let (status, deleted): (Option<String>, bool) = sqlx::query_as(
+            "select (select status from organizations where org_id = $1),
+                    $2::uuid is not null and (
+                        not gemba_visible($2)
+                        or exists(select 1 from defects where org_id = $1 and defect_id = $2 and not gemba_visible(zone_id))
+                        or exists(select 1 from kaizens where org_id = $1 and kaizen_id = $2 and not gemba_visible(zone_id))
+                        or exists(select 1 from audits where org_id = $1 and audit_id = $2 and not gemba_visible(zone_id)))",
+        )
+        .bind(ctx.org.uuid())
+        .bind(entity)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        match status.as_deref() {
+            Some("CANCELLED" | "PURGED") => Err(DomainError::WorkspaceCancelled.into()),
+            _ if deleted => Err(DomainError::Deleted.into()),
+            _ => Ok(()),
+        }
     }
 
     /// The position of a command id executed before, if it was.

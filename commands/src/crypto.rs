@@ -191,6 +191,17 @@ impl Keyring {
     }
 }
 
+/// Shreds `person`'s key (crypto-shredding): every value sealed for them, in any event,
+/// opens as `None` from now on. Runs in the transaction that records the erasure.
+pub async fn shred_person_key(conn: &mut PgConnection, org: OrgId, person: MemberId) -> Result<(), CryptoError> {
+    sqlx::query("delete from person_keys where org_id = $1 and person_id = $2")
+        .bind(org.uuid())
+        .bind(person.uuid())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// A new person's key, not yet stored.
 #[derive(Debug)]
 pub struct NewPersonKey {

@@ -19,7 +19,11 @@ impl Gemba {
 
     pub(crate) async fn member_is_active(&self, ctx: &CommandContext, member: MemberId) -> Result<bool, CommandError> {
         Ok(self
-            .count(ctx.org, "select count(*) from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'", Some(member.uuid()))
+            .count(
+                ctx.org,
+                "select count(*) from members where org_id = $1 and member_id = $2 and status = 'ACTIVE' and gemba_visible(member_id)",
+                Some(member.uuid()),
+            )
             .await?
             > 0)
     }

@@ -222,3 +222,25 @@ impl Gemba {
         Ok(Download { file, body })
     }
 }
+
+impl Gemba {
+    /// Deletes every stored evidence file of `org` (the workspace purge); returns how many.
+    pub(crate) async fn delete_all_evidence(&self, org: OrgId) -> Result<u64, CommandError> {
+        let store = &self.evidence.config.store;
+        let prefix = StorePath::from(format!("orgs/{org}"));
+        let paths: Vec<StorePath> = store
+            .list(Some(&prefix))
+            .map(|meta| meta.map(|m| m.location))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(|e| CommandError::Internal(format!("listing evidence files: {e}")))?;
+        let mut deleted = 0;
+        for path in paths {
+            store.delete(&path).await.map_err(|e| CommandError::Internal(format!("deleting an evidence file: {e}")))?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+}

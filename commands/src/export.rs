@@ -121,7 +121,8 @@ fn push_csv_cell(out: &mut Vec<u8>, cell: &str) {
     }
 }
 
-fn push_csv_record<'a>(out: &mut Vec<u8>, cells: impl IntoIterator<Item = &'a str>) {
+/// Appends one CSV record (RFC 4180, cells neutralised by [`escape_cell`]) to `out`.
+pub fn push_csv_record<'a>(out: &mut Vec<u8>, cells: impl IntoIterator<Item = &'a str>) {
     for (i, cell) in cells.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');

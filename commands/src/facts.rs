@@ -44,11 +44,13 @@ impl Gemba {
     ) -> Result<ActorInZone, CommandError> {
         let mut tx = begin_tenant(self.pool(), ctx.org).await?;
         let facts: ZoneFactsRow = sqlx::query_as(
-            "select exists(select 1 from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE') as zone_active,
+            "select exists(select 1 from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE' and gemba_visible(zone_id))
+                        as zone_active,
                     (select owner_member_id from zones where org_id = $1 and zone_id = $2) as zone_owner,
                     exists(select 1 from zones where org_id = $1 and zone_id = $2 and owner_member_id = $3)
                         or exists(select 1 from zone_deputies where org_id = $1 and zone_id = $2 and member_id = $3) as leads_zone,
-                    exists(select 1 from members where org_id = $1 and member_id = $3 and status = 'ACTIVE' and $4 = any(capabilities))
+                    exists(select 1 from members where org_id = $1 and member_id = $3 and status = 'ACTIVE' and $4 = any(capabilities)
+                                  and gemba_visible(member_id))
                         as has_capability,
                     exists(select 1 from zones z join members m on m.org_id = z.org_id and m.member_id = $3
                             where z.org_id = $1 and z.zone_id = $2 and m.site_scope is not null and not (z.site_id = any(m.site_scope)))
@@ -77,7 +79,8 @@ impl Gemba {
         let mut tx = begin_tenant(self.pool(), ctx.org).await?;
         let works: bool = sqlx::query_scalar(
             "select exists(select 1 from members m join zones z on z.org_id = m.org_id and z.zone_id = $3
-                            where m.org_id = $1 and m.member_id = $2 and m.status = 'ACTIVE'
+                            where m.org_id = $1 and m.member_id = $2 and m.status = 'ACTIVE' and gemba_visible(m.member_id)
+                              and gemba_visible(z.zone_id)
                               and (m.site_scope is null or z.site_id = any(m.site_scope)))",
         )
         .bind(ctx.org.uuid())

@@ -17,6 +17,8 @@
 //! - [`members`]: members' site scope, home zone, profile and suspension.
 //! - [`plant`]: areas, and zones' areas, headcounts and audit plans.
 //! - [`red_tags`]: the commands of red-tagged items (5S Sort).
+//! - [`deletions`], [`workspace`]: soft deletion with a recovery window; workspace
+//!   cancellation, restore and purge.
 //! - [`signing`], [`checkpoint`], [`export`], [`exports`]: the deployment's signing key, signed
 //!   chain checkpoints, the export file and its offline verifier, the export commands.
 //!
@@ -30,6 +32,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod crypto;
 pub mod defects;
+pub mod deletions;
 pub mod envelope;
 pub mod error;
 pub mod evidence;
@@ -49,6 +52,7 @@ pub mod signing;
 pub mod store;
 pub mod sweeper;
 pub mod tenancy;
+pub mod workspace;
 
 pub use error::CommandError;
 

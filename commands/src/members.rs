@@ -62,11 +62,13 @@ impl Gemba {
     pub async fn set_home_zone(&self, ctx: &CommandContext, member: MemberId, zone: ZoneId) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;
         let mut tx = begin_tenant(self.pool(), ctx.org).await?;
-        let site: Option<Uuid> = sqlx::query_scalar("select site_id from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE'")
-            .bind(ctx.org.uuid())
-            .bind(zone.uuid())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let site: Option<Uuid> = sqlx::query_scalar(
+            "select site_id from zones where org_id = $1 and zone_id = $2 and status = 'ACTIVE' and gemba_visible(zone_id)",
+        )
+        .bind(ctx.org.uuid())
+        .bind(zone.uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
         tx.commit().await?;
         let command = MemberCommand::SetHomeZone { actor, zone, zone_site: site.map(SiteId) };
         self.bus.execute::<Member>(ctx, &member.to_string(), command).await
@@ -81,7 +83,7 @@ impl Gemba {
     ) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;
         let mut tx = begin_tenant(self.pool(), ctx.org).await?;
-        let erased = || DomainError::Rule("the member's personal data was erased");
+        let erased = || DomainError::Rule(gemba_domain::member::ERASED);
         let mut patch = ProfilePatch { shift: input.shift, ..ProfilePatch::default() };
         if let Some(name) = input.display_name {
             patch.display_name = Some(self.keyring().seal_for(&mut tx, ctx.org, member, name.as_str()).await?.ok_or_else(erased)?);
@@ -112,5 +114,29 @@ impl Gemba {
     pub async fn reactivate_member(&self, ctx: &CommandContext, member: MemberId, reason: Reason) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;
         self.bus.execute::<Member>(ctx, &member.to_string(), MemberCommand::Reactivate { actor, reason }).await
+    }
+
+    /// Erases a person's personal data (GDPR) by crypto-shredding, with a reason (Owners and
+    /// Admins; an Owner's only by an Owner; never one's own). A member not yet removed is
+    /// removed by the same command (same rules: never the last Owner, zones reassigned
+    /// first). `MemberPersonalDataErased` is appended and, in the same transaction, the
+    /// person's key is deleted and the plain copies kept for sign-in (credentials,
+    /// invitations) are removed, so every sealed value of theirs reads as erased and they
+    /// can no longer sign in. The events stay; the hash chain covers ciphertext and still
+    /// verifies.
+    pub async fn erase_personal_data(&self, ctx: &CommandContext, member: MemberId, reason: Reason) -> Result<Position, CommandError> {
+        let actor = ctx.require_actor()?;
+        let active_owners = self.active_owners(ctx.org).await?;
+        let owned_zones = self
+            .count(
+                ctx.org,
+                "select count(*) from zones where org_id = $1 and owner_member_id = $2 and status = 'ACTIVE'",
+                Some(member.uuid()),
+            )
+            .await?;
+        let command = MemberCommand::ErasePersonalData { actor, reason, active_owners, owned_zones };
+        let position = self.bus.execute::<Member>(ctx, &member.to_string(), command).await?;
+        tracing::info!(org.id = %ctx.org, member.id = %member, "personal data erased");
+        Ok(position)
     }
 }

@@ -6,6 +6,7 @@
 use gemba_domain::a3::A3Event;
 use gemba_domain::area::AreaEvent;
 use gemba_domain::defect::{Defect, DefectEvent};
+use gemba_domain::deletion::{DeletableKind, DeletionEvent};
 use gemba_domain::evidence::EvidenceEvent;
 use gemba_domain::five_s_audit::AuditEvent;
 use gemba_domain::kaizen::{Kaizen, KaizenEvent};
@@ -15,6 +16,7 @@ use gemba_domain::points::PointsEvent;
 use gemba_domain::points_rules::PointsRuleSetEvent;
 use gemba_domain::red_tag::RedTagEvent;
 use gemba_domain::site::SiteEvent;
+use gemba_domain::workspace::WorkspaceEvent;
 use gemba_domain::zone::ZoneEvent;
 use gemba_domain::{OrgId, Role};
 use serde::de::DeserializeOwned;
@@ -357,6 +359,22 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
                         .execute(&mut *conn)
                         .await?;
                 }
+                MemberEvent::MemberPersonalDataErased { .. } => {
+                    // The key goes with the event that records it; the plain copies of the
+                    // e-mail address kept for sign-in (credentials, invitations) go too. (The
+                    // shift is a crew name such as "Night", organisational, not personal data.)
+                    crate::crypto::shred_person_key(conn, OrgId(org), gemba_domain::MemberId(member)).await.map_err(|e| match e {
+                        crate::crypto::CryptoError::Database(e) => StoreError::from(e),
+                        other => StoreError::Corrupt(other.to_string()),
+                    })?;
+                    for sql in [
+                        "delete from credentials where org_id = $1 and member_id = $2",
+                        "delete from invitations where org_id = $1 and member_id = $2",
+                        "update sessions set revoked_at = now() where org_id = $1 and member_id = $2 and revoked_at is null",
+                    ] {
+                        sqlx::query(sql).bind(org).bind(member).execute(&mut *conn).await?;
+                    }
+                }
                 MemberEvent::MemberRemoved { .. } => {
                     sqlx::query("update members set status = 'REMOVED' where org_id = $1 and member_id = $2")
                         .bind(org)
@@ -656,6 +674,51 @@ pub async fn apply(conn: &mut PgConnection, org: OrgId, stored: &Appended) -> Re
             };
             sqlx::query(sql).bind(org).bind(item).bind(hold_until).execute(&mut *conn).await?;
         }
+        "Deletion" => match payload::<DeletionEvent>(stored)? {
+            DeletionEvent::Deleted { kind, deleted_at, recoverable_until, .. } => {
+                sqlx::query(
+                    "insert into deleted_entities (org_id, entity_id, kind, deleted_at, recoverable_until) values ($1, $2, $3, $4, $5)",
+                )
+                .bind(org)
+                .bind(id(stored)?)
+                .bind(enum_text(&kind)?)
+                .bind(deleted_at)
+                .bind(recoverable_until)
+                .execute(&mut *conn)
+                .await?;
+                if kind == DeletableKind::Member {
+                    // A deleted member is signed out everywhere at once.
+                    sqlx::query("update sessions set revoked_at = now() where org_id = $1 and member_id = $2 and revoked_at is null")
+                        .bind(org)
+                        .bind(id(stored)?)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            DeletionEvent::Recovered { .. } => {
+                sqlx::query("delete from deleted_entities where org_id = $1 and entity_id = $2")
+                    .bind(org)
+                    .bind(id(stored)?)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        },
+        "Workspace" => match payload::<WorkspaceEvent>(stored)? {
+            WorkspaceEvent::WorkspaceCancelled { purge_after, .. } => {
+                sqlx::query("update organizations set status = 'CANCELLED', purge_after = $2 where org_id = $1")
+                    .bind(org)
+                    .bind(purge_after)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            WorkspaceEvent::WorkspaceRestored { .. } => {
+                sqlx::query("update organizations set status = 'ACTIVE', purge_after = null where org_id = $1")
+                    .bind(org)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            WorkspaceEvent::WorkspacePurged { .. } => crate::workspace::purge_rows(conn, org).await?,
+        },
         _ => {}
     }
     Ok(())

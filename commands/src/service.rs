@@ -227,8 +227,14 @@ impl Gemba {
                 .fetch_one(&mut *tx)
                 .await?;
             let found: Option<(Uuid, String, String, String)> = sqlx::query_as(
-                "select c.member_id, c.password_hash, m.role, m.status from credentials c
+                // A deleted member, and anyone but an Owner of a cancelled workspace, is refused.
+                "select c.member_id, c.password_hash, m.role,
+                        case when not gemba_visible(m.member_id) then 'DELETED'
+                             when o.status <> 'ACTIVE' and m.role <> 'OWNER' then 'LOCKED'
+                             else m.status end
+                   from credentials c
                    join members m on m.org_id = c.org_id and m.member_id = c.member_id
+                   join organizations o on o.org_id = c.org_id
                   where c.org_id = $1 and c.email = $2",
             )
             .bind(org.uuid())
@@ -318,8 +324,12 @@ impl Gemba {
             return Ok(None);
         };
         let mut tx = begin_tenant(self.pool(), org).await?;
-        let member: Option<Uuid> = sqlx::query_scalar(
-            "select member_id from sessions where org_id = $1 and token_hash = $2 and revoked_at is null and expires_at > $3",
+        let session: Option<(Uuid, bool)> = sqlx::query_as(
+            "select s.member_id, o.status = 'ACTIVE' or m.role = 'OWNER'
+               from sessions s
+               join members m on m.org_id = s.org_id and m.member_id = s.member_id
+               join organizations o on o.org_id = s.org_id
+              where s.org_id = $1 and s.token_hash = $2 and s.revoked_at is null and s.expires_at > $3",
         )
         .bind(org.uuid())
         .bind(hash)
@@ -327,7 +337,12 @@ impl Gemba {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(member.map(|m| (org, MemberId(m))))
+        match session {
+            // A cancelled workspace is readable by its Owners only.
+            Some((_, false)) => Err(DomainError::WorkspaceCancelled.into()),
+            Some((member, true)) => Ok(Some((org, MemberId(member)))),
+            None => Ok(None),
+        }
     }
 
     /// Invites someone by e-mail into the actor's organisation.
@@ -598,7 +613,7 @@ impl Gemba {
         let actor = ctx.require_actor()?;
         let mut tx = begin_tenant(self.pool(), ctx.org).await?;
         let (owner_is_active_member, owner_in_site_scope): (bool, bool) = sqlx::query_as(
-            "select exists(select 1 from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'),
+            "select exists(select 1 from members where org_id = $1 and member_id = $2 and status = 'ACTIVE' and gemba_visible(member_id)),
                     exists(select 1 from members m
                             where m.org_id = $1 and m.member_id = $2
                               and (m.site_scope is null
@@ -621,7 +636,7 @@ impl Gemba {
             let member_is_active = self
                 .count(
                     ctx.org,
-                    "select count(*) from members where org_id = $1 and member_id = $2 and status = 'ACTIVE'",
+                    "select count(*) from members where org_id = $1 and member_id = $2 and status = 'ACTIVE' and gemba_visible(member_id)",
                     Some(member.uuid()),
                 )
                 .await?

@@ -8,7 +8,10 @@
 //! - a scheduled audit not started by its due date plus [`AUDIT_GRACE`] is marked missed;
 //! - a red-tag hold that ended without a disposition expires;
 //! - a zone's audit plan schedules its audits [`PLAN_LEAD`] ahead of their due date, then
-//!   moves to its next period (periods that passed while nobody swept are skipped).
+//!   moves to its next period (periods that passed while nobody swept are skipped);
+//! - a cancelled workspace whose grace period has ended is purged (`crate::workspace`).
+//!
+//! Deleted entities (and work in deleted zones) are never due.
 
 use chrono::{DateTime, Duration, Utc};
 use gemba_domain::five_s_audit::{AuditCommand, AuditPlan as AuditPlanRef, FiveSAudit};
@@ -43,6 +46,8 @@ pub struct SweepReport {
     pub expired: usize,
     /// Audits scheduled from zones' audit plans.
     pub scheduled: usize,
+    /// Cancelled workspaces purged after their grace period.
+    pub purged: usize,
     /// Commands that failed (logged; retried by the next sweep).
     pub failed: usize,
 }
@@ -59,6 +64,7 @@ impl Gemba {
         let mut tx = begin_tenant(self.pool(), org).await?;
         let defects = sqlx::query_scalar(
             "select defect_id from defects where org_id = $1 and priority = 'A' and status = 'OPEN' and found_at <= $2
+                and gemba_visible(defect_id) and gemba_visible(zone_id)
               order by found_at limit $3",
         )
         .bind(org.uuid())
@@ -67,7 +73,8 @@ impl Gemba {
         .fetch_all(&mut *tx)
         .await?;
         let audits = sqlx::query_scalar(
-            "select audit_id from audits where org_id = $1 and status = 'SCHEDULED' and due_at < $2 order by due_at limit $3",
+            "select audit_id from audits where org_id = $1 and status = 'SCHEDULED' and due_at < $2 and gemba_visible(zone_id)
+              order by due_at limit $3",
         )
         .bind(org.uuid())
         .bind(now - AUDIT_GRACE)
@@ -75,7 +82,8 @@ impl Gemba {
         .fetch_all(&mut *tx)
         .await?;
         let red_tags = sqlx::query_scalar(
-            "select red_tag_id from red_tag_items where org_id = $1 and status = 'HELD' and hold_until <= $2 order by hold_until limit $3",
+            "select red_tag_id from red_tag_items where org_id = $1 and status = 'HELD' and hold_until <= $2 and gemba_visible(zone_id)
+              order by hold_until limit $3",
         )
         .bind(org.uuid())
         .bind(now)
@@ -83,7 +91,7 @@ impl Gemba {
         .fetch_all(&mut *tx)
         .await?;
         let plans = sqlx::query_as(
-            "select zone_id, audit_plan from zones where org_id = $1 and status = 'ACTIVE' and audit_plan is not null
+            "select zone_id, audit_plan from zones where org_id = $1 and status = 'ACTIVE' and audit_plan is not null and gemba_visible(zone_id)
                 and (audit_plan->>'next_due_at')::timestamptz <= $2 order by zone_id limit $3",
         )
         .bind(org.uuid())
@@ -151,6 +159,22 @@ impl Gemba {
 
     /// Sweeps one organisation.
     pub async fn sweep_organisation(&self, org: OrgId, now: DateTime<Utc>, report: &mut SweepReport) -> Result<(), CommandError> {
+        // A cancelled workspace is locked (nothing is due in it) and purged once its grace
+        // period has ended; a purged one has nothing left to sweep.
+        let workspace = self.workspace_state(org).await?;
+        match workspace.status.as_str() {
+            "ACTIVE" => {}
+            "CANCELLED" if workspace.purge_after.is_some_and(|after| after < now) => {
+                self.purge_workspace(org, now).await?;
+                report.organisations += 1;
+                report.purged += 1;
+                return Ok(());
+            }
+            _ => {
+                report.organisations += 1;
+                return Ok(());
+            }
+        }
         let a_ack_minutes = self.settings(org).await?.a_ack_minutes;
         let due = self.due(org, now, Duration::minutes(i64::from(a_ack_minutes))).await?;
         let (mut escalated, mut missed, mut expired, mut scheduled) = (0, 0, 0, 0);

@@ -13,6 +13,16 @@ pub async fn begin_tenant(pool: &PgPool, org: OrgId) -> Result<Transaction<'stat
     pool.begin_with(format!("begin; select set_config('app.org_id', '{}', true)", org.uuid().hyphenated())).await
 }
 
+/// Begins a read-only, repeatable-read tenant transaction: every statement in it reads the
+/// same snapshot (exports of many tables stay consistent with each other).
+pub async fn begin_tenant_snapshot(pool: &PgPool, org: OrgId) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin_with(format!(
+        "begin isolation level repeatable read read only; select set_config('app.org_id', '{}', true)",
+        org.uuid().hyphenated()
+    ))
+    .await
+}
+
 /// The SQLSTATE and constraint name of a database error, for classifying it without
 /// looking at message text.
 pub fn constraint_violation(error: &sqlx::Error) -> Option<(String, String)> {

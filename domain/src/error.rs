@@ -34,6 +34,17 @@ pub enum DomainError {
     /// The record's current state does not allow it (API code `CONFLICT`).
     #[error("{0}")]
     Rule(&'static str),
+    /// The record is deleted: only its recovery is accepted (API code `DELETED`).
+    #[error("the record is deleted; recover it first")]
+    Deleted,
+    /// The recovery window (deleted record) or grace period (cancelled workspace) has ended
+    /// (API code `RECOVERY_WINDOW_CLOSED`).
+    #[error("the recovery window has ended")]
+    RecoveryWindowClosed,
+    /// The workspace is cancelled: nothing changes until an Owner restores it (API code
+    /// `WORKSPACE_CANCELLED`).
+    #[error("the workspace is cancelled; an owner can restore it")]
+    WorkspaceCancelled,
 }
 
 /// Shorthand for handler results.

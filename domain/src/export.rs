@@ -45,6 +45,56 @@ impl ExportFormat {
     }
 }
 
+/// The file format of a data export (a person's data, the workspace's read models).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataFormat {
+    /// One JSON document.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// Comma-separated values (RFC 4180), formula-injection safe.
+    Csv,
+}
+
+impl DataFormat {
+    /// Parses `json`, `ndjson` or `csv`.
+    pub fn parse(field: &str, text: &str) -> Result<Self, ValidationError> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "ndjson" | "jsonl" => Ok(Self::Ndjson),
+            "csv" => Ok(Self::Csv),
+            _ => Err(ValidationError::new(field, "must be json, ndjson or csv")),
+        }
+    }
+
+    /// The wire name (`json`, `ndjson`, `csv`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Ndjson => "ndjson",
+            Self::Csv => "csv",
+        }
+    }
+}
+
+/// What a data export contains.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataExportSubject {
+    /// One person's data (portability): profile, membership, their records and the events
+    /// they authored or that are about them.
+    Person {
+        /// The person's membership.
+        member_id: MemberId,
+    },
+    /// The organisation's read models: every table, or one.
+    Workspace {
+        /// One table (`None`: all of them).
+        table: Option<String>,
+    },
+}
+
 /// The rows an export selects; a missing field matches everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportScope {
@@ -102,6 +152,10 @@ pub enum ExportCommand {
     Request { requested_by: Option<Actor>, format: ExportFormat, scope: ExportScope, up_to_seq: i64 },
     /// Records the finished file of a requested export.
     Complete { rows: u64, first_seq: Option<i64>, last_seq: Option<i64>, sha256: String },
+    /// Records a requested data export (a person's data or the workspace's read models),
+    /// before any row is sent. A person's data is exported by that person, an Owner or an
+    /// Admin; the workspace by an Owner, Admin or Auditor; `None` is an operator.
+    RequestData { requested_by: Option<Actor>, subject: DataExportSubject, format: DataFormat },
 }
 
 /// Events of an export.
@@ -111,6 +165,8 @@ pub enum ExportEvent {
     ExportRequested { requested_by: Option<MemberId>, format: ExportFormat, scope: ExportScope, up_to_seq: i64 },
     /// The export's file was complete: its rows and digest.
     ExportGenerated { rows: u64, first_seq: Option<i64>, last_seq: Option<i64>, sha256: String },
+    /// A data export was requested (before any row was sent).
+    DataExportRequested { requested_by: Option<MemberId>, subject: DataExportSubject, format: DataFormat },
 }
 
 impl DomainEvent for ExportEvent {
@@ -118,6 +174,7 @@ impl DomainEvent for ExportEvent {
         match self {
             Self::ExportRequested { .. } => "ExportRequested".to_owned(),
             Self::ExportGenerated { .. } => "ExportGenerated".to_owned(),
+            Self::DataExportRequested { .. } => "DataExportRequested".to_owned(),
         }
     }
     fn event_version(&self) -> String {
@@ -132,6 +189,9 @@ impl Audited for ExportEvent {
                 vec![Change::created("format", format), Change::created("scope", scope), Change::created("upToSeq", up_to_seq)]
             }
             Self::ExportGenerated { rows, sha256, .. } => vec![Change::created("rows", rows), Change::created("sha256", sha256)],
+            Self::DataExportRequested { subject, format, .. } => {
+                vec![Change::created("subject", subject), Change::created("format", format)]
+            }
         }
     }
     fn reason(&self) -> Option<&Reason> {
@@ -164,6 +224,34 @@ impl Aggregate for Export {
                 let requested_by = requested_by.map(|a| a.member_id);
                 sink.write(ExportEvent::ExportRequested { requested_by, format, scope, up_to_seq }, self).await;
             }
+            ExportCommand::RequestData { requested_by, subject, format } => {
+                if let Some(actor) = requested_by {
+                    match &subject {
+                        DataExportSubject::Person { member_id } => {
+                            if actor.member_id != *member_id && !matches!(actor.role, Role::Owner | Role::Admin) {
+                                return Err(DomainError::Forbidden("a person's data is exported by themself, an owner or an admin"));
+                            }
+                        }
+                        DataExportSubject::Workspace { .. } => {
+                            if actor.role == Role::Member {
+                                return Err(DomainError::Forbidden("exports are for owners, admins and auditors"));
+                            }
+                        }
+                    }
+                }
+                if self.requested {
+                    return Err(DomainError::Rule("this export was already requested"));
+                }
+                if let DataExportSubject::Workspace { table: Some(table) } = &subject
+                    && (table.is_empty()
+                        || table.len() > 63
+                        || !table.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+                {
+                    return Err(ValidationError::new("table", "must be a table name").into());
+                }
+                let requested_by = requested_by.map(|a| a.member_id);
+                sink.write(ExportEvent::DataExportRequested { requested_by, subject, format }, self).await;
+            }
             ExportCommand::Complete { rows, first_seq, last_seq, sha256 } => {
                 if !self.requested {
                     return Err(DomainError::NotFound);
@@ -182,7 +270,7 @@ impl Aggregate for Export {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            ExportEvent::ExportRequested { .. } => self.requested = true,
+            ExportEvent::ExportRequested { .. } | ExportEvent::DataExportRequested { .. } => self.requested = true,
             ExportEvent::ExportGenerated { .. } => self.generated = true,
         }
     }
@@ -248,6 +336,38 @@ mod tests {
         assert!(matches!(unrequested, Err(DomainError::NotFound)));
         let bad = ExportCommand::Complete { rows: 0, first_seq: None, last_seq: None, sha256: "zz".into() };
         assert!(matches!(Given::with(()).given(vec![requested(None)]).when(bad).inspect_result(), Err(DomainError::Invalid(_))));
+    }
+
+    fn data(requested_by: Option<Actor>, subject: DataExportSubject) -> ExportCommand {
+        ExportCommand::RequestData { requested_by, subject, format: DataFormat::Json }
+    }
+
+    #[test]
+    fn a_persons_data_is_exported_by_themself_an_owner_or_an_admin() {
+        let person = DataExportSubject::Person { member_id: MemberId(Uuid::from_u128(7)) };
+        let other = DataExportSubject::Person { member_id: MemberId(Uuid::from_u128(8)) };
+        for role in [Role::Member, Role::Auditor, Role::Owner] {
+            let result = Given::with(()).given_no_previous_events().when(data(Some(actor(role)), person.clone())).inspect_result();
+            assert!(result.is_ok(), "{role:?} exports their own data");
+        }
+        for (role, allowed) in [(Role::Owner, true), (Role::Admin, true), (Role::Auditor, false), (Role::Member, false)] {
+            let result = Given::with(()).given_no_previous_events().when(data(Some(actor(role)), other.clone())).inspect_result();
+            assert_eq!(result.is_ok(), allowed, "{role:?}");
+            if !allowed {
+                assert!(matches!(result, Err(DomainError::Forbidden(_))));
+            }
+        }
+    }
+
+    #[test]
+    fn the_workspace_is_exported_by_owners_admins_and_auditors() {
+        let all = DataExportSubject::Workspace { table: None };
+        for (role, allowed) in [(Role::Owner, true), (Role::Admin, true), (Role::Auditor, true), (Role::Member, false)] {
+            let result = Given::with(()).given_no_previous_events().when(data(Some(actor(role)), all.clone())).inspect_result();
+            assert_eq!(result.is_ok(), allowed, "{role:?}");
+        }
+        let bad = DataExportSubject::Workspace { table: Some("members; drop".into()) };
+        assert!(matches!(Given::with(()).given_no_previous_events().when(data(None, bad)).inspect_result(), Err(DomainError::Invalid(_))));
     }
 
     #[test]

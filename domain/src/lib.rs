@@ -15,6 +15,7 @@ pub mod actor;
 pub mod area;
 pub mod audit;
 pub mod defect;
+pub mod deletion;
 pub mod error;
 pub mod evidence;
 pub mod export;
@@ -32,6 +33,7 @@ pub mod site;
 mod test_support;
 pub mod upcast;
 pub mod values;
+pub mod workspace;
 pub mod zone;
 
 pub use actor::Actor;

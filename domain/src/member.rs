@@ -50,6 +50,9 @@ pub struct Member {
     display_name: Option<Sealed>,
     employee_number: Option<Sealed>,
     shift: Option<Name>,
+    /// The person's personal data was erased (their key shredded).
+    #[serde(default)]
+    erased: bool,
 }
 
 /// The sites a member works in.
@@ -163,6 +166,10 @@ pub enum MemberCommand {
     Suspend { actor: Actor, reason: Reason, active_owners: u32, owned_zones: u32 },
     /// Reactivate a suspended member, with a reason.
     Reactivate { actor: Actor, reason: Reason },
+    /// Erase the person's personal data (GDPR), with a reason: a member not yet removed is
+    /// removed by the same command (the rules of removal apply), then the erasure is
+    /// recorded; the write side shreds the person's key in the same transaction.
+    ErasePersonalData { actor: Actor, reason: Reason, active_owners: u32, owned_zones: u32 },
 }
 
 /// Events of a membership.
@@ -207,6 +214,9 @@ pub enum MemberEvent {
     MemberSuspended { reason: Reason },
     /// The suspended member was reactivated.
     MemberReactivated { reason: Reason },
+    /// The person's personal data was erased: their key is shredded, so every sealed value
+    /// of theirs (in any event) reads as erased. Carries no personal data itself.
+    MemberPersonalDataErased { reason: Reason },
 }
 
 impl DomainEvent for MemberEvent {
@@ -223,6 +233,7 @@ impl DomainEvent for MemberEvent {
             Self::MemberProfileChanged { .. } => "MemberProfileChanged",
             Self::MemberSuspended { .. } => "MemberSuspended",
             Self::MemberReactivated { .. } => "MemberReactivated",
+            Self::MemberPersonalDataErased { .. } => "MemberPersonalDataErased",
         }
         .to_owned()
     }
@@ -270,6 +281,7 @@ impl Audited for MemberEvent {
             }
             Self::MemberSuspended { .. } => vec![Change::new("status", MemberStatus::Active, MemberStatus::Suspended)],
             Self::MemberReactivated { .. } => vec![Change::new("status", MemberStatus::Suspended, MemberStatus::Active)],
+            Self::MemberPersonalDataErased { .. } => vec![Change::new("personalData", "held", "erased")],
         }
     }
     fn reason(&self) -> Option<&Reason> {
@@ -280,13 +292,16 @@ impl Audited for MemberEvent {
             | Self::MemberCapabilityRevoked { reason, .. }
             | Self::MemberSiteScopeChanged { reason, .. }
             | Self::MemberSuspended { reason }
-            | Self::MemberReactivated { reason } => Some(reason),
+            | Self::MemberReactivated { reason }
+            | Self::MemberPersonalDataErased { reason } => Some(reason),
             _ => None,
         }
     }
 }
 
 const LAST_OWNER: &str = "an organisation needs at least one owner";
+/// Refusal of anything that needs the personal data of an erased person.
+pub const ERASED: &str = "the member's personal data was erased";
 
 /// Refuses to let the last active Owner stop being one.
 fn keep_an_owner(leaving_owner: bool, active_owners: u32) -> Outcome {
@@ -434,6 +449,9 @@ impl Aggregate for Member {
             }
             MemberCommand::UpdateProfile { actor, patch } => {
                 self.self_or_admin(&actor)?;
+                if self.erased {
+                    return Err(DomainError::Rule(ERASED));
+                }
                 self.current()?;
                 if patch == ProfilePatch::default() {
                     return Err(ValidationError::new("input", "must change at least one field").into());
@@ -478,6 +496,31 @@ impl Aggregate for Member {
                 }
                 sink.write(MemberEvent::MemberReactivated { reason }, self).await;
             }
+            MemberCommand::ErasePersonalData { actor, reason, active_owners, owned_zones } => {
+                actor.require_admin()?;
+                let role = match (self.status, self.role) {
+                    (MemberStatus::New, _) | (_, None) => return Err(DomainError::NotFound),
+                    (_, Some(role)) => role,
+                };
+                if self.erased {
+                    return Err(DomainError::Rule(ERASED));
+                }
+                if Some(actor.member_id) == self.id {
+                    return Err(DomainError::Forbidden("nobody erases their own personal data: an owner or an admin does"));
+                }
+                if role == Role::Owner {
+                    actor.require_owner()?;
+                }
+                if self.status != MemberStatus::Removed {
+                    let previous = self.status;
+                    keep_an_owner(role == Role::Owner && previous == MemberStatus::Active, active_owners)?;
+                    if owned_zones > 0 {
+                        return Err(DomainError::Rule("reassign the zones this member owns before erasing them"));
+                    }
+                    sink.write(MemberEvent::MemberRemoved { role, previous, reason: reason.clone() }, self).await;
+                }
+                sink.write(MemberEvent::MemberPersonalDataErased { reason }, self).await;
+            }
         }
         Ok(())
     }
@@ -521,6 +564,12 @@ impl Aggregate for Member {
             }
             MemberEvent::MemberCapabilityRevoked { capability, .. } => {
                 self.capabilities.remove(&capability);
+            }
+            MemberEvent::MemberPersonalDataErased { .. } => {
+                self.erased = true;
+                self.email = None;
+                self.display_name = None;
+                self.employee_number = None;
             }
         }
     }
@@ -1043,7 +1092,7 @@ mod owner_property {
         /// reactivations and removals, each
         /// decided with the true count of active owners, always keeps an active owner.
         #[test]
-        fn an_organisation_always_keeps_an_active_owner(steps in prop::collection::vec((0_usize..4, 0_usize..4, 0_u8..7), 1..60)) {
+        fn an_organisation_always_keeps_an_active_owner(steps in prop::collection::vec((0_usize..4, 0_usize..4, 0_u8..8), 1..60)) {
             let roles = [Role::Owner, Role::Admin, Role::Member, Role::Auditor];
             let mut members: Vec<Member> = (0..4_u128).map(|i| {
                 let mut m = Member::default();
@@ -1070,6 +1119,7 @@ mod owner_property {
                     4 => MemberCommand::Remove { actor, reason, active_owners, owned_zones: 0 },
                     5 => MemberCommand::Suspend { actor, reason, active_owners, owned_zones: 0 },
                     6 => MemberCommand::Reactivate { actor, reason },
+                    7 => MemberCommand::ErasePersonalData { actor, reason, active_owners, owned_zones: 0 },
                     _ => MemberCommand::ChangeRole { actor, role: roles[usize::from(action)], reason, active_owners },
                 };
                 let _ = run(&mut members[target_index], command);

@@ -156,7 +156,7 @@ pub async fn page(
     sqlx::query_as(
         "select a3_id, theme, owner_id, status, opened_at, closed_at, target_met, iteration, documents_updated
            from a3_register
-          where org_id = $1 and ($2::uuid is null or a3_id > $2)
+          where org_id = $1 and ($2::uuid is null or a3_id > $2) and gemba_visible(a3_id)
             and ($3::text[] is null or status = any($3)) and ($4::uuid is null or owner_id = $4)
           order by a3_id limit $5",
     )

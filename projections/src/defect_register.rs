@@ -282,7 +282,7 @@ pub async fn page(
         "select defect_id, zone_id, status, priority, abnormality_type, tag_class, title, assignee_id, raised_at, due_at,
                 original_due_at, closed_at, reopen_count, escalation_level
            from defect_register
-          where org_id = $1 and ($2::uuid is null or defect_id > $2)
+          where org_id = $1 and ($2::uuid is null or defect_id > $2) and gemba_visible(defect_id) and gemba_visible(zone_id)
             and ($3::text[] is null or status = any($3)) and ($4::uuid is null or zone_id = $4)
             and ($5::text is null or priority = $5) and ($6::uuid is null or assignee_id = $6)
             and ($8::uuid is null or zone_id in (select zone_id from zones z where z.org_id = $1 and z.site_id = $8))
@@ -331,7 +331,7 @@ pub async fn zone_changes(conn: &mut PgConnection, org: Uuid, zone: Uuid, after:
                 r.raised_at, r.due_at, r.original_due_at, r.closed_at, r.reopen_count, r.escalation_level
            from changed c
            join defect_register r on r.org_id = $1 and r.defect_id = c.aggregate_id::uuid
-          where r.zone_id = $2 or c.left_zone
+          where (r.zone_id = $2 or c.left_zone) and gemba_visible(r.defect_id)
           order by c.position",
     )
     .bind(org)

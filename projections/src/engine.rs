@@ -26,6 +26,9 @@ pub enum ProjectionError {
     /// A stored event does not read as its type says.
     #[error("event {tenant_seq} ({event_type}) does not read: {message}")]
     Unreadable { tenant_seq: i64, event_type: String, message: String },
+    /// The organisation's workspace was purged: its read models are never built again.
+    #[error("the organisation's workspace was purged; its read models are not rebuilt")]
+    Purged,
 }
 
 impl ProjectionError {
@@ -33,7 +36,7 @@ impl ProjectionError {
     pub fn tenant_seq(&self) -> Option<i64> {
         match self {
             Self::Unreadable { tenant_seq, .. } => Some(*tenant_seq),
-            Self::Database(_) => None,
+            Self::Database(_) | Self::Purged => None,
         }
     }
 }

@@ -175,7 +175,7 @@ pub async fn current_scores(
                  where s.org_id = z.org_id and s.zone_id = z.zone_id and s.status = 'SUBMITTED'
                    and s.audit_type = any($3) and s.submitted_at >= $4 and s.score_pct is not null
                  order by s.submitted_at desc limit 1) s on true
-          where z.org_id = $1 and z.status = 'ACTIVE' and ($2::uuid is null or z.site_id = $2)
+          where z.org_id = $1 and z.status = 'ACTIVE' and ($2::uuid is null or z.site_id = $2) and gemba_visible(z.zone_id)
           order by z.code",
     )
     .bind(org)
@@ -240,7 +240,7 @@ pub async fn page(
     sqlx::query_as(
         "select audit_id, zone_id, audit_type, status, due_at, submitted_at, score_pct::text as score_pct, band, corrected
            from zone_5s_scores
-          where org_id = $1 and ($2::uuid is null or audit_id > $2)
+          where org_id = $1 and ($2::uuid is null or audit_id > $2) and gemba_visible(zone_id)
             and ($3::text[] is null or status = any($3)) and ($4::uuid is null or zone_id = $4)
             and ($5::timestamptz is null or due_at >= $5) and ($6::timestamptz is null or due_at < $6)
           order by audit_id limit $7",

@@ -524,7 +524,7 @@ pub async fn page(
         "select kaizen_id, zone_id, title, category, status, authors, submitted_at, first_response_at, implemented_at, just_do_it,
                 verified_at, closed_at
            from kaizen_register k
-          where org_id = $1 and ($2::uuid is null or kaizen_id > $2)
+          where org_id = $1 and ($2::uuid is null or kaizen_id > $2) and gemba_visible(kaizen_id) and gemba_visible(zone_id)
             and ($3::text[] is null or status = any($3)) and ($4::uuid is null or zone_id = $4)
             and ($5::uuid is null or zone_id in (select zone_id from zones z where z.org_id = $1 and z.site_id = $5))
             and ($6::uuid is null or $6 = any(authors))

@@ -65,7 +65,7 @@ pub async fn ranking(
            from points_awards a
            join members m on m.org_id = a.org_id and m.member_id = a.member_id
           where a.org_id = $1 and not a.reversed and a.earned_at >= $2 and a.earned_at < $3
-            and m.status = 'ACTIVE' and m.role <> 'AUDITOR'
+            and m.status = 'ACTIVE' and m.role <> 'AUDITOR' and gemba_visible(m.member_id)
             and ($4::uuid is null or m.home_zone_id = $4)
             and ($5::uuid is null or m.home_zone_id in (select zone_id from zones where org_id = $1 and site_id = $5))
           group by a.member_id
@@ -128,9 +128,10 @@ pub async fn zone_points(
         "select z.zone_id, coalesce(sum(a.points), 0)::bigint, coalesce(z.headcount, 0)
            from zones z
            left join members m on m.org_id = z.org_id and m.home_zone_id = z.zone_id and m.role <> 'AUDITOR'
+                                and gemba_visible(m.member_id)
            left join points_awards a on a.org_id = m.org_id and a.member_id = m.member_id and not a.reversed
                                     and a.earned_at >= $3 and a.earned_at < $4
-          where z.org_id = $1 and z.status = 'ACTIVE' and ($2::uuid is null or z.site_id = $2)
+          where z.org_id = $1 and z.status = 'ACTIVE' and ($2::uuid is null or z.site_id = $2) and gemba_visible(z.zone_id)
           group by z.zone_id, z.headcount",
     )
     .bind(org)
@@ -185,7 +186,7 @@ pub async fn zone_improvement(
                     avg(s.score_pct) filter (where s.submitted_at >= $4 and s.submitted_at < $5) as period,
                     avg(s.score_pct) filter (where s.submitted_at >= $6 and s.submitted_at < $7) as previous
                from zone_5s_scores s join zones z on z.org_id = s.org_id and z.zone_id = s.zone_id
-              where s.org_id = $1 and z.status = 'ACTIVE' and ($2::uuid is null or z.site_id = $2)
+              where s.org_id = $1 and z.status = 'ACTIVE' and ($2::uuid is null or z.site_id = $2) and gemba_visible(z.zone_id)
                 and s.status = 'SUBMITTED' and s.score_pct is not null and s.audit_type = any($3)
               group by s.zone_id)
          select zone_id, round(period, 2)::text, round(previous, 2)::text from scores

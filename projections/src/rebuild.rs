@@ -195,6 +195,9 @@ impl Rebuilder {
     /// or failed, at the same version); returns where it stands.
     pub async fn start(&self, org: Uuid, projection: Projection) -> Result<RebuildStatus, ProjectionError> {
         let mut tx = tenant_tx(&self.pool, org).await?;
+        if purged(&mut tx, org).await? {
+            return Err(ProjectionError::Purged);
+        }
         let head = head(&mut tx, org).await?;
         let existing: Option<(String, i32)> =
             sqlx::query_as("select state, version from projection_rebuilds where org_id = $1 and projection = $2 for update")
@@ -453,6 +456,9 @@ impl Rebuilder {
     /// this code declares (a deployment changed them): they need a rebuild.
     pub async fn outdated(&self, org: Uuid) -> Result<Vec<Projection>, ProjectionError> {
         let mut tx = tenant_tx(&self.pool, org).await?;
+        if purged(&mut tx, org).await? {
+            return Ok(Vec::new());
+        }
         let rows: Vec<(String, i32)> = sqlx::query_as("select projection, version from projection_checkpoints where org_id = $1")
             .bind(org)
             .fetch_all(&mut *tx)
@@ -460,4 +466,9 @@ impl Rebuilder {
         tx.commit().await?;
         Ok(rows.into_iter().filter_map(|(name, version)| Projection::parse(&name).filter(|p| version < p.version())).collect())
     }
+}
+
+/// Whether the workspace of `org` was purged (its read models are gone for good).
+async fn purged(conn: &mut PgConnection, org: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists(select 1 from organizations where org_id = $1 and status = 'PURGED')").bind(org).fetch_one(conn).await
 }

@@ -86,17 +86,19 @@ const MEMBER_COLUMNS: &str =
 
 /// One member.
 pub async fn member(conn: &mut PgConnection, org: Uuid, member: Uuid) -> Result<Option<MemberRow>, sqlx::Error> {
-    sqlx::query_as(&format!("select {MEMBER_COLUMNS} from members where org_id = $1 and member_id = $2"))
+    sqlx::query_as(&format!("select {MEMBER_COLUMNS} from members where org_id = $1 and member_id = $2 and gemba_visible(member_id)"))
         .bind(org)
         .bind(member)
         .fetch_optional(conn)
         .await
 }
 
-/// A page of members (removed ones included, marked by status).
+/// A page of members (removed ones included, marked by status; deleted ones hidden).
 pub async fn members(conn: &mut PgConnection, org: Uuid, page: Page) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "select {MEMBER_COLUMNS} from members where org_id = $1 and ($2::uuid is null or member_id > $2) order by member_id limit $3"
+        "select {MEMBER_COLUMNS} from members
+          where org_id = $1 and ($2::uuid is null or member_id > $2) and gemba_visible(member_id)
+          order by member_id limit $3"
     ))
     .bind(org)
     .bind(page.after)
@@ -131,7 +133,7 @@ const ZONE_COLUMNS: &str = "zone_id, site_id, code, name, owner_member_id, statu
 
 /// One zone.
 pub async fn zone(conn: &mut PgConnection, org: Uuid, zone: Uuid) -> Result<Option<ZoneRow>, sqlx::Error> {
-    sqlx::query_as(&format!("select {ZONE_COLUMNS} from zones where org_id = $1 and zone_id = $2"))
+    sqlx::query_as(&format!("select {ZONE_COLUMNS} from zones where org_id = $1 and zone_id = $2 and gemba_visible(zone_id)"))
         .bind(org)
         .bind(zone)
         .fetch_optional(conn)
@@ -140,7 +142,7 @@ pub async fn zone(conn: &mut PgConnection, org: Uuid, zone: Uuid) -> Result<Opti
 
 /// The zones among `ids` (one statement for any number).
 pub async fn zones_by_id(conn: &mut PgConnection, org: Uuid, ids: &[Uuid]) -> Result<Vec<ZoneRow>, sqlx::Error> {
-    sqlx::query_as(&format!("select {ZONE_COLUMNS} from zones where org_id = $1 and zone_id = any($2)"))
+    sqlx::query_as(&format!("select {ZONE_COLUMNS} from zones where org_id = $1 and zone_id = any($2) and gemba_visible(zone_id)"))
         .bind(org)
         .bind(ids)
         .fetch_all(conn)
@@ -151,7 +153,7 @@ pub async fn zones_by_id(conn: &mut PgConnection, org: Uuid, ids: &[Uuid]) -> Re
 pub async fn zones(conn: &mut PgConnection, org: Uuid, site: Option<Uuid>, page: Page) -> Result<Vec<ZoneRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "select {ZONE_COLUMNS} from zones
-          where org_id = $1 and ($2::uuid is null or site_id = $2) and ($3::uuid is null or zone_id > $3)
+          where org_id = $1 and ($2::uuid is null or site_id = $2) and ($3::uuid is null or zone_id > $3) and gemba_visible(zone_id)
           order by zone_id limit $4"
     ))
     .bind(org)

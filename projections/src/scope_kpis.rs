@@ -8,6 +8,7 @@
 //! Periods are evaluated in each site's time zone: an organisation roll-up spanning time
 //! zones gives each site its own period boundaries. Cancelled and withdrawn items are left
 //! out of every rate. An A3 case belongs to the scope of its owner's home zone.
+//! Deleted entities, and everything in a deleted zone, are left out of every figure.
 //!
 //! A roll-up costs a fixed number of statements whatever the size of the scope.
 
@@ -112,6 +113,7 @@ with recursive sub_areas(area_id) as (
      sz as (select z.zone_id, z.status, b.p_start, b.p_end, b.q_start, b.q_end
               from zones z join b on b.site_id = z.site_id
              where z.org_id = $1 and ($2::uuid is null or z.site_id = $2) and ($3::uuid is null or z.zone_id = $3)
+               and gemba_visible(z.zone_id)
                and ($4::uuid is null or z.area_id in (select area_id from sub_areas)))
 ";
 
@@ -219,7 +221,7 @@ pub async fn scope_kpis(
                                  when $10 - d.raised_at <= interval '90 days' then '31-90'
                                  else '>90' end as age
                        from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
-                      where d.status not in ('CLOSED', 'CANCELLED'))
+                      where d.status not in ('CLOSED', 'CANCELLED') and gemba_visible(d.defect_id))
          select case when grouping(abnormality_type) = 0 then 'type'
                      when grouping(priority) = 0 then 'priority'
                      when grouping(tag_class) = 0 then 'tag_class'
@@ -254,12 +256,13 @@ pub async fn scope_kpis(
                               count(*) filter (where d.tag_class = 'operator') as operator,
                               count(*) filter (where d.tag_class = 'maintenance') as maintenance
                          from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
-                        where d.raised_at >= sz.p_start and d.raised_at < sz.p_end and d.raised_at >= $11 and d.raised_at < $12),
+                        where d.raised_at >= sz.p_start and d.raised_at < sz.p_end and d.raised_at >= $11 and d.raised_at < $12
+                          and gemba_visible(d.defect_id)),
             closed as (select extract(epoch from d.closed_at - d.raised_at) / 86400 as days,
                               d.closed_at <= d.original_due_at as on_time_original,
                               d.closed_at <= d.due_at as on_time_current
                          from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
-                        where d.status = 'CLOSED' and d.closed_at >= sz.p_start and d.closed_at < sz.p_end
+                        where d.status = 'CLOSED' and d.closed_at >= sz.p_start and d.closed_at < sz.p_end and gemba_visible(d.defect_id)
                           and d.closed_at >= $11 and d.closed_at < $12)
          select raised.n, raised.operator, raised.maintenance, c.*
            from raised,
@@ -325,9 +328,10 @@ pub async fn scope_kpis(
     let kaizen_sql = scoped(
         ", k as (select k.status, k.submitted_at, k.implemented_at, k.authors
                    from sz join kaizen_register k on k.org_id = $1 and k.zone_id = sz.zone_id
-                  where k.submitted_at >= sz.p_start and k.submitted_at < sz.p_end and k.submitted_at >= $11 and k.submitted_at < $12),
+                  where k.submitted_at >= sz.p_start and k.submitted_at < sz.p_end and k.submitted_at >= $11 and k.submitted_at < $12
+                    and gemba_visible(k.kaizen_id)),
             active as (select m.member_id from sz join members m on m.org_id = $1 and m.home_zone_id = sz.zone_id
-                        where m.status = 'ACTIVE' and m.role in ('OWNER', 'ADMIN', 'MEMBER')),
+                        where m.status = 'ACTIVE' and m.role in ('OWNER', 'ADMIN', 'MEMBER') and gemba_visible(m.member_id)),
             authors as (select distinct unnest(authors) as member_id from k)
          select (select count(*) from k),
                 (select count(*) from active),
@@ -350,7 +354,7 @@ pub async fn scope_kpis(
         " select l.classification, l.currency, sum(l.amount)::text
             from kaizen_impact_ledger l join kaizen_register k on k.org_id = l.org_id and k.kaizen_id = l.kaizen_id
             join sz on sz.zone_id = k.zone_id
-           where l.org_id = $1 and l.recognition_month >= $11 and l.recognition_month <= $12
+           where l.org_id = $1 and l.recognition_month >= $11 and l.recognition_month <= $12 and gemba_visible(k.kaizen_id)
            group by l.classification, l.currency having sum(l.amount) <> 0",
     );
     let rows: Vec<(String, String, String)> = query!(&savings_sql).bind(year_start).bind(this_month).fetch_all(&mut *conn).await?;
@@ -366,7 +370,7 @@ pub async fn scope_kpis(
     let lines_sql = scoped(
         " select l.line from kaizen_actual_lines l join kaizen_register k on k.org_id = l.org_id and k.kaizen_id = l.kaizen_id
             join sz on sz.zone_id = k.zone_id
-           where l.org_id = $1 and k.status in ('SAVINGS_VERIFIED', 'CLOSED')",
+           where l.org_id = $1 and k.status in ('SAVINGS_VERIFIED', 'CLOSED') and gemba_visible(k.kaizen_id)",
     );
     let rows: Vec<(serde_json::Value,)> = query!(&lines_sql).fetch_all(&mut *conn).await?;
     for (line,) in rows {
@@ -382,7 +386,7 @@ pub async fn scope_kpis(
                   from a3_register a
                   left join members m on m.org_id = a.org_id and m.member_id = a.owner_id
                   left join sz on sz.zone_id = m.home_zone_id
-                 where a.org_id = $1 and (sz.zone_id is not null or ($2::uuid is null and $3::uuid is null and $4::uuid is null))),
+                 where a.org_id = $1 and gemba_visible(a.a3_id) and (sz.zone_id is not null or ($2::uuid is null and $3::uuid is null and $4::uuid is null))),
             closed as (select * from a where status = 'CLOSED' and closed_at >= p_start and closed_at < p_end)
          select 'phase:' || status, count(*) from a where status in ('PLAN', 'DO', 'CHECK', 'ACT', 'ON_HOLD') group by status
           union all select 'closed', count(*) from closed

@@ -96,3 +96,17 @@ pub async fn entity_number(ctx: &Context<'_>, entity: Uuid) -> ApiResult<Option<
     tx.commit().await?;
     Ok(number)
 }
+
+/// Whether none of `ids` (an entity, its zone) is deleted: lookups of a deleted entity, or of
+/// one in a deleted zone, answer null.
+pub async fn visible(ctx: &Context<'_>, ids: &[Uuid]) -> ApiResult<bool> {
+    let p = principal(ctx)?;
+    let mut tx = tenant_tx(ctx).await?;
+    let hidden: bool = sqlx::query_scalar("select exists(select 1 from deleted_entities where org_id = $1 and entity_id = any($2))")
+        .bind(p.org.uuid())
+        .bind(ids)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(!hidden)
+}

@@ -199,7 +199,18 @@ impl DefectQuery {
     async fn defect(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Defect>> {
         let p = principal(ctx)?;
         let id = DefectId::parse(&id)?;
-        Ok(services(ctx)?.gemba.defect(p.org, id).await?.map(Defect))
+        match services(ctx)?.gemba.defect(p.org, id).await? {
+            Some(d)
+                if super::context::visible(
+                    ctx,
+                    &[Some(id.uuid()), d.zone_id.map(|z| z.uuid())].into_iter().flatten().collect::<Vec<_>>(),
+                )
+                .await? =>
+            {
+                Ok(Some(Defect(d)))
+            }
+            _ => Ok(None),
+        }
     }
 }
 

@@ -21,6 +21,13 @@ pub enum ApiError {
     Conflict(String),
     /// `RATE_LIMITED`: too many attempts; try later.
     RateLimited,
+    /// `DELETED`: the record is deleted; only its recovery is accepted.
+    Deleted,
+    /// `RECOVERY_WINDOW_CLOSED`: a deleted record's recovery window, or a cancelled
+    /// workspace's grace period, has ended.
+    RecoveryWindowClosed,
+    /// `WORKSPACE_CANCELLED`: the workspace is cancelled; only an Owner reads it or restores it.
+    WorkspaceCancelled,
     /// `INTERNAL`: our fault; details are in the log.
     Internal,
 }
@@ -35,6 +42,9 @@ impl ApiError {
             Self::Validation { .. } => "VALIDATION",
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
+            Self::Deleted => "DELETED",
+            Self::RecoveryWindowClosed => "RECOVERY_WINDOW_CLOSED",
+            Self::WorkspaceCancelled => "WORKSPACE_CANCELLED",
             Self::Internal => "INTERNAL",
         }
     }
@@ -47,7 +57,25 @@ impl ApiError {
             Self::NotFound => "not found".into(),
             Self::Validation { field, message } => format!("{field} {message}"),
             Self::RateLimited => "too many attempts; try again later".into(),
+            Self::Deleted => DomainError::Deleted.to_string(),
+            Self::RecoveryWindowClosed => DomainError::RecoveryWindowClosed.to_string(),
+            Self::WorkspaceCancelled => DomainError::WorkspaceCancelled.to_string(),
             Self::Internal => "internal error".into(),
+        }
+    }
+
+    /// The HTTP status of this error on the plain HTTP endpoints (exports, evidence files).
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Validation { .. } => StatusCode::BAD_REQUEST,
+            Self::Conflict(_) | Self::Deleted | Self::RecoveryWindowClosed => StatusCode::CONFLICT,
+            Self::WorkspaceCancelled => StatusCode::LOCKED,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -88,6 +116,9 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(why) => Self::Forbidden(why.to_owned()),
             DomainError::NotFound => Self::NotFound,
             DomainError::Rule(why) => Self::Conflict(why.to_owned()),
+            DomainError::Deleted => Self::Deleted,
+            DomainError::RecoveryWindowClosed => Self::RecoveryWindowClosed,
+            DomainError::WorkspaceCancelled => Self::WorkspaceCancelled,
         }
     }
 }

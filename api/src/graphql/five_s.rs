@@ -260,7 +260,12 @@ impl FiveSQuery {
     async fn audit(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<AuditView>> {
         let p = principal(ctx)?;
         let id = AuditId::parse(&id)?;
-        Ok(services(ctx)?.gemba.audit(p.org, id).await?.map(|a| AuditView(id, a)))
+        match services(ctx)?.gemba.audit(p.org, id).await? {
+            Some(a) if super::context::visible(ctx, &a.zone_id().map(|z| z.uuid()).into_iter().collect::<Vec<_>>()).await? => {
+                Ok(Some(AuditView(id, a)))
+            }
+            _ => Ok(None),
+        }
     }
 }
 

@@ -348,14 +348,28 @@ impl ImprovementQuery {
     async fn kaizen(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<KaizenView>> {
         let p = principal(ctx)?;
         let id = KaizenId::parse(&id)?;
-        Ok(services(ctx)?.gemba.kaizen(p.org, id).await?.map(|k| KaizenView(id, k)))
+        match services(ctx)?.gemba.kaizen(p.org, id).await? {
+            Some(k)
+                if super::context::visible(
+                    ctx,
+                    &[Some(id.uuid()), k.zone_id().map(|z| z.uuid())].into_iter().flatten().collect::<Vec<_>>(),
+                )
+                .await? =>
+            {
+                Ok(Some(KaizenView(id, k)))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// An A3 case by id; null when absent or in another organisation.
     async fn a3_case(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<A3View>> {
         let p = principal(ctx)?;
         let id = A3Id::parse(&id)?;
-        Ok(services(ctx)?.gemba.a3(p.org, id).await?.map(|a| A3View(id, a)))
+        match services(ctx)?.gemba.a3(p.org, id).await? {
+            Some(a) if super::context::visible(ctx, &[id.uuid()]).await? => Ok(Some(A3View(id, a))),
+            _ => Ok(None),
+        }
     }
 }
 

@@ -43,6 +43,14 @@ pub struct MemberStatusInput {
     pub reason_code: Option<ReasonCode>,
 }
 
+#[derive(Debug, InputObject)]
+pub struct ErasePersonalDataInput {
+    pub member_id: ID,
+    /// Required (e.g. the request under GDPR Art. 17 it answers). Must not contain personal data.
+    pub reason: String,
+    pub reason_code: Option<ReasonCode>,
+}
+
 async fn member_payload(ctx: &Context<'_>, member: MemberId) -> ApiResult<Member> {
     member_for(ctx, member.uuid()).await?.ok_or(ApiError::NotFound)
 }
@@ -108,6 +116,21 @@ impl MemberMutation {
         let reason = reason(input.reason_code, &input.reason)?;
         let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.suspend_member(&command, member, reason).await?;
+        member_payload(ctx, member).await
+    }
+
+    /// Erases a person's personal data by crypto-shredding their key, with a reason (Owners
+    /// and Admins; an Owner's data only by an Owner; never one's own). A member not yet
+    /// removed is removed by it (never the last active Owner; their zones must be reassigned
+    /// first). Their events stay and the hash chain still verifies; every personal value of
+    /// theirs (name, e-mail, employee number) reads `[erased]` everywhere from now on, and
+    /// they can no longer sign in. Recorded as `MemberPersonalDataErased`.
+    async fn erase_personal_data(&self, ctx: &Context<'_>, input: ErasePersonalDataInput) -> ApiResult<Member> {
+        let p = principal(ctx)?;
+        let member = MemberId::parse(&input.member_id)?;
+        let reason = reason(input.reason_code, &input.reason)?;
+        let command = command_context(ctx, p.org, Some(p), &input)?;
+        services(ctx)?.gemba.erase_personal_data(&command, member, reason).await?;
         member_payload(ctx, member).await
     }
 

@@ -25,6 +25,7 @@ pub mod audit_trail;
 pub mod checkpoints;
 pub mod context;
 pub mod defects;
+pub mod deletion;
 pub mod errors;
 pub mod evidence;
 pub mod five_s;
@@ -60,6 +61,7 @@ pub struct Query(
     kpis::KpiQuery,
     audit_trail::AuditTrailQuery,
     checkpoints::CheckpointQuery,
+    deletion::DeletionQuery,
 );
 
 /// All mutations.
@@ -74,6 +76,7 @@ pub struct Mutation(
     members::MemberMutation,
     organization::OrganizationMutation,
     red_tags::RedTagMutation,
+    deletion::DeletionMutation,
 );
 
 /// All subscriptions (served over WebSocket at `GET /graphql`).

@@ -114,7 +114,12 @@ impl RedTagQuery {
     async fn red_tag_item(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<RedTagItem>> {
         let p = principal(ctx)?;
         let id = RedTagId::parse(&id)?;
-        Ok(services(ctx)?.gemba.red_tag_item(p.org, id).await?.map(RedTagItem))
+        match services(ctx)?.gemba.red_tag_item(p.org, id).await? {
+            Some(item) if super::context::visible(ctx, &item.zone_id.map(|z| z.uuid()).into_iter().collect::<Vec<_>>()).await? => {
+                Ok(Some(RedTagItem(item)))
+            }
+            _ => Ok(None),
+        }
     }
 }
 
