@@ -27,7 +27,7 @@ fn status(error: &ApiError) -> StatusCode {
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound => StatusCode::NOT_FOUND,
         ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
-        ApiError::Conflict(_) => StatusCode::CONFLICT,
+        ApiError::Conflict(_) | ApiError::LegalHold => StatusCode::CONFLICT,
         ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -195,6 +195,8 @@ impl Rebuilder {
     /// or failed, at the same version); returns where it stands.
     pub async fn start(&self, org: Uuid, projection: Projection) -> Result<RebuildStatus, ProjectionError> {
         let mut tx = tenant_tx(&self.pool, org).await?;
+        // A rebuild replays from the first event: impossible once events were disposed of.
+        crate::engine::refuse_after_disposal(&mut tx, org).await?;
         let head = head(&mut tx, org).await?;
         let existing: Option<(String, i32)> =
             sqlx::query_as("select state, version from projection_rebuilds where org_id = $1 and projection = $2 for update")

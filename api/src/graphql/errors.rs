@@ -21,6 +21,8 @@ pub enum ApiError {
     Conflict(String),
     /// `RATE_LIMITED`: too many attempts; try later.
     RateLimited,
+    /// `LEGAL_HOLD`: a legal hold forbids it (disposal of records).
+    LegalHold,
     /// `INTERNAL`: our fault; details are in the log.
     Internal,
 }
@@ -35,6 +37,7 @@ impl ApiError {
             Self::Validation { .. } => "VALIDATION",
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
+            Self::LegalHold => "LEGAL_HOLD",
             Self::Internal => "INTERNAL",
         }
     }
@@ -47,6 +50,7 @@ impl ApiError {
             Self::NotFound => "not found".into(),
             Self::Validation { field, message } => format!("{field} {message}"),
             Self::RateLimited => "too many attempts; try again later".into(),
+            Self::LegalHold => "a legal hold is in place: nothing is disposed of".into(),
             Self::Internal => "internal error".into(),
         }
     }
@@ -99,6 +103,10 @@ impl From<CommandError> for ApiError {
             CommandError::Conflict(why) => Self::Conflict(why.to_owned()),
             CommandError::Unauthenticated => Self::Unauthenticated,
             CommandError::RateLimited => Self::RateLimited,
+            CommandError::LegalHold => Self::LegalHold,
+            CommandError::ProjectionsBehind(names) => {
+                Self::Conflict(format!("projections have not yet applied the events to dispose of: {names}"))
+            }
             CommandError::Database(e) => Self::internal(e),
             CommandError::Internal(e) => Self::internal(e),
         }

@@ -40,6 +40,7 @@ pub mod points;
 pub mod query;
 pub mod read_models;
 pub mod red_tags;
+pub mod retention;
 pub mod subscriptions;
 pub mod types;
 
@@ -60,6 +61,7 @@ pub struct Query(
     kpis::KpiQuery,
     audit_trail::AuditTrailQuery,
     checkpoints::CheckpointQuery,
+    retention::RetentionQuery,
 );
 
 /// All mutations.
@@ -74,6 +76,7 @@ pub struct Mutation(
     members::MemberMutation,
     organization::OrganizationMutation,
     red_tags::RedTagMutation,
+    retention::RetentionMutation,
 );
 
 /// All subscriptions (served over WebSocket at `GET /graphql`).
