@@ -309,6 +309,6 @@ pub fn reading(report: &mut String, results: &[LagResult]) -> std::fmt::Result {
     }
     writeln!(
         report,
-        "- One organisation's writes are serialised by its head lock (see the write side), so more writers raise the write rate only a little; the projector's work per event stays the same, and it batches what arrived while it was busy."
+        "- One organisation's writes are serialised by its head lock (see the write side), so more writers raise the write rate only a little; the projector's work per event stays the same, and it batches what arrived while it was busy. It takes one batch of each projection in turn until all have reached the head, so under sustained writes no projection waits for another to drain first."
     )
 }

@@ -4,14 +4,13 @@
 //! The projection is a pure fold ([`fold`]) of a defect's events into its row; the projector
 //! applies a whole batch with two statements ([`apply_all`]), live and in rebuilds alike.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use gemba_domain::defect::DefectEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::engine::{ProjectionError, StoredEvent, name};
+use crate::fold;
 
 /// Every column of a register row (but `org_id`), as the projection folds it.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -168,29 +167,16 @@ pub fn fold(row: &mut Option<Entry>, defect: Uuid, event: DefectEvent, at: DateT
 /// Applies a batch of Defect events set-based: one statement reads the rows the batch
 /// touches, the events are folded in memory in order, one statement writes the rows back.
 pub async fn apply_all(conn: &mut PgConnection, org: Uuid, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
-    if events.is_empty() {
+    let (events, ids) = fold::decode::<DefectEvent>(events)?;
+    if ids.is_empty() {
         return Ok(());
     }
-    let mut decoded = Vec::with_capacity(events.len());
-    for event in events {
-        decoded.push((event.entity()?, event.decode::<DefectEvent>()?, event.recorded_at));
-    }
-    let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _, _)| *id).collect();
-    ids.sort_unstable();
-    ids.dedup();
     let stored: Vec<Entry> = sqlx::query_as(&format!("select {COLUMNS} from defect_register where org_id = $1 and defect_id = any($2)"))
         .bind(org)
         .bind(&ids)
         .fetch_all(&mut *conn)
         .await?;
-    let before: HashMap<Uuid, Entry> = stored.into_iter().map(|e| (e.defect_id, e)).collect();
-    let mut rows: HashMap<Uuid, Option<Entry>> = ids.iter().map(|id| (*id, before.get(id).cloned())).collect();
-    for (id, event, at) in decoded {
-        if let Some(row) = rows.get_mut(&id) {
-            fold(row, id, event, at);
-        }
-    }
-    let changed: Vec<Entry> = rows.into_values().flatten().filter(|row| before.get(&row.defect_id).is_none_or(|old| old != row)).collect();
+    let changed = fold::fold_rows(stored, |r| r.defect_id, events, |row, e| fold(row, e.id, e.event, e.at));
     write(conn, org, &changed).await?;
     Ok(())
 }

@@ -26,9 +26,6 @@ pub enum ProjectionError {
     /// A stored event does not read as its type says.
     #[error("event {tenant_seq} ({event_type}) does not read: {message}")]
     Unreadable { tenant_seq: i64, event_type: String, message: String },
-    /// The database refused what an event asked of a read model.
-    #[error("event {tenant_seq} could not be applied: {source}")]
-    Apply { tenant_seq: i64, source: sqlx::Error },
     /// Events this projection has not applied were disposed of (retention): it cannot be
     /// built from the first event any more, and is never built from a gap.
     #[error("the events up to {disposed_up_to} were disposed of (retention); this projection cannot be built from the first event")]
@@ -39,7 +36,7 @@ impl ProjectionError {
     /// The event it happened at, when one event is to blame.
     pub fn tenant_seq(&self) -> Option<i64> {
         match self {
-            Self::Unreadable { tenant_seq, .. } | Self::Apply { tenant_seq, .. } => Some(*tenant_seq),
+            Self::Unreadable { tenant_seq, .. } => Some(*tenant_seq),
             Self::Database(_) | Self::Disposed { .. } => None,
         }
     }
@@ -136,9 +133,9 @@ impl Projection {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// Applies a batch of events (in `tenant_seq` order) to this projection: set-based for
-    /// the defect register and the 5S scores (a fold per row, two statements per batch),
-    /// event by event for the kaizen and A3 registers.
+    /// Applies a batch of events (in `tenant_seq` order) to this projection, set-based: each
+    /// read model folds the batch in memory over the rows it touches (see [`crate::fold`]) and
+    /// writes them back with one statement per table.
     pub(crate) async fn apply_all(self, conn: &mut PgConnection, org: Uuid, events: &[StoredEvent]) -> Result<(), ProjectionError> {
         let aggregate = match self {
             Self::DefectRegister => "Defect",
@@ -148,22 +145,11 @@ impl Projection {
         };
         let relevant: Vec<&StoredEvent> = events.iter().filter(|e| e.aggregate_type == aggregate).collect();
         match self {
-            Self::DefectRegister => return defect_register::apply_all(conn, org, &relevant).await,
-            Self::FiveSScores => return five_s_scores::apply_all(conn, org, &relevant).await,
-            Self::KaizenRegister | Self::A3Register => {}
+            Self::DefectRegister => defect_register::apply_all(conn, org, &relevant).await,
+            Self::FiveSScores => five_s_scores::apply_all(conn, org, &relevant).await,
+            Self::KaizenRegister => kaizen_register::apply_all(conn, org, &relevant).await,
+            Self::A3Register => a3_register::apply_all(conn, org, &relevant).await,
         }
-        for event in relevant {
-            let applied = match self {
-                Self::KaizenRegister => kaizen_register::apply(conn, org, event).await,
-                Self::A3Register => a3_register::apply(conn, org, event).await,
-                Self::DefectRegister | Self::FiveSScores => Ok(()),
-            };
-            applied.map_err(|error| match error {
-                ProjectionError::Database(source) => ProjectionError::Apply { tenant_seq: event.tenant_seq, source },
-                other => other,
-            })?;
-        }
-        Ok(())
     }
 }
 
@@ -393,15 +379,21 @@ impl Projector {
 
     /// Brings every projection of `org` up to its head; returns the events read.
     pub async fn catch_up(&self, org: Uuid) -> Result<usize, ProjectionError> {
+        // One batch per projection per round, until each finds nothing new (or another
+        // worker holds it): under sustained writes no projection waits for another one to
+        // reach the head first.
         let mut total = 0;
-        for projection in Projection::ALL {
-            loop {
+        let mut pending = Projection::ALL.to_vec();
+        while !pending.is_empty() {
+            let mut again = Vec::with_capacity(pending.len());
+            for projection in pending {
                 let batch = self.run_batch(org, projection).await?;
                 total += batch.events;
-                if batch.busy || batch.events == 0 {
-                    break;
+                if !batch.busy && batch.events > 0 {
+                    again.push(projection);
                 }
             }
+            pending = again;
         }
         Ok(total)
     }

@@ -4,7 +4,6 @@
 //! The projection is a pure fold ([`fold`]) of an audit's events into its row, applied a
 //! whole batch at a time with two statements ([`apply_all`]).
 
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +13,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::engine::{ProjectionError, StoredEvent, name};
+use crate::fold;
 
 /// Every column of a `zone_5s_scores` row (but `org_id`), as the projection folds it. The
 /// score is kept as PostgreSQL prints the `numeric`, so a row read back compares equal.
@@ -95,29 +95,16 @@ const COLUMNS: &str =
 /// Applies a batch of FiveSAudit events set-based: one statement reads the rows the batch
 /// touches, the events are folded in memory in order, one statement writes the rows back.
 pub async fn apply_all(conn: &mut PgConnection, org: Uuid, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
-    if events.is_empty() {
+    let (events, ids) = fold::decode::<AuditEvent>(events)?;
+    if ids.is_empty() {
         return Ok(());
     }
-    let mut decoded = Vec::with_capacity(events.len());
-    for event in events {
-        decoded.push((event.entity()?, event.decode::<AuditEvent>()?));
-    }
-    let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _)| *id).collect();
-    ids.sort_unstable();
-    ids.dedup();
     let stored: Vec<Entry> = sqlx::query_as(&format!("select {COLUMNS} from zone_5s_scores where org_id = $1 and audit_id = any($2)"))
         .bind(org)
         .bind(&ids)
         .fetch_all(&mut *conn)
         .await?;
-    let before: HashMap<Uuid, Entry> = stored.into_iter().map(|e| (e.audit_id, e)).collect();
-    let mut rows: HashMap<Uuid, Option<Entry>> = ids.iter().map(|id| (*id, before.get(id).cloned())).collect();
-    for (id, event) in decoded {
-        if let Some(row) = rows.get_mut(&id) {
-            fold(row, id, event);
-        }
-    }
-    let changed: Vec<Entry> = rows.into_values().flatten().filter(|row| before.get(&row.audit_id).is_none_or(|old| old != row)).collect();
+    let changed = fold::fold_rows(stored, |r| r.audit_id, events, |row, e| fold(row, e.id, e.event));
     if changed.is_empty() {
         return Ok(());
     }

@@ -3,7 +3,8 @@
 //! - [`engine`]: the projector engine: checkpointed, exactly-once projection of each
 //!   organisation's events into read models, woken by LISTEN/NOTIFY with a polling fallback.
 //! - [`defect_register`], [`five_s_scores`], [`kaizen_register`] (with the savings ledger)
-//!   and [`a3_register`]: read models (reference/domain.md §5).
+//!   and [`a3_register`]: read models (reference/domain.md §5), each a pure fold applied a
+//!   batch at a time (`fold`: the skeleton they share).
 //! - [`rebuild`]: zero-downtime rebuilds into shadow tables, swapped in per organisation.
 //! - [`leaderboard`]: members and zones ranked by live points in a window.
 //! - [`scope_kpis`]: the plant roll-up of one scope and period, in the sites' time zones
@@ -19,6 +20,7 @@ pub mod a3_register;
 pub mod defect_register;
 pub mod engine;
 pub mod five_s_scores;
+mod fold;
 pub mod history;
 pub mod kaizen_register;
 pub mod leaderboard;

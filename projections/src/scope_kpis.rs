@@ -133,7 +133,8 @@ struct Bounds {
 }
 
 /// The KPIs of `scope` over `window` at `now`; `None` when the scope is not one of the
-/// organisation's.
+/// organisation's. `conn` must be inside a transaction: the planner setting below is local
+/// to it.
 pub async fn scope_kpis(
     conn: &mut PgConnection,
     org: Uuid,
@@ -148,6 +149,10 @@ pub async fn scope_kpis(
         Scope::Area(a) => (None, Some(a), None),
         Scope::Zone(z) => (None, None, Some(z)),
     };
+    // Every statement below is planned for its own period's values. A generic plan (which
+    // PostgreSQL may switch to after five runs of a prepared statement) is costed without
+    // them, and a plan that suits a month reads a year through month-sized index loops.
+    sqlx::query("select set_config('plan_cache_mode', 'force_custom_plan', true)").execute(&mut *conn).await?;
     let sites: Vec<(Uuid, String)> = sqlx::query_as(
         "select s.site_id, s.timezone from sites s
           where s.org_id = $1

@@ -205,17 +205,17 @@ async fn an_a3_case_passes_every_pdca_gate_in_order() {
 }
 
 /// An organisation with a zone led by `reviewer` and a `verifier` holding `savings_verifier`.
-struct Plant {
-    app: TestApp,
-    owner: Session,
-    author: Session,
-    reviewer: Session,
-    implementer: Session,
-    verifier: Session,
-    zone: String,
+pub(crate) struct Plant {
+    pub(crate) app: TestApp,
+    pub(crate) owner: Session,
+    pub(crate) author: Session,
+    pub(crate) reviewer: Session,
+    pub(crate) implementer: Session,
+    pub(crate) verifier: Session,
+    pub(crate) zone: String,
 }
 
-async fn plant() -> Plant {
+pub(crate) async fn plant() -> Plant {
     let app = TestApp::spawn().await;
     let owner = app.sign_up("ann@a.example", "Org A").await;
     let author = app.join(&owner, "aut@a.example", "MEMBER").await;
@@ -242,7 +242,7 @@ async fn plant() -> Plant {
 const K: &str = "id status title category authors { memberId sharePct } reviewerId implementerIds dueAt verificationVersion \
                  linkedDefectIds linkedA3Id impactLines { lineId } verifiedHardSavings { currency amount }";
 
-async fn draft(p: &Plant) -> String {
+pub(crate) async fn draft(p: &Plant) -> String {
     let drafted = call(&p.app, &p.author, "draftKaizen", "DraftKaizenInput", K, json!({"zoneId": p.zone, "title": "Quick-change clamps", "category": "COST", "problem": "40 min changeovers", "proposal": "hydraulic clamps"})).await;
     drafted["data"]["draftKaizen"]["id"].as_str().unwrap_or_else(|| panic!("{drafted}")).to_owned()
 }
@@ -550,7 +550,7 @@ fn a3_input(id: &str, extra: Value) -> Value {
 }
 
 /// Opens a case owned by `lead` and coached by `coach` and plans it up to the coach's approval.
-async fn planned_a3(app: &TestApp, lead: &Session, coach: &Session) -> String {
+pub(crate) async fn planned_a3(app: &TestApp, lead: &Session, coach: &Session) -> String {
     let opened =
         call(app, lead, "openA3", "OpenA3Input", A, json!({"theme": "Scrap on press 3", "ownerId": lead.member, "coachId": coach.member}))
             .await;

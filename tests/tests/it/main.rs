@@ -11,6 +11,7 @@ mod defects;
 mod evidence;
 mod export;
 mod five_s;
+mod folds;
 mod idempotency;
 mod improvement;
 mod plant;

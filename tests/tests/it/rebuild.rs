@@ -28,7 +28,7 @@ fn gemba(app: &TestApp, args: &[&str]) -> Command {
     command
 }
 
-fn run(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) fn run(app: &TestApp, args: &[&str]) -> Output {
     gemba(app, args).output().expect("running gemba")
 }
 
@@ -36,7 +36,7 @@ fn spawn(app: &TestApp, args: &[&str]) -> Child {
     gemba(app, args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("starting gemba")
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
