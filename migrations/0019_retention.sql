@@ -51,15 +51,23 @@ begin
 end
 $$;
 
--- Updates and truncation stay refused for everyone; a delete is allowed only while
--- gemba_dispose_events runs for that row's organisation (the setting is transaction-local
--- and the application role cannot delete from events at all: it has no DELETE privilege).
+-- Updates and truncation stay refused for everyone. A delete is allowed only from within
+-- gemba_dispose_events, and only of a row its organisation's recorded disposal covers (and a
+-- disposal commits only with its RecordsDisposed event, below): not even the schema owner
+-- deletes an event otherwise while the triggers stand. The application role cannot delete
+-- from events at all (it has no DELETE privilege).
 create function gemba_events_guard() returns trigger
     language plpgsql
     as $$
+declare
+    v_stack text;
 begin
-    if tg_op = 'DELETE' and current_setting('gemba.disposing', true) = old.org_id::text then
-        return old;
+    if tg_op = 'DELETE' and exists (select 1 from retention_disposals
+                                     where org_id = old.org_id and up_to_seq >= old.tenant_seq) then
+        get diagnostics v_stack = pg_context;
+        if v_stack like '%PL/pgSQL function gemba_dispose_events(%' then
+            return old;
+        end if;
     end if;
     raise exception 'table % is append-only: % is not allowed', tg_table_name, tg_op
         using errcode = 'insufficient_privilege';
@@ -134,9 +142,7 @@ begin
         set sequence = excluded.sequence, state = excluded.state, up_to_seq = excluded.up_to_seq, taken_at = now();
     insert into retention_disposals (org_id, up_to_seq, anchor_hash, events, aggregates, cutoff)
     values (p_org, p_up_to, v_anchor, v_count, v_aggs, p_cutoff);
-    perform set_config('gemba.disposing', p_org::text, true);
     delete from events where org_id = p_org and tenant_seq > v_from and tenant_seq <= p_up_to;
-    perform set_config('gemba.disposing', '', true);
     return query select v_count, v_anchor;
 end
 $$;

@@ -265,12 +265,29 @@ async fn the_app_role_deletes_events_only_through_the_disposal_function_and_neve
     let other = app.sign_up("owner@b.example", "Org B").await;
     let org = OrgId(Uuid::parse_str(&owner.org).expect("org id"));
     let code = |e: sqlx::Error| e.as_database_error().and_then(|d| d.code().map(|c| c.into_owned()));
-    // Setting the disposal flag itself does not give the application role DELETE.
-    let mut tx = gemba_commands::tenancy::begin_tenant(&app.pool, org).await.expect("tx");
-    sqlx::query("select set_config('gemba.disposing', $1, true)").bind(&owner.org).execute(&mut *tx).await.expect("set");
-    let deleted = sqlx::query("delete from events").execute(&mut *tx).await.expect_err("delete");
-    assert_eq!(code(deleted).as_deref(), Some("42501"));
-    drop(tx);
+    // The application role still has no UPDATE, DELETE or TRUNCATE on events.
+    for statement in ["update events set payload = '{}'", "delete from events", "truncate events"] {
+        let mut tx = gemba_commands::tenancy::begin_tenant(&app.pool, org).await.expect("tx");
+        let refused = sqlx::query(statement).execute(&mut *tx).await.expect_err(statement);
+        assert_eq!(code(refused).as_deref(), Some("42501"), "{statement}");
+    }
+    // Not even the schema owner deletes an event outside the disposal function, although a
+    // disposal that covers it is recorded in the same transaction.
+    {
+        let mut conn = app.owner().await;
+        let mut tx = sqlx::Connection::begin(&mut conn).await.expect("tx");
+        sqlx::query("select set_config('app.org_id', $1, true)").bind(&owner.org).execute(&mut *tx).await.expect("tenant");
+        sqlx::query(
+            "insert into retention_disposals (org_id, up_to_seq, anchor_hash, events, aggregates, cutoff)
+             select org_id, tenant_seq, hash, 1, 1, now() from events where org_id = $1::uuid and tenant_seq = 1",
+        )
+        .bind(&owner.org)
+        .execute(&mut *tx)
+        .await
+        .expect("a disposal row");
+        let refused = sqlx::query("delete from events where tenant_seq = 1").execute(&mut *tx).await.expect_err("delete");
+        assert!(refused.to_string().contains("append-only"), "{refused}");
+    }
     // The function refuses another tenant, a prefix without its snapshots, and events within
     // their retention.
     let call = "select disposed from gemba_dispose_events($1::uuid, $2, $3, $4)";
