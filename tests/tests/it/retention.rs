@@ -355,3 +355,50 @@ async fn the_cli_disposes_as_an_operator_and_refuses_under_a_legal_hold() {
     assert!(output.contains("legal hold"), "{output}");
     assert_eq!(app.event_count(&owner.org).await, before + 1, "only the hold was recorded");
 }
+
+#[tokio::test]
+async fn a_second_disposal_continues_from_the_first_anchor() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@a.example", "Org A").await;
+    let site = app.create_site(&owner, "A1").await;
+    let zone = app.create_zone(&owner, &site, "Z-1", "Press").await;
+    pause().await;
+    let first_cutoff = Utc::now();
+    pause().await;
+    rename_zone(&app, &owner, &zone, "Press line").await;
+    pause().await;
+    let second_cutoff = Utc::now();
+    pause().await;
+    rename_zone(&app, &owner, &zone, "Press line 2").await;
+    set_clock_for_cutoff(&app, first_cutoff);
+    let owner = log_in_again(&app, &owner, "owner@a.example", "correct horse battery").await;
+    let first = dispose_when_projected(&app, &owner, first_cutoff, false).await;
+    let first = first["data"]["disposeExpiredRecords"].clone();
+    let first_up_to = first["upToSeq"].as_i64().unwrap_or_else(|| panic!("{first}"));
+    // The zone's rename, the first RecordsDisposed and the sign-in are now past the retention too.
+    let second = dispose_when_projected(&app, &owner, second_cutoff, false).await;
+    let second = second["data"]["disposeExpiredRecords"].clone();
+    let second_up_to = second["upToSeq"].as_i64().unwrap_or_else(|| panic!("{second}"));
+    assert_eq!(second["count"].as_i64(), Some(second_up_to - first_up_to), "only what the first left: {second}");
+    let (first_kept, _, _, old) = stream(&app, &owner.org, second_cutoff).await;
+    assert_eq!((first_kept, old), (second_up_to + 1, 0));
+    // The zone loads from its newer snapshot and goes on.
+    let again = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: RenameZoneInput!) { renameZone(input: $input) { id } }",
+            json!({"input": {"zoneId": zone, "name": "Press line 2"}}),
+        )
+        .await;
+    assert_eq!(error_code(&again), Some("CONFLICT"), "the snapshot holds the latest name: {again}");
+    rename_zone(&app, &owner, &zone, "Press line 3").await;
+    let listed = app.gql(Some(&owner.token), "query { recordsDisposals { upToSeq } }", json!({})).await;
+    assert_eq!(listed["data"]["recordsDisposals"], json!([{"upToSeq": second_up_to}, {"upToSeq": first_up_to}]), "{listed}");
+    let (code, output) = verify_in_database(&app, &owner.org);
+    assert_eq!(code, 0, "{output}");
+    let exported = http_export(&app, &owner, "format=csv").await.unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
+    assert_eq!(exported.manifest["anchor"]["tenant_seq"].as_i64(), Some(second_up_to), "{}", exported.manifest);
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (code, output) = verify_offline(dir.path(), &exported.body, &exported.manifest, Some(&public_key(&app)));
+    assert_eq!(code, 0, "{output}");
+}
