@@ -114,6 +114,9 @@ pub enum Command {
     /// The deployment's signing key.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Retention of the audit log: disposal of the events past an organisation's retention.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Manage the embedded PostgreSQL.
     #[command(subcommand)]
     Db(DbCommand),
@@ -180,6 +183,25 @@ pub struct ExportArgs {
     /// With `--workspace`: only this table.
     #[arg(long, requires = "workspace")]
     pub table: Option<String>,
+}
+
+/// Retention commands.
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Dispose of the organisation's events older than its retention (default 7 years),
+    /// after snapshotting every aggregate they touch; records `RecordsDisposed` and a signed
+    /// anchor. Refused under a legal hold (exit code 3). `--dry-run` changes nothing.
+    Dispose {
+        /// The organisation.
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// Report what would be disposed of; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Why (recorded on the `RecordsDisposed` event).
+        #[arg(long, default_value = "retention period expired")]
+        reason: String,
+    },
 }
 
 /// Signing-key commands.
@@ -340,6 +362,51 @@ async fn checkpoint_forever(pool: sqlx::PgPool, signer: gemba_commands::signing:
     }
 }
 
+/// `gemba retention dispose`: as an operator at the command line (channel `cli`), with the
+/// system clock.
+async fn dispose(db: &DbArgs, org: uuid::Uuid, dry_run: bool, reason: &str) -> anyhow::Result<ExitCode> {
+    let reason = gemba_domain::Reason::parse(gemba_domain::ReasonCode::Other, reason).map_err(|e| anyhow::anyhow!("--reason {e}"))?;
+    let keyring = app_key(db.app_key.as_deref(), &db.data_dir).map_err(anyhow::Error::msg)?;
+    let signer = signing_key(db.signing_key.as_deref(), &db.data_dir).map_err(anyhow::Error::msg)?;
+    let database = Database::open(&db.config()).await?;
+    let result = async {
+        let evidence = gemba_commands::evidence::EvidenceConfig::local(&db.data_dir.join("evidence"))?;
+        let gemba = Gemba::new(database.pool.clone(), keyring, Arc::new(SystemClock), evidence)?;
+        let ctx = gemba_commands::envelope::CommandContext::new(OrgId(org), None, gemba_commands::envelope::Channel::Cli);
+        let projections: Vec<&str> = Projection::ALL.iter().map(|p| p.name()).collect();
+        gemba.dispose_expired(&ctx, gemba.now(), reason, dry_run, &projections, &signer).await
+    }
+    .await;
+    database.close().await;
+    let report = match result {
+        Ok(report) => report,
+        Err(gemba_commands::CommandError::LegalHold) => {
+            eprintln!("refused: a legal hold is in place; nothing was disposed of");
+            return Ok(ExitCode::from(3));
+        }
+        Err(error) => {
+            eprintln!("refused: {error}; nothing was disposed of");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let cutoff = report.cutoff.to_rfc3339();
+    match (report.up_to_seq, report.dry_run) {
+        (None, _) => println!("nothing to dispose of: no event recorded before {cutoff} (retention {} years)", report.retention_years),
+        (Some(up_to), true) => println!(
+            "dry run: would dispose of {} events up to tenant_seq {up_to} (recorded before {cutoff}), snapshotting {} aggregates",
+            report.count, report.aggregates
+        ),
+        (Some(up_to), false) => println!(
+            "disposed of {} events up to tenant_seq {up_to} (recorded before {cutoff}); {} aggregates snapshotted; anchor {}; recorded at tenant_seq {}",
+            report.count,
+            report.aggregates,
+            report.anchor_hash.as_deref().unwrap_or("-"),
+            report.position.map_or(0, |p| p.last_seq)
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs the command line; the exit code says how it went.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -420,6 +487,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::export_cli::verify_export(&export, manifest.as_deref(), public_key.as_deref())
         }
         Command::Export(args) => crate::export_cli::export(&cli.db, args).await,
+        Command::Retention(RetentionCommand::Dispose { org, dry_run, reason }) => dispose(&cli.db, org, dry_run, &reason).await,
         Command::Keys(KeysCommand::Public) => {
             let signer = signing_key(cli.db.signing_key.as_deref(), &cli.db.data_dir).map_err(anyhow::Error::msg)?;
             let key = signer.public_key();

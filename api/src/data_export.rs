@@ -82,6 +82,7 @@ pub const WORKSPACE_TABLES: &[&str] = &[
     "chain_checkpoints",
     "export_manifests",
     "deleted_entities",
+    "retention_disposals",
 ];
 
 /// Tables with `org_id` left out of the workspace export, and why (a test checks that every
@@ -99,6 +100,7 @@ pub const NOT_EXPORTED: &[(&str, &str)] = &[
     ("projection_checkpoints", "projector bookkeeping"),
     ("projection_rebuilds", "projector bookkeeping"),
     ("org_directory", "the organisation's id only"),
+    ("aggregate_snapshots", "write-side state of aggregates whose early events were disposed of; RecordsDisposed carries their digest"),
 ];
 
 /// Which sealed values an export opens.

@@ -66,6 +66,8 @@ pub struct Started {
     /// The chain head the rows are bounded by (`None`: no events yet).
     pub head: Option<(i64, Vec<u8>)>,
     checkpoint: Option<checkpoint::Checkpoint>,
+    /// The signed checkpoint at the retained chain's anchor, after a disposal.
+    anchor: Option<checkpoint::Checkpoint>,
 }
 
 /// Runs exports of one deployment.
@@ -112,11 +114,15 @@ impl Exporter {
             return Err(ApiError::Forbidden("exports are for owners, admins and auditors".into()));
         }
         scope.validate().map_err(|e| ApiError::from(gemba_domain::DomainError::Invalid(e)))?;
-        let head = {
+        let (head, anchor) = {
             let mut tx = begin_tenant(self.gemba.pool(), org).await?;
             let head = checkpoint::head(&mut tx, org).await?;
+            let anchor = match gemba_commands::retention::anchor(&mut tx, org).await? {
+                Some(anchor) => checkpoint::at(&mut tx, org, anchor.up_to_seq).await?,
+                None => None,
+            };
             tx.commit().await?;
-            head
+            (head, anchor)
         };
         let export_id = Uuid::now_v7();
         let actor = match &requester {
@@ -135,7 +141,7 @@ impl Exporter {
             }
             None => None,
         };
-        Ok(Started { export_id, org, format, scope, requester, head, checkpoint })
+        Ok(Started { export_id, org, format, scope, requester, head, checkpoint, anchor })
     }
 
     /// Streams the rows of a started export into `sink`, then signs its manifest, records
@@ -152,7 +158,7 @@ impl Exporter {
     }
 
     async fn stream(&self, started: Started, sink: &Sink, on_rows: &(dyn Fn(u64) + Send + Sync)) -> Result<Manifest, ApiError> {
-        let Started { export_id, org, format, scope, requester, head, checkpoint } = started;
+        let Started { export_id, org, format, scope, requester, head, checkpoint, anchor } = started;
         let viewer = match &requester {
             Requester::Member { principal, .. } => Viewer::member(org, principal.role),
             Requester::Operator => Viewer { org, sees_emails: true },
@@ -266,6 +272,7 @@ impl Exporter {
             first_prev_hash: first.map(|f| f.1),
             chain_head: head.map(|(tenant_seq, hash)| ChainHead { tenant_seq, hash: hex::encode(hash) }),
             checkpoint,
+            anchor,
             file_sha256: file_sha256.clone(),
             generated_by,
             generated_at: Utc::now(),

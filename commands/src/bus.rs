@@ -48,6 +48,13 @@ fn aggregate_error(error: AggregateError<DomainError>) -> CommandError {
     }
 }
 
+/// cqrs-es's store over our repository, loading an aggregate from its snapshot (present only
+/// when its early events were disposed of) and the events after it. cqrs-es never takes a
+/// snapshot itself (the size is never reached, and the bus appends through `append`).
+fn snapshot_store<A: Aggregate>(repo: TenantEventRepository) -> PersistedEventStore<TenantEventRepository, A> {
+    PersistedEventStore::new_snapshot_store(repo, usize::MAX)
+}
+
 impl CommandBus {
     /// A bus over `pool` (connected as the application role).
     pub fn new(pool: PgPool) -> Self {
@@ -65,7 +72,7 @@ impl CommandBus {
     where
         A: Aggregate<Error = DomainError>,
     {
-        let store = PersistedEventStore::<_, A>::new_event_store(TenantEventRepository::new(self.pool.clone(), org));
+        let store = snapshot_store::<A>(TenantEventRepository::new(self.pool.clone(), org));
         Ok(store.load_aggregate(aggregate_id).await.map_err(aggregate_error)?.aggregate)
     }
 
@@ -82,7 +89,7 @@ impl CommandBus {
         A::Event: Audited,
     {
         self.refuse_locked(ctx, A::TYPE, aggregate_id).await?;
-        let store = PersistedEventStore::<_, A>::new_event_store(TenantEventRepository::new(self.pool.clone(), ctx.org));
+        let store = snapshot_store::<A>(TenantEventRepository::new(self.pool.clone(), ctx.org));
         let mut context = store.load_aggregate(aggregate_id).await.map_err(aggregate_error)?;
         let sink = EventSink::default();
         context.aggregate.handle(command, &(), &sink).await?;

@@ -148,13 +148,33 @@ impl ChainedEvent {
 
 /// Recomputes every link of an organisation's chain, in `tenant_seq` order, streaming.
 /// Detects edited events (hash mismatch), deleted or inserted events (sequence gap or
-/// `prev_hash` mismatch) and a truncated tail (the head in `org_heads` disagrees).
+/// `prev_hash` mismatch) and a truncated tail (the head in `org_heads` disagrees). After a
+/// disposal (retention) the chain is checked from its anchor, which must match the signed
+/// checkpoint at the last disposed position.
 /// `conn` must be inside a tenant transaction for `org`.
 pub async fn verify(conn: &mut PgConnection, org: OrgId) -> Result<Verdict, sqlx::Error> {
     let head: Option<(i64, Vec<u8>)> =
         sqlx::query_as("select last_seq, last_hash from org_heads where org_id = $1").bind(org.uuid()).fetch_optional(&mut *conn).await?;
-    let mut prev_hash = GENESIS.to_vec();
-    let mut expected_seq = 1_i64;
+    // After a disposal the retained chain starts from its anchor: the hash of the last
+    // disposed event, pinned by the signed checkpoint taken there.
+    let (mut prev_hash, mut expected_seq) = match crate::retention::anchor(conn, org).await? {
+        None => (GENESIS.to_vec(), 1_i64),
+        Some(anchor) => {
+            let pinned: Option<Vec<u8>> = sqlx::query_scalar("select hash from chain_checkpoints where org_id = $1 and tenant_seq = $2")
+                .bind(org.uuid())
+                .bind(anchor.up_to_seq)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if pinned.as_ref() != Some(&anchor.anchor_hash) {
+                return Ok(Verdict::Broken {
+                    tenant_seq: anchor.up_to_seq,
+                    problem: "the disposal anchor does not match the signed checkpoint at its position".into(),
+                });
+            }
+            (anchor.anchor_hash, anchor.up_to_seq + 1)
+        }
+    };
+    let first_seq = expected_seq;
     let sql = format!("select {CHAINED_COLUMNS} from events where org_id = $1 order by tenant_seq");
     {
         let mut rows = sqlx::query_as::<_, ChainedEvent>(&sql).bind(org.uuid()).fetch(&mut *conn);
@@ -178,14 +198,14 @@ pub async fn verify(conn: &mut PgConnection, org: OrgId) -> Result<Verdict, sqlx
             expected_seq += 1;
         }
     }
-    let checked = expected_seq - 1;
+    let last = expected_seq - 1;
     match head {
-        Some((last_seq, last_hash)) if last_seq != checked || last_hash != prev_hash => Ok(Verdict::Broken {
-            tenant_seq: checked + 1,
-            problem: format!("the chain head is event {last_seq} but the stream ends at {checked}"),
+        Some((last_seq, last_hash)) if last_seq != last || last_hash != prev_hash => Ok(Verdict::Broken {
+            tenant_seq: last + 1,
+            problem: format!("the chain head is event {last_seq} but the stream ends at {last}"),
         }),
-        None if checked > 0 => Ok(Verdict::Broken { tenant_seq: 1, problem: "events exist without a chain head".into() }),
-        _ => Ok(Verdict::Intact { events: u64::try_from(checked).unwrap_or_default() }),
+        None if last > 0 => Ok(Verdict::Broken { tenant_seq: 1, problem: "events exist without a chain head".into() }),
+        _ => Ok(Verdict::Intact { events: u64::try_from(expected_seq - first_seq).unwrap_or_default() }),
     }
 }
 

@@ -17,6 +17,12 @@ pub enum CommandError {
     /// Too many attempts.
     #[error("rate limited")]
     RateLimited,
+    /// A legal hold is in place: nothing is disposed of.
+    #[error("a legal hold is in place: nothing is disposed of")]
+    LegalHold,
+    /// Projections have not applied the events a disposal would remove (named).
+    #[error("projections have not yet applied the events to dispose of: {0}")]
+    ProjectionsBehind(String),
     /// The database failed; details are logged, never shown to clients.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -259,6 +259,11 @@ pub struct Manifest {
     pub chain_head: Option<ChainHead>,
     /// The checkpoint taken by the export at the chain head.
     pub checkpoint: Option<Checkpoint>,
+    /// After a disposal of expired events (retention): the signed checkpoint at the last
+    /// disposed event, whose hash is the `prev_hash` of the first retained one. An export
+    /// that starts the (retained) stream starts right after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<Checkpoint>,
     /// sha256 of the file (hex).
     pub file_sha256: String,
     pub generated_by: GeneratedBy,
@@ -346,6 +351,12 @@ pub fn read_manifest(text: &str, key: Option<&PublicKey>) -> Result<(Manifest, P
             return Err(bad("the checkpoint is of another organisation"));
         }
         checkpoint.verify(&key).map_err(|_| bad("the checkpoint's signature does not verify"))?;
+    }
+    if let Some(anchor) = &manifest.anchor {
+        if anchor.org_id != manifest.org_id {
+            return Err(bad("the disposal anchor is of another organisation"));
+        }
+        anchor.verify(&key).map_err(|_| bad("the disposal anchor's signature does not verify"))?;
     }
     Ok((manifest, key))
 }
@@ -573,8 +584,18 @@ pub fn verify_file(file: impl Read, manifest: &Manifest) -> Result<Verified, Ver
                 if manifest.first_tenant_seq != Some(row.tenant_seq) {
                     return Err(fail("is not the manifest's first row".into()));
                 }
-                if !manifest.filtered && manifest.scope.from.is_none() && (row.tenant_seq != 1 || hex32(&row.prev_hash) != Some(GENESIS)) {
-                    return Err(fail("the export starts the stream but this is not its first event".into()));
+                if !manifest.filtered && manifest.scope.from.is_none() {
+                    // The stream starts at the genesis, or right after the disposal anchor.
+                    let (start, start_hash) = match &manifest.anchor {
+                        Some(anchor) => (anchor.tenant_seq + 1, hex32(&anchor.hash)),
+                        None => (1, Some(GENESIS)),
+                    };
+                    if row.tenant_seq != start || hex32(&row.prev_hash) != start_hash {
+                        return Err(fail(match manifest.anchor {
+                            Some(_) => "the export starts the retained stream but this is not the event after the disposal anchor".into(),
+                            None => "the export starts the stream but this is not its first event".into(),
+                        }));
+                    }
                 }
                 first = Some(row.tenant_seq);
             }
@@ -726,6 +747,7 @@ mod tests {
             first_prev_hash: (n > 0).then(|| hex::encode(GENESIS)),
             chain_head: Some(ChainHead { tenant_seq: n, hash: last_hash }),
             checkpoint: None,
+            anchor: None,
             file_sha256: hex::encode(Sha256::digest(&out)),
             generated_by: GeneratedBy { member_id: None, role: None, channel: "cli".into() },
             generated_at: DateTime::<Utc>::UNIX_EPOCH,

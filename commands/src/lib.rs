@@ -21,6 +21,7 @@
 //!   cancellation, restore and purge.
 //! - [`signing`], [`checkpoint`], [`export`], [`exports`]: the deployment's signing key, signed
 //!   chain checkpoints, the export file and its offline verifier, the export commands.
+//! - [`retention`]: disposal of events past the retention (snapshots, anchor, `RecordsDisposed`).
 //!
 //! Architecture invariant: this crate knows no HTTP or GraphQL; errors leave it typed
 //! ([`CommandError`]) and are mapped to API codes once, in `gemba-api`.
@@ -47,6 +48,7 @@ pub mod points;
 pub mod recognition;
 pub mod red_tags;
 pub mod registry;
+pub mod retention;
 pub mod service;
 pub mod signing;
 pub mod store;

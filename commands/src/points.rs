@@ -98,23 +98,10 @@ fn shares(authors: &[AuthorShare]) -> Vec<(MemberId, u32)> {
     authors.iter().map(|a| (a.member_id, u32::from(a.share_pct))).collect()
 }
 
-/// The aggregate's state after everything stored so far (in this transaction too).
+/// The aggregate's state after everything stored so far (in this transaction too), from
+/// its snapshot when its early events were disposed of.
 pub(crate) async fn load<A: Aggregate + Default>(conn: &mut PgConnection, org: OrgId, id: &str) -> Result<A, StoreError> {
-    let rows: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
-        "select event_type, event_version, payload from events where org_id = $1 and aggregate_type = $2 and aggregate_id = $3
-          order by sequence",
-    )
-    .bind(org.uuid())
-    .bind(A::TYPE)
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut state = A::default();
-    for (event_type, version, payload) in rows {
-        let payload = gemba_domain::upcast::upcast(&event_type, &version, payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        state.apply(serde_json::from_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-    }
-    Ok(state)
+    Ok(crate::store::fold::<A>(conn, org, id, None).await?.0)
 }
 
 /// What `stored` causes under `rules`.
@@ -287,13 +274,7 @@ struct Ledgers<'a> {
 
 impl Ledgers<'_> {
     async fn push(&mut self, conn: &mut PgConnection, member: MemberId, event: &PointsEvent) -> Result<(), StoreError> {
-        let previous: i64 = sqlx::query_scalar(
-            "select coalesce(max(sequence), 0) from events where org_id = $1 and aggregate_type = 'PointsLedger' and aggregate_id = $2",
-        )
-        .bind(self.org.uuid())
-        .bind(member.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
+        let previous = crate::store::last_sequence(conn, self.org, "PointsLedger", &member.to_string()).await?;
         let pending = self.derived.iter().filter(|e| e.aggregate_id == member.to_string()).count();
         let sequence = usize::try_from(previous).map_err(|_| StoreError::Corrupt("negative sequence".into()))? + pending + 1;
         let source: Option<Envelope> = serde_json::from_value(self.cause.event.metadata.clone()).ok();

@@ -182,6 +182,74 @@ async fn append_events(conn: &mut PgConnection, org: OrgId, events: &[Serialized
     Ok(appended)
 }
 
+/// The snapshot of aggregate `A` `aggregate_id` (its state after its last disposed event,
+/// and that event's sequence), if its early events were disposed of. A snapshot that no
+/// longer reads as the aggregate is an error, never a silent replay of the remaining events
+/// (which would be a wrong state). `conn` must be in a tenant transaction for `org`.
+pub async fn snapshot<A: Aggregate>(conn: &mut PgConnection, org: OrgId, aggregate_id: &str) -> Result<Option<(A, i64)>, StoreError> {
+    let row: Option<(Value, i64)> =
+        sqlx::query_as("select state, sequence from aggregate_snapshots where org_id = $1 and aggregate_type = $2 and aggregate_id = $3")
+            .bind(org.uuid())
+            .bind(A::TYPE)
+            .bind(aggregate_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    row.map(|(state, sequence)| {
+        serde_json::from_value::<A>(state)
+            .map(|state| (state, sequence))
+            .map_err(|e| StoreError::Corrupt(format!("the snapshot of {} {aggregate_id} does not read: {e}", A::TYPE)))
+    })
+    .transpose()
+}
+
+/// The state of aggregate `A` `aggregate_id` after its event `up_to` (all of them when
+/// `None`) and the sequence it stands at: its snapshot, if any, then its later events.
+/// `conn` must be in a tenant transaction for `org`; what the transaction wrote is seen.
+pub async fn fold<A: Aggregate>(
+    conn: &mut PgConnection,
+    org: OrgId,
+    aggregate_id: &str,
+    up_to: Option<i64>,
+) -> Result<(A, i64), StoreError> {
+    let (mut state, mut sequence) = snapshot::<A>(conn, org, aggregate_id).await?.unwrap_or_default();
+    if up_to.is_some_and(|u| u < sequence) {
+        return Err(StoreError::Corrupt(format!("{} {aggregate_id} before its sequence {sequence} was disposed of", A::TYPE)));
+    }
+    let rows: Vec<(i64, String, String, Value)> = sqlx::query_as(
+        "select sequence, event_type, event_version, payload from events
+          where org_id = $1 and aggregate_type = $2 and aggregate_id = $3 and sequence > $4 and ($5::bigint is null or sequence <= $5)
+          order by sequence",
+    )
+    .bind(org.uuid())
+    .bind(A::TYPE)
+    .bind(aggregate_id)
+    .bind(sequence)
+    .bind(up_to)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (seq, event_type, version, payload) in rows {
+        let payload = gemba_domain::upcast::upcast(&event_type, &version, payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        state.apply(serde_json::from_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        sequence = seq;
+    }
+    Ok((state, sequence))
+}
+
+/// The last sequence of an aggregate: of its events, or of its snapshot when every event
+/// was disposed of. The next event of the aggregate gets this plus one.
+pub async fn last_sequence(conn: &mut PgConnection, org: OrgId, aggregate_type: &str, aggregate_id: &str) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "select greatest(
+             (select coalesce(max(sequence), 0) from events where org_id = $1 and aggregate_type = $2 and aggregate_id = $3),
+             (select coalesce(max(sequence), 0) from aggregate_snapshots where org_id = $1 and aggregate_type = $2 and aggregate_id = $3))",
+    )
+    .bind(org.uuid())
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 /// The events of one organisation, for cqrs-es: one repository per tenant, cheap to build.
 #[derive(Clone, Debug)]
 pub struct TenantEventRepository {
@@ -303,9 +371,21 @@ impl PersistedEventRepository for TenantEventRepository {
         Ok(self.load(A::TYPE, aggregate_id, after).await?)
     }
 
-    async fn get_snapshot<A: Aggregate>(&self, _aggregate_id: &str) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        // Aggregates are loaded from their events; this store keeps no snapshots.
-        Ok(None)
+    async fn get_snapshot<A: Aggregate>(&self, aggregate_id: &str) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        // Snapshots exist only for aggregates whose early events were disposed of
+        // (retention); the events after the snapshot follow through `get_last_events`.
+        let mut tx = begin_tenant(&self.pool, self.org).await.map_err(StoreError::from)?;
+        let snapshot = snapshot::<A>(&mut tx, self.org, aggregate_id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        let Some((state, sequence)) = snapshot else {
+            return Ok(None);
+        };
+        Ok(Some(SerializedSnapshot {
+            aggregate_id: aggregate_id.to_owned(),
+            aggregate: serde_json::to_value(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            current_sequence: usize::try_from(sequence).map_err(|_| StoreError::Corrupt("negative sequence".into()))?,
+            current_snapshot: 1,
+        }))
     }
 
     async fn persist<A: Aggregate>(
@@ -314,7 +394,8 @@ impl PersistedEventRepository for TenantEventRepository {
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
         if snapshot_update.is_some() {
-            return Err(PersistenceError::UnknownError("this store keeps no snapshots: use an event store".into()));
+            // Snapshots are taken only by a disposal (retention), never by cqrs-es.
+            return Err(PersistenceError::UnknownError("snapshots are taken by disposals only".into()));
         }
         let mut tx = begin_tenant(&self.pool, self.org).await.map_err(StoreError::from)?;
         append(&mut tx, self.org, events).await?;

@@ -135,13 +135,7 @@ impl Gemba {
             // The id names the zone's version too: a plan set back to a date it already passed
             // is a new plan, advanced anew (two sweepers at once still share one id).
             let mut tx = begin_tenant(self.pool(), org).await?;
-            let version: i64 = sqlx::query_scalar(
-                "select coalesce(max(sequence), 0) from events where org_id = $1 and aggregate_type = 'Zone' and aggregate_id = $2",
-            )
-            .bind(org.uuid())
-            .bind(zone.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
+            let version = crate::store::last_sequence(&mut tx, org, "Zone", &zone.to_string()).await?;
             tx.commit().await?;
             let mut system = CommandContext::new(org, None, Channel::System);
             system.command_id = Uuid::new_v5(&zone.uuid(), format!("advance/{}/{version}", due.timestamp()).as_bytes());

@@ -41,7 +41,9 @@ pub struct Purged {
 
 /// The tables whose rows of the organisation a purge deletes, in an order that respects their
 /// foreign keys. Not purged: `events`, `org_heads`, `command_log`, `chain_checkpoints`,
-/// `export_manifests`, `org_keys`, `org_directory`, the projection checkpoints, and the
+/// `export_manifests`, `org_keys`, `org_directory`, the projection checkpoints, the snapshots
+/// and anchors of disposed events (`aggregate_snapshots`, `retention_disposals`: the retained
+/// events start from them; their sealed values are shredded with the person keys), and the
 /// `organizations` row (kept with status `PURGED`).
 const PURGED_TABLES: [&str; 25] = [
     "defect_register",

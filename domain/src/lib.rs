@@ -28,6 +28,7 @@ pub mod organization;
 pub mod points;
 pub mod points_rules;
 pub mod red_tag;
+pub mod retention;
 pub mod site;
 #[cfg(test)]
 mod test_support;

@@ -29,6 +29,10 @@ pub enum ProjectionError {
     /// The organisation's workspace was purged: its read models are never built again.
     #[error("the organisation's workspace was purged; its read models are not rebuilt")]
     Purged,
+    /// Events this projection has not applied were disposed of (retention): it cannot be
+    /// built from the first event any more, and is never built from a gap.
+    #[error("the events up to {disposed_up_to} were disposed of (retention); this projection cannot be built from the first event")]
+    Disposed { disposed_up_to: i64 },
 }
 
 impl ProjectionError {
@@ -36,7 +40,7 @@ impl ProjectionError {
     pub fn tenant_seq(&self) -> Option<i64> {
         match self {
             Self::Unreadable { tenant_seq, .. } => Some(*tenant_seq),
-            Self::Database(_) | Self::Purged => None,
+            Self::Database(_) | Self::Purged | Self::Disposed { .. } => None,
         }
     }
 }
@@ -187,6 +191,21 @@ pub(crate) async fn next_events(conn: &mut PgConnection, org: Uuid, after: i64, 
     .await
 }
 
+/// The last position of `org` whose events were disposed of (retention), 0 when none were.
+pub async fn disposed_up_to(conn: &mut PgConnection, org: Uuid) -> Result<i64, sqlx::Error> {
+    let up_to: Option<i64> =
+        sqlx::query_scalar("select max(up_to_seq) from retention_disposals where org_id = $1").bind(org).fetch_one(conn).await?;
+    Ok(up_to.unwrap_or(0))
+}
+
+/// Refuses to build anything of `org` from its first event once events were disposed of.
+pub(crate) async fn refuse_after_disposal(conn: &mut PgConnection, org: Uuid) -> Result<(), ProjectionError> {
+    match disposed_up_to(conn, org).await? {
+        0 => Ok(()),
+        disposed_up_to => Err(ProjectionError::Disposed { disposed_up_to }),
+    }
+}
+
 /// Creates `projection`'s checkpoint for `org` at the start, at its current version, if it
 /// has none yet.
 pub(crate) async fn ensure_checkpoint(conn: &mut PgConnection, org: Uuid, projection: Projection) -> Result<(), sqlx::Error> {
@@ -304,6 +323,14 @@ impl Projector {
         let Some(last) = events.last().map(|e| e.tenant_seq) else {
             return Ok(Batch { events: 0, checkpoint: last_seq, busy: false });
         };
+        // tenant_seq is gapless, so a gap after the checkpoint means disposed events this
+        // projection never applied: stop there, never skip them.
+        if events.first().is_some_and(|e| e.tenant_seq != last_seq + 1) {
+            let error = ProjectionError::Disposed { disposed_up_to: disposed_up_to(&mut tx, org).await? };
+            tx.rollback().await?;
+            self.record_failure(org, projection, last_seq + 1, &error).await;
+            return Err(error);
+        }
         if let Err(error) = projection.apply_all(&mut tx, org, &events).await {
             if let Err(rollback) = tx.rollback().await {
                 tracing::warn!(error = %rollback, "rolling back a failed batch");
@@ -396,9 +423,11 @@ impl Projector {
     }
 
     /// Forgets `projection` for `org`: its rows and its checkpoint go, in one transaction, so
-    /// the next catch-up rebuilds it from the first event.
+    /// the next catch-up rebuilds it from the first event. Refused once events of `org` were
+    /// disposed of (retention): the read models keep what those events built.
     pub async fn reset(&self, org: Uuid, projection: Projection) -> Result<(), ProjectionError> {
         let mut tx = tenant_tx(&self.pool, org).await?;
+        refuse_after_disposal(&mut tx, org).await?;
         // The checkpoint first, as a batch takes its locks (no deadlock with a live batch).
         sqlx::query("select 1 from projection_checkpoints where org_id = $1 and projection = $2 for update")
             .bind(org)

@@ -198,6 +198,8 @@ impl Rebuilder {
         if purged(&mut tx, org).await? {
             return Err(ProjectionError::Purged);
         }
+        // A rebuild replays from the first event: impossible once events were disposed of.
+        crate::engine::refuse_after_disposal(&mut tx, org).await?;
         let head = head(&mut tx, org).await?;
         let existing: Option<(String, i32)> =
             sqlx::query_as("select state, version from projection_rebuilds where org_id = $1 and projection = $2 for update")

@@ -27,6 +27,19 @@ pub struct ChainCheckpoint {
     pub signature: String,
 }
 
+impl From<checkpoint::Checkpoint> for ChainCheckpoint {
+    fn from(c: checkpoint::Checkpoint) -> Self {
+        Self {
+            org_id: ID(c.org_id.to_string()),
+            tenant_seq: c.tenant_seq,
+            hash: c.hash,
+            recorded_at: c.recorded_at,
+            key_id: c.key_id,
+            signature: c.signature,
+        }
+    }
+}
+
 /// The deployment's public key (to check manifests and checkpoints offline).
 #[derive(Debug, SimpleObject)]
 pub struct SigningKey {
@@ -80,19 +93,7 @@ impl CheckpointQuery {
         let has_next = rows.len() > limit;
         rows.truncate(limit);
         let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|c| {
-            Edge::new(
-                OpaqueCursor(c.tenant_seq),
-                ChainCheckpoint {
-                    org_id: ID(c.org_id.to_string()),
-                    tenant_seq: c.tenant_seq,
-                    hash: c.hash,
-                    recorded_at: c.recorded_at,
-                    key_id: c.key_id,
-                    signature: c.signature,
-                },
-            )
-        }));
+        connection.edges.extend(rows.into_iter().map(|c| Edge::new(OpaqueCursor(c.tenant_seq), ChainCheckpoint::from(c))));
         Ok(connection)
     }
 

@@ -28,6 +28,8 @@ pub enum ApiError {
     RecoveryWindowClosed,
     /// `WORKSPACE_CANCELLED`: the workspace is cancelled; only an Owner reads it or restores it.
     WorkspaceCancelled,
+    /// `LEGAL_HOLD`: a legal hold forbids it (disposal of records).
+    LegalHold,
     /// `INTERNAL`: our fault; details are in the log.
     Internal,
 }
@@ -45,6 +47,7 @@ impl ApiError {
             Self::Deleted => "DELETED",
             Self::RecoveryWindowClosed => "RECOVERY_WINDOW_CLOSED",
             Self::WorkspaceCancelled => "WORKSPACE_CANCELLED",
+            Self::LegalHold => "LEGAL_HOLD",
             Self::Internal => "INTERNAL",
         }
     }
@@ -60,6 +63,7 @@ impl ApiError {
             Self::Deleted => DomainError::Deleted.to_string(),
             Self::RecoveryWindowClosed => DomainError::RecoveryWindowClosed.to_string(),
             Self::WorkspaceCancelled => DomainError::WorkspaceCancelled.to_string(),
+            Self::LegalHold => "a legal hold is in place: nothing is disposed of".into(),
             Self::Internal => "internal error".into(),
         }
     }
@@ -72,7 +76,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Validation { .. } => StatusCode::BAD_REQUEST,
-            Self::Conflict(_) | Self::Deleted | Self::RecoveryWindowClosed => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::Deleted | Self::RecoveryWindowClosed | Self::LegalHold => StatusCode::CONFLICT,
             Self::WorkspaceCancelled => StatusCode::LOCKED,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -130,6 +134,10 @@ impl From<CommandError> for ApiError {
             CommandError::Conflict(why) => Self::Conflict(why.to_owned()),
             CommandError::Unauthenticated => Self::Unauthenticated,
             CommandError::RateLimited => Self::RateLimited,
+            CommandError::LegalHold => Self::LegalHold,
+            CommandError::ProjectionsBehind(names) => {
+                Self::Conflict(format!("projections have not yet applied the events to dispose of: {names}"))
+            }
             CommandError::Database(e) => Self::internal(e),
             CommandError::Internal(e) => Self::internal(e),
         }

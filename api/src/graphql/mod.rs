@@ -41,6 +41,7 @@ pub mod points;
 pub mod query;
 pub mod read_models;
 pub mod red_tags;
+pub mod retention;
 pub mod subscriptions;
 pub mod types;
 
@@ -62,6 +63,7 @@ pub struct Query(
     audit_trail::AuditTrailQuery,
     checkpoints::CheckpointQuery,
     deletion::DeletionQuery,
+    retention::RetentionQuery,
 );
 
 /// All mutations.
@@ -77,6 +79,7 @@ pub struct Mutation(
     organization::OrganizationMutation,
     red_tags::RedTagMutation,
     deletion::DeletionMutation,
+    retention::RetentionMutation,
 );
 
 /// All subscriptions (served over WebSocket at `GET /graphql`).

@@ -61,7 +61,7 @@ pub(crate) fn verify_offline(dir: &Path, body: &[u8], manifest: &Value, public_k
 }
 
 /// The deployment's public key, as `gemba keys public` prints it.
-fn public_key(app: &TestApp) -> String {
+pub(crate) fn public_key(app: &TestApp) -> String {
     let output = Command::new(gemba_bin())
         .args(["keys", "public"])
         .env("GEMBA_SIGNING_KEY", &app.signing_key)

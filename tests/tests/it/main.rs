@@ -23,6 +23,7 @@ mod projections;
 mod read_models;
 mod rebuild;
 mod red_tags;
+mod retention;
 mod schema;
 mod subscriptions;
 mod sweeper;

@@ -21,7 +21,7 @@ async fn busy_org(app: &TestApp, email: &str) -> Session {
     owner
 }
 
-fn verify(app: &TestApp, org: &str) -> (i32, String) {
+pub(crate) fn verify(app: &TestApp, org: &str) -> (i32, String) {
     let output = Command::new(gemba_bin())
         .args(["verify", "--org", org])
         .env("DATABASE_URL", app.app_url())
