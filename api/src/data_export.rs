@@ -50,7 +50,7 @@ use crate::export::{Exporter, Requester, Sink, abort_chunk, exporter_principal, 
 use crate::graphql::context::Principal;
 use crate::graphql::errors::ApiError;
 use crate::graphql::types::ERASED;
-use crate::trail::{REDACTED, sealed_value};
+use crate::trail::{REDACTED, is_confidential, sealed_value};
 
 /// Rows opened together (one key look-up per batch).
 const BATCH: usize = 500;
@@ -296,14 +296,12 @@ fn collect_sealed(value: &Value, opening: Opening, out: &mut Vec<Sealed>) {
     }
 }
 
-const CONFIDENTIAL: [&str; 4] = ["email", "employee_number", "employeeNumber", "emailAddress"];
-
 /// Replaces the sealed values of `value` in the order [`collect_sealed`] found them.
 fn replace_sealed(value: &mut Value, field: Option<&str>, opening: Opening, opened: &mut impl Iterator<Item = Option<String>>) {
     if let Some(sealed) = sealed_value(value) {
         let shown = match opening {
             Opening::Subject(subject) if subject != sealed.key => REDACTED.to_owned(),
-            Opening::All { sees_emails: false } if field.is_some_and(|f| CONFIDENTIAL.contains(&f)) => {
+            Opening::All { sees_emails: false } if field.is_some_and(is_confidential) => {
                 opened.next();
                 REDACTED.to_owned()
             }

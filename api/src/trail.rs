@@ -1,6 +1,7 @@
 //! Rendering of event envelopes for people: the audit trail (GraphQL) and exports share it.
 //! Sealed values (actor names, personal fields) are opened with one key look-up per batch,
-//! erased ones shown as erased, e-mail addresses to Owners and Admins only.
+//! erased ones shown as erased, e-mail addresses and employee numbers to Owners and Admins
+//! only.
 
 use gemba_commands::crypto::Keyring;
 use gemba_commands::envelope::Envelope;
@@ -15,12 +16,20 @@ use crate::graphql::types::ERASED;
 /// Shown instead of personal data the reader may not see.
 pub const REDACTED: &str = "[redacted]";
 
+/// Whether a field (or a change's path) holds contact or employment data that only Owners
+/// and Admins see: e-mail addresses and employee numbers. The audit trail, the event
+/// exports and the data exports all redact by this one list.
+pub fn is_confidential(field: &str) -> bool {
+    matches!(field, "email" | "emailAddress" | "employeeNumber" | "employee_number")
+}
+
 /// Who reads the rendering.
 #[derive(Clone, Copy, Debug)]
 pub struct Viewer {
     /// The organisation of the events.
     pub org: OrgId,
-    /// Owners and Admins (and operators at the command line) see e-mail addresses.
+    /// Owners and Admins (and operators at the command line) see e-mail addresses and
+    /// employee numbers ([`is_confidential`]).
     pub sees_emails: bool,
 }
 
@@ -96,7 +105,7 @@ pub async fn render_envelopes(
         match sealed_value(value) {
             Some(_) => {
                 let plain = opened.next().flatten().unwrap_or_else(|| ERASED.into());
-                let shown = if path == "email" && !viewer.sees_emails { REDACTED.to_owned() } else { plain };
+                let shown = if is_confidential(path) && !viewer.sees_emails { REDACTED.to_owned() } else { plain };
                 Some(Value::String(shown))
             }
             None if value.is_null() => None,

@@ -32,6 +32,17 @@ pub struct Position {
     pub replayed: bool,
 }
 
+/// The states of the workspace and the entity a command may act in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guard {
+    /// An active workspace and an entity (and zone) that is not deleted: every ordinary
+    /// command.
+    Live,
+    /// Any: a person's right that deletion or cancellation must not block (erasure of a
+    /// deleted member, or of anyone in a cancelled workspace).
+    Always,
+}
+
 /// Dispatches commands to aggregates.
 #[derive(Clone, Debug)]
 pub struct CommandBus {
@@ -88,7 +99,24 @@ impl CommandBus {
         A: Aggregate<Error = DomainError, Services = ()>,
         A::Event: Audited,
     {
-        self.refuse_locked(ctx, A::TYPE, aggregate_id).await?;
+        self.decide_guarded::<A>(ctx, aggregate_id, command, Guard::Live).await
+    }
+
+    /// [`Self::decide`] under `guard`.
+    async fn decide_guarded<A>(
+        &self,
+        ctx: &CommandContext,
+        aggregate_id: &str,
+        command: A::Command,
+        guard: Guard,
+    ) -> Result<Vec<SerializedEvent>, CommandError>
+    where
+        A: Aggregate<Error = DomainError, Services = ()>,
+        A::Event: Audited,
+    {
+        if guard == Guard::Live {
+            self.refuse_locked(ctx, A::TYPE, aggregate_id).await?;
+        }
         let store = snapshot_store::<A>(TenantEventRepository::new(self.pool.clone(), ctx.org));
         let mut context = store.load_aggregate(aggregate_id).await.map_err(aggregate_error)?;
         let sink = EventSink::default();
@@ -113,11 +141,12 @@ impl CommandBus {
     }
 
     /// Refuses a command on a cancelled (or purged) workspace, on a deleted entity, and on
-    /// work in a deleted zone. The workspace's own commands, sign-in records (`Access`) and
-    /// audit-trail exports (`Export`: the events outlive the workspace) are never refused
-    /// here; deletions decide themselves whether the entity is deleted.
+    /// work in a deleted zone. The workspace's own commands, sign-in records (`Access`),
+    /// audit-trail exports (`Export`) and retention disposals (`RecordsDisposal`: the events
+    /// outlive the workspace, for their retention period) are never refused here; deletions
+    /// decide themselves whether the entity is deleted.
     async fn refuse_locked(&self, ctx: &CommandContext, aggregate_type: &str, aggregate_id: &str) -> Result<(), CommandError> {
-        if matches!(aggregate_type, "Workspace" | "Access" | "Export") {
+        if matches!(aggregate_type, "Workspace" | "Access" | "Export" | "RecordsDisposal") {
             return Ok(());
         }
         let entity = uuid::Uuid::parse_str(aggregate_id).ok().filter(|_| aggregate_type != "Deletion");
@@ -208,6 +237,23 @@ impl CommandBus {
         A::Event: Audited,
         A::Command: Clone,
     {
+        self.execute_guarded::<A>(ctx, aggregate_id, command, Guard::Live).await
+    }
+
+    /// [`Self::execute`] under `guard`: [`Guard::Always`] for the commands a person's rights
+    /// demand whatever the state of the record or the workspace (erasure).
+    pub async fn execute_guarded<A>(
+        &self,
+        ctx: &CommandContext,
+        aggregate_id: &str,
+        command: A::Command,
+        guard: Guard,
+    ) -> Result<Position, CommandError>
+    where
+        A: Aggregate<Error = DomainError, Services = ()>,
+        A::Event: Audited,
+        A::Command: Clone,
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -220,7 +266,7 @@ impl CommandBus {
             }
             // Decide before opening the write transaction: a command never holds two
             // pooled connections at once.
-            let events = match self.decide::<A>(ctx, aggregate_id, command.clone()).await {
+            let events = match self.decide_guarded::<A>(ctx, aggregate_id, command.clone(), guard).await {
                 Ok(events) => events,
                 Err(refused) => return self.unless_executed_meanwhile(ctx, refused).await,
             };

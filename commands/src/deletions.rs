@@ -11,6 +11,7 @@
 //!   back exactly as before (role, capabilities, status) when recovered.
 
 use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate as _;
 use gemba_domain::deletion::{DeletableKind, Deletion, DeletionCommand};
 use gemba_domain::{DomainError, Reason};
 use uuid::Uuid;
@@ -19,6 +20,7 @@ use crate::bus::Position;
 use crate::envelope::CommandContext;
 use crate::error::CommandError;
 use crate::service::Gemba;
+use crate::store::last_sequence;
 use crate::tenancy::begin_tenant;
 
 /// A deleted entity, as Owners and Admins see it to recover it.
@@ -46,13 +48,8 @@ impl Gemba {
         let actor = ctx.require_actor()?;
         actor.require_admin()?;
         let mut tx = begin_tenant(self.pool(), ctx.org).await?;
-        let exists: bool =
-            sqlx::query_scalar("select exists(select 1 from events where org_id = $1 and aggregate_type = $2 and aggregate_id = $3)")
-                .bind(ctx.org.uuid())
-                .bind(kind.aggregate_type())
-                .bind(entity.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
+        // Its events, or its snapshot when they were disposed of (retention).
+        let exists = last_sequence(&mut tx, ctx.org, kind.aggregate_type(), &entity.to_string()).await? > 0;
         let refused = match kind {
             DeletableKind::Zone => {
                 let open: i64 = sqlx::query_scalar(
@@ -108,13 +105,7 @@ impl Gemba {
 
     async fn was_ever_deleted(&self, ctx: &CommandContext, entity: Uuid) -> Result<bool, CommandError> {
         let mut tx = begin_tenant(self.pool(), ctx.org).await?;
-        let found: bool = sqlx::query_scalar(
-            "select exists(select 1 from events where org_id = $1 and aggregate_type = 'Deletion' and aggregate_id = $2)",
-        )
-        .bind(ctx.org.uuid())
-        .bind(entity.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
+        let found = last_sequence(&mut tx, ctx.org, Deletion::TYPE, &entity.to_string()).await? > 0;
         tx.commit().await?;
         Ok(found)
     }

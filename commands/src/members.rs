@@ -5,7 +5,7 @@ use gemba_domain::member::{Member, MemberCommand, ProfilePatch, SiteScope};
 use gemba_domain::{Code, DisplayName, DomainError, MemberId, Name, Reason, SiteId, ZoneId};
 use uuid::Uuid;
 
-use crate::bus::Position;
+use crate::bus::{Guard, Position};
 use crate::envelope::CommandContext;
 use crate::error::CommandError;
 use crate::service::Gemba;
@@ -123,7 +123,7 @@ impl Gemba {
     /// person's key is deleted and the plain copies kept for sign-in (credentials,
     /// invitations) are removed, so every sealed value of theirs reads as erased and they
     /// can no longer sign in. The events stay; the hash chain covers ciphertext and still
-    /// verifies.
+    /// verifies. Neither a deleted member (soft delete) nor a cancelled workspace blocks it.
     pub async fn erase_personal_data(&self, ctx: &CommandContext, member: MemberId, reason: Reason) -> Result<Position, CommandError> {
         let actor = ctx.require_actor()?;
         let active_owners = self.active_owners(ctx.org).await?;
@@ -135,7 +135,8 @@ impl Gemba {
             )
             .await?;
         let command = MemberCommand::ErasePersonalData { actor, reason, active_owners, owned_zones };
-        let position = self.bus.execute::<Member>(ctx, &member.to_string(), command).await?;
+        // Erasure is a right: a deleted member or a cancelled workspace does not block it.
+        let position = self.bus.execute_guarded::<Member>(ctx, &member.to_string(), command, Guard::Always).await?;
         tracing::info!(org.id = %ctx.org, member.id = %member, "personal data erased");
         Ok(position)
     }

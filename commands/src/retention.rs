@@ -84,9 +84,9 @@ pub fn cutoff(now: DateTime<Utc>, years: u32) -> Result<DateTime<Utc>, CommandEr
 /// Every aggregate type of the domain is listed; an unknown one refuses the disposal.
 async fn state_at(conn: &mut PgConnection, org: OrgId, aggregate_type: &str, id: &str, up_to: i64) -> Result<Value, StoreError> {
     use gemba_domain::{
-        a3::A3Case, access::Access, area::Area, defect::Defect, evidence::EvidenceFile, export::Export, five_s::AuditTemplate,
-        five_s_audit::FiveSAudit, kaizen::Kaizen, member::Member, points::PointsLedger, points_rules::PointsRuleSet, red_tag::RedTagItem,
-        site::Site, zone::Zone,
+        a3::A3Case, access::Access, area::Area, defect::Defect, deletion::Deletion, evidence::EvidenceFile, export::Export,
+        five_s::AuditTemplate, five_s_audit::FiveSAudit, kaizen::Kaizen, member::Member, points::PointsLedger, points_rules::PointsRuleSet,
+        red_tag::RedTagItem, site::Site, workspace::Workspace, zone::Zone,
     };
     async fn state<A: Aggregate>(conn: &mut PgConnection, org: OrgId, id: &str, up_to: i64) -> Result<Value, StoreError> {
         let (state, sequence) = fold::<A>(conn, org, id, Some(up_to)).await?;
@@ -120,6 +120,8 @@ async fn state_at(conn: &mut PgConnection, org: OrgId, aggregate_type: &str, id:
         EvidenceFile,
         Export,
         RecordsDisposal,
+        Deletion,
+        Workspace,
     );
     Err(StoreError::Corrupt(format!("aggregate type {aggregate_type} cannot be snapshotted")))
 }
@@ -179,10 +181,16 @@ impl Gemba {
         let (Some(_), Some((up_to_seq, up_to_recorded_at))) = (head, last) else {
             return Ok(report);
         };
+        // Every projection must have applied the events, and so must every rebuild running
+        // (its shadow tables would otherwise miss them and be swapped in incomplete).
         let behind: Vec<String> = sqlx::query_scalar(
             "select p.name from unnest($2::text[]) as p(name)
                left join projection_checkpoints c on c.org_id = $1 and c.projection = p.name
-              where coalesce(c.last_seq, 0) < $3 order by p.name",
+              where coalesce(c.last_seq, 0) < $3
+             union all
+             select projection || ' (rebuilding)' from projection_rebuilds
+              where org_id = $1 and state = 'RUNNING' and last_seq < $3
+             order by 1",
         )
         .bind(org.uuid())
         .bind(projections)
@@ -253,5 +261,30 @@ impl Gemba {
         report.checkpoint = Some(checkpoint);
         report.position = Some(position);
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Every aggregate of the domain can be snapshotted: a type missing from `state_at`'s
+    /// list would refuse every later disposal of an organisation that ever used it.
+    #[test]
+    fn every_aggregate_type_of_the_domain_can_be_snapshotted() {
+        let domain = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../domain/src");
+        let mut declared = BTreeSet::new();
+        for entry in std::fs::read_dir(&domain).expect("the domain's sources") {
+            let source = std::fs::read_to_string(entry.expect("a source file").path()).expect("readable source");
+            for line in source.lines().filter_map(|l| l.trim().strip_prefix("const TYPE: &'static str = \"")) {
+                declared.insert(line.trim_end_matches("\";").to_owned());
+            }
+        }
+        let this = include_str!("retention.rs");
+        let list = this.split("    dispatch!(").nth(1).and_then(|rest| rest.split(");").next()).expect("the dispatch list");
+        let snapshotted: BTreeSet<String> = list.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
+        assert!(declared.len() >= 19, "{declared:?}");
+        assert_eq!(snapshotted, declared);
     }
 }

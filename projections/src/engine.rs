@@ -198,6 +198,16 @@ pub async fn disposed_up_to(conn: &mut PgConnection, org: Uuid) -> Result<i64, s
     Ok(up_to.unwrap_or(0))
 }
 
+/// Refuses `events`, read after position `after`, when they do not start right after it:
+/// `tenant_seq` is gapless, so a gap means disposed events (retention) that whoever reads
+/// from `after` never applied. Stop there, never skip them.
+pub(crate) async fn refuse_gap(conn: &mut PgConnection, org: Uuid, after: i64, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    match events.first() {
+        Some(first) if first.tenant_seq != after + 1 => Err(ProjectionError::Disposed { disposed_up_to: disposed_up_to(conn, org).await? }),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses to build anything of `org` from its first event once events were disposed of.
 pub(crate) async fn refuse_after_disposal(conn: &mut PgConnection, org: Uuid) -> Result<(), ProjectionError> {
     match disposed_up_to(conn, org).await? {
@@ -323,10 +333,7 @@ impl Projector {
         let Some(last) = events.last().map(|e| e.tenant_seq) else {
             return Ok(Batch { events: 0, checkpoint: last_seq, busy: false });
         };
-        // tenant_seq is gapless, so a gap after the checkpoint means disposed events this
-        // projection never applied: stop there, never skip them.
-        if events.first().is_some_and(|e| e.tenant_seq != last_seq + 1) {
-            let error = ProjectionError::Disposed { disposed_up_to: disposed_up_to(&mut tx, org).await? };
+        if let Err(error) = refuse_gap(&mut tx, org, last_seq, &events).await {
             tx.rollback().await?;
             self.record_failure(org, projection, last_seq + 1, &error).await;
             return Err(error);

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::engine::{Progress, Projection, ProjectionError, ensure_checkpoint, head, next_events, tenant_tx};
+use crate::engine::{Progress, Projection, ProjectionError, ensure_checkpoint, head, next_events, refuse_gap, tenant_tx};
 
 /// Where a rebuild stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -276,6 +276,11 @@ impl Rebuilder {
                 RebuildState::Cancelled | RebuildState::Failed | RebuildState::Swapped => return Ok(Outcome::Cancelled),
             }
             let events = next_events(&mut tx, org, last_seq, self.batch_size).await?;
+            if let Err(error) = refuse_gap(&mut tx, org, last_seq, &events).await {
+                drop(tx);
+                self.record_failure(org, projection, &error).await;
+                return Err(error);
+            }
             if i64::try_from(events.len()).unwrap_or(i64::MAX) < self.batch_size {
                 // Caught up (or nearly): the rest is applied and swapped in one transaction.
                 drop(tx);
@@ -341,7 +346,12 @@ impl Rebuilder {
         loop {
             let events = next_events(&mut tx, org, last_seq, self.batch_size).await?;
             let Some(last) = events.last().map(|e| e.tenant_seq) else { break };
-            if let Err(error) = projection.apply_all(&mut tx, org, &events).await {
+            let batch = async {
+                refuse_gap(&mut tx, org, last_seq, &events).await?;
+                projection.apply_all(&mut tx, org, &events).await
+            }
+            .await;
+            if let Err(error) = batch {
                 drop(tx);
                 self.record_failure(org, projection, &error).await;
                 return Err(error);

@@ -51,7 +51,8 @@ pub struct ErasePersonalDataInput {
     pub reason_code: Option<ReasonCode>,
 }
 
-async fn member_payload(ctx: &Context<'_>, member: MemberId) -> ApiResult<Member> {
+/// A member after a command on them (refused as not found when hidden).
+pub(super) async fn member_payload(ctx: &Context<'_>, member: MemberId) -> ApiResult<Member> {
     member_for(ctx, member.uuid()).await?.ok_or(ApiError::NotFound)
 }
 
@@ -124,14 +125,15 @@ impl MemberMutation {
     /// removed is removed by it (never the last active Owner; their zones must be reassigned
     /// first). Their events stay and the hash chain still verifies; every personal value of
     /// theirs (name, e-mail, employee number) reads `[erased]` everywhere from now on, and
-    /// they can no longer sign in. Recorded as `MemberPersonalDataErased`.
-    async fn erase_personal_data(&self, ctx: &Context<'_>, input: ErasePersonalDataInput) -> ApiResult<Member> {
+    /// they can no longer sign in. Recorded as `MemberPersonalDataErased`. A deleted member
+    /// (soft delete) is erased too; the answer is then null, as every lookup of them is.
+    async fn erase_personal_data(&self, ctx: &Context<'_>, input: ErasePersonalDataInput) -> ApiResult<Option<Member>> {
         let p = principal(ctx)?;
         let member = MemberId::parse(&input.member_id)?;
         let reason = reason(input.reason_code, &input.reason)?;
         let command = command_context(ctx, p.org, Some(p), &input)?;
         services(ctx)?.gemba.erase_personal_data(&command, member, reason).await?;
-        member_payload(ctx, member).await
+        member_for(ctx, member.uuid()).await
     }
 
     /// Reactivates a suspended member, with a reason.

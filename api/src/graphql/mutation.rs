@@ -15,7 +15,8 @@ use gemba_projections::registry as reads;
 use super::context::{Principal, command_context, principal, request, services, tenant_tx};
 use super::errors::{ApiError, ApiResult};
 use super::inputs::{optional_reason, reason};
-use super::types::{Capability, Member, Organization, ReasonCode, Role, Site, Zone, member_for, members_view};
+use super::members::member_payload;
+use super::types::{Capability, Member, Organization, ReasonCode, Role, Site, Zone, members_view};
 
 /// Write operations.
 #[derive(Debug, Default)]
@@ -235,10 +236,6 @@ pub(super) async fn site_payload(ctx: &Context<'_>, site: SiteId) -> ApiResult<S
     let p = principal(ctx)?;
     let mut tx = tenant_tx(ctx).await?;
     reads::site(&mut tx, p.org.uuid(), site.uuid()).await?.map(Site).ok_or(ApiError::NotFound)
-}
-
-async fn member_payload(ctx: &Context<'_>, member: MemberId) -> ApiResult<Member> {
-    member_for(ctx, member.uuid()).await?.ok_or(ApiError::NotFound)
 }
 
 async fn set_capability(ctx: &Context<'_>, input: CapabilityInput, held: bool) -> ApiResult<Member> {

@@ -98,3 +98,39 @@ async fn the_audit_trail_filters_pages_and_is_for_owners_admins_and_auditors_of_
     let bad = trail(&app, &owner, 10, Some("not-a-cursor"), json!({})).await;
     assert_eq!(error_code(&bad), Some("VALIDATION"), "{bad}");
 }
+
+/// Auditors read who changed what, but not contact or employment data: e-mail addresses and
+/// employee numbers are redacted in the trail as in the member list and the data exports;
+/// Owners and Admins see them.
+#[tokio::test]
+async fn auditors_see_names_but_not_email_addresses_or_employee_numbers_in_the_trail() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@redact.example", "Redact").await;
+    let member = app.join(&owner, "member@redact.example", "MEMBER").await;
+    let auditor = app.join(&owner, "auditor@redact.example", "AUDITOR").await;
+    let patch = json!({"memberId": member.member, "displayName": "Mo Stone", "employeeNumber": "E-4711", "shift": "Night"});
+    let r = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: UpdateMemberProfileInput!) { updateMemberProfile(input: $input) { id } }",
+            json!({"input": patch}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+
+    let change_of = |rows: &[Value], path: &str| -> Value {
+        let changed = rows.iter().find(|r| r["eventType"] == "MemberProfileChanged").unwrap_or_else(|| panic!("{rows:?}"));
+        changed["changes"].as_array().unwrap().iter().find(|c| c["path"] == path).cloned().unwrap_or_else(|| panic!("{changed}"))
+    };
+    let filter = json!({"entityId": member.member});
+    let seen_by_auditor = nodes(&trail(&app, &auditor, 50, None, filter.clone()).await);
+    assert_eq!(change_of(&seen_by_auditor, "employeeNumber")["after"], "[redacted]");
+    assert_eq!(change_of(&seen_by_auditor, "displayName")["after"], "Mo Stone");
+    let invited = seen_by_auditor.iter().find(|r| r["eventType"] == "MemberInvited").expect("the invitation");
+    let emails: Vec<&Value> = invited["changes"].as_array().unwrap().iter().filter(|c| c["path"] == "email").map(|c| &c["after"]).collect();
+    assert!(!emails.is_empty() && emails.iter().all(|e| *e == "[redacted]"), "{invited}");
+    assert!(!serde_json::to_string(&seen_by_auditor).unwrap().contains("E-4711"));
+
+    let seen_by_owner = nodes(&trail(&app, &owner, 50, None, filter).await);
+    assert_eq!(change_of(&seen_by_owner, "employeeNumber")["after"], "E-4711");
+}

@@ -289,19 +289,7 @@ async fn the_app_role_deletes_events_only_through_the_disposal_function_and_neve
         assert!(refused.to_string().contains("append-only"), "{refused}");
     }
     // The function refuses another tenant, a prefix without its snapshots, and events within
-    // their retention.
-    let call = "select disposed from gemba_dispose_events($1::uuid, $2, $3, $4)";
-    let attempts = [
-        (other.org.clone(), 1_i64, Utc::now() + chrono::Duration::days(1), json!([]), "42501"),
-        (owner.org.clone(), 1, Utc::now() + chrono::Duration::days(1), json!([]), "23514"),
-        (owner.org.clone(), 1, Utc::now() - chrono::Duration::days(1), json!([]), "23514"),
-    ];
-    for (target, up_to, cutoff, snapshots, expected) in attempts {
-        let mut tx = gemba_commands::tenancy::begin_tenant(&app.pool, org).await.expect("tx");
-        let result = sqlx::query(call).bind(&target).bind(up_to).bind(cutoff).bind(snapshots).execute(&mut *tx).await;
-        assert_eq!(result.err().and_then(code).as_deref(), Some(expected), "{target} {up_to} {cutoff}");
-    }
-    // With its snapshot but without a RecordsDisposed event, the disposal cannot commit.
+    // their retention (with the right snapshot: only the cutoff can refuse that one).
     let snapshot: Value = {
         let mut conn = app.superuser().await;
         sqlx::query_scalar("select jsonb_build_object('aggregate_type', aggregate_type, 'aggregate_id', aggregate_id, 'sequence', sequence, 'state', '{}'::jsonb) from events where org_id = $1::uuid and tenant_seq = 1")
@@ -310,6 +298,18 @@ async fn the_app_role_deletes_events_only_through_the_disposal_function_and_neve
             .await
             .expect("first event")
     };
+    let call = "select disposed from gemba_dispose_events($1::uuid, $2, $3, $4)";
+    let attempts = [
+        (other.org.clone(), 1_i64, Utc::now() + chrono::Duration::days(1), json!([]), "42501"),
+        (owner.org.clone(), 1, Utc::now() + chrono::Duration::days(1), json!([]), "23514"),
+        (owner.org.clone(), 1, Utc::now() - chrono::Duration::days(1), json!([snapshot]), "23514"),
+    ];
+    for (target, up_to, cutoff, snapshots, expected) in attempts {
+        let mut tx = gemba_commands::tenancy::begin_tenant(&app.pool, org).await.expect("tx");
+        let result = sqlx::query(call).bind(&target).bind(up_to).bind(cutoff).bind(snapshots).execute(&mut *tx).await;
+        assert_eq!(result.err().and_then(code).as_deref(), Some(expected), "{target} {up_to} {cutoff}");
+    }
+    // With its snapshot but without a RecordsDisposed event, the disposal cannot commit.
     let mut tx = gemba_commands::tenancy::begin_tenant(&app.pool, org).await.expect("tx");
     let disposed: i64 = sqlx::query_scalar(call)
         .bind(&owner.org)
@@ -401,4 +401,135 @@ async fn a_second_disposal_continues_from_the_first_anchor() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let (code, output) = verify_offline(dir.path(), &exported.body, &exported.manifest, Some(&public_key(&app)));
     assert_eq!(code, 0, "{output}");
+}
+
+/// Every stream of the domain is disposed of like the others: soft deletions (`Deletion`) and
+/// workspace cancellations (`Workspace`) in the prefix are snapshotted, and the records stay
+/// deletable and recoverable. A purged workspace's events are kept for their retention
+/// period, then disposed of by an operator like any other organisation's.
+#[tokio::test]
+async fn deletions_and_cancellations_are_disposed_of_and_a_purged_workspace_expires_too() {
+    let app = TestApp::spawn().await;
+    let owner = app.sign_up("owner@life.example", "Lifecycle").await;
+    let site = app.create_site(&owner, "L1").await;
+    let zone = app.create_zone(&owner, &site, "Z-1", "Press").await;
+    let spare = app.create_zone(&owner, &site, "Z-2", "Spare").await;
+    for (mutation, input) in [
+        ("deleteRecord", json!({"kind": "ZONE", "id": spare, "reason": "line dismantled"})),
+        ("recoverRecord", json!({"id": spare, "reason": "line rebuilt"})),
+        ("cancelWorkspace", json!({"reason": "the plant closes"})),
+        ("restoreWorkspace", json!({"reason": "the plant stays open"})),
+    ] {
+        let r = lifecycle(&app, &owner, mutation, input).await;
+        assert!(r["errors"].is_null(), "{mutation}: {r}");
+    }
+    // Another organisation, cancelled and purged below.
+    let closed = app.sign_up("owner@closed.example", "Closed plant").await;
+    let closed_site = app.create_site(&closed, "C1").await;
+    app.create_zone(&closed, &closed_site, "Z-1", "Weld").await;
+
+    pause().await;
+    let cutoff = Utc::now();
+    pause().await;
+    rename_zone(&app, &owner, &zone, "Press line").await;
+    set_clock_for_cutoff(&app, cutoff);
+    let owner = log_in_again(&app, &owner, "owner@life.example", "correct horse battery").await;
+    // A rebuild running that has not applied the events refuses the disposal (its shadow
+    // tables would miss them and be swapped in incomplete); cancelled, it no longer does.
+    let org_id = Uuid::parse_str(&owner.org).expect("org id");
+    let rebuilder = Rebuilder::new(app.pool.clone());
+    rebuilder.start(org_id, Projection::DefectRegister).await.expect("a rebuild starts");
+    let refused = dispose(&app, &owner, cutoff, false).await;
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("defect_register (rebuilding)"), "{refused}");
+    assert!(rebuilder.cancel(org_id, Projection::DefectRegister).await.expect("cancel"));
+    let done = dispose_when_projected(&app, &owner, cutoff, false).await;
+    assert!(done["errors"].is_null(), "{done}");
+    assert!(done["data"]["disposeExpiredRecords"]["count"].as_i64().unwrap_or(0) > 4, "{done}");
+    let snapshotted: Vec<String> = {
+        let mut conn = app.superuser().await;
+        sqlx::query_scalar("select distinct aggregate_type from aggregate_snapshots where org_id = $1::uuid order by 1")
+            .bind(&owner.org)
+            .fetch_all(&mut conn)
+            .await
+            .expect("snapshots")
+    };
+    assert!(snapshotted.iter().any(|t| t == "Deletion") && snapshotted.iter().any(|t| t == "Workspace"), "{snapshotted:?}");
+    // A command that loaded the zone just before the disposal (no snapshot yet) and appends
+    // after it would land at a sequence the disposal freed: refused as the conflict it is.
+    {
+        let org = OrgId(Uuid::parse_str(&owner.org).expect("org id"));
+        let mut tx = gemba_commands::tenancy::begin_tenant(&app.pool, org).await.expect("tx");
+        let stale = cqrs_es::persist::SerializedEvent {
+            aggregate_id: spare.clone(),
+            sequence: 1,
+            aggregate_type: "Zone".into(),
+            event_type: "ZoneRenamed".into(),
+            event_version: "1.0".into(),
+            payload: json!({"ZoneRenamed": {"before": "Spare", "after": "Spare 2"}}),
+            metadata: json!({}),
+        };
+        let refused = gemba_commands::store::append(&mut tx, org, &[stale]).await;
+        assert!(matches!(refused, Err(gemba_commands::store::StoreError::Conflict)), "{refused:?}");
+    }
+    // The zone whose every event was disposed of is deleted and recovered again.
+    let again = lifecycle(&app, &owner, "deleteRecord", json!({"kind": "ZONE", "id": spare, "reason": "dismantled for good"})).await;
+    assert!(again["errors"].is_null(), "{again}");
+    let back = lifecycle(&app, &owner, "recoverRecord", json!({"id": spare, "reason": "not yet"})).await;
+    assert!(back["errors"].is_null(), "{back}");
+    let not_deleted = lifecycle(&app, &owner, "recoverRecord", json!({"id": spare, "reason": "twice"})).await;
+    assert_eq!(error_code(&not_deleted), Some("CONFLICT"), "{not_deleted}");
+    let (code, output) = verify_in_database(&app, &owner.org);
+    assert_eq!(code, 0, "{output}");
+
+    // The other organisation is cancelled, purged after its grace period, and its events
+    // (kept, shredded) are disposed of once expired, by an operator.
+    let closed = log_in_again(&app, &closed, "owner@closed.example", "correct horse battery").await;
+    let cancel = app
+        .gql(
+            Some(&closed.token),
+            "mutation($input: WorkspaceReasonInput!) { cancelWorkspace(input: $input) { status } }",
+            json!({"input": {"reason": "the plant closes"}}),
+        )
+        .await;
+    assert_eq!(cancel["data"]["cancelWorkspace"]["status"], "CANCELLED", "{cancel}");
+    app.clock.advance(chrono::Duration::days(31));
+    let swept = app.gemba().sweep(app.gemba().now()).await.expect("sweep");
+    assert_eq!(swept.purged, 1, "{swept:?}");
+    let org = OrgId(Uuid::parse_str(&closed.org).expect("org id"));
+    let operator = gemba_commands::envelope::CommandContext::new(org, None, gemba_commands::envelope::Channel::Cli);
+    let signer = gemba_commands::signing::Signer::from_base64(&app.signing_key).expect("signing key");
+    let projections: Vec<&str> = Projection::ALL.iter().map(|p| p.name()).collect();
+    let reason = gemba_domain::Reason::parse(gemba_domain::ReasonCode::Other, "retention period expired").expect("reason");
+    let mut report = None;
+    for _ in 0..50 {
+        let gemba = app.gemba();
+        match gemba.dispose_expired(&operator, gemba.now(), reason.clone(), false, &projections, &signer).await {
+            Err(gemba_commands::error::CommandError::ProjectionsBehind(_)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await
+            }
+            other => {
+                report = Some(other.expect("a purged workspace's expired events are disposed of"));
+                break;
+            }
+        }
+    }
+    let report = report.expect("the projections never caught up");
+    let events_left = app.event_count(&closed.org).await;
+    assert!(report.count > 5, "{report:?}");
+    assert_eq!(events_left, 1, "only RecordsDisposed is left");
+    let (code, output) = verify_in_database(&app, &closed.org);
+    assert_eq!(code, 0, "{output}");
+}
+
+/// A deletion, recovery, cancellation or restore by `who`.
+async fn lifecycle(app: &TestApp, who: &Session, mutation: &str, input: Value) -> Value {
+    let input_type = match mutation {
+        "deleteRecord" => "DeleteRecordInput",
+        "recoverRecord" => "RecoverRecordInput",
+        _ => "WorkspaceReasonInput",
+    };
+    let query = format!("mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ __typename }} }}");
+    app.gql(Some(&who.token), &query, json!({"input": input})).await
 }
