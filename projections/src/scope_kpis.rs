@@ -103,6 +103,11 @@ pub struct ScopeKpis {
 
 /// The zones of the scope, each with its site's current and previous period
 /// (`$1` org, `$2` site, `$3` zone, `$4` area, `$5`–`$9` per-site bounds, `$10` now).
+///
+/// Deleted records (soft delete) are left out of the rows a roll-up reads by an anti-join
+/// with `deleted_entities`, not by `gemba_visible()` per row: that function holds a subquery,
+/// so PostgreSQL cannot inline it and probes the index once per row (a year-to-date roll-up
+/// of 1M events read 4 times slower). The zones (a hundred rows) still use the function.
 const SCOPE: &str = "
 with recursive sub_areas(area_id) as (
         select area_id from areas where org_id = $1 and area_id = $4
@@ -221,7 +226,8 @@ pub async fn scope_kpis(
                                  when $10 - d.raised_at <= interval '90 days' then '31-90'
                                  else '>90' end as age
                        from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
-                      where d.status not in ('CLOSED', 'CANCELLED') and gemba_visible(d.defect_id))
+                      where d.status not in ('CLOSED', 'CANCELLED')
+                        and not exists (select 1 from deleted_entities x where x.org_id = $1 and x.entity_id = d.defect_id))
          select case when grouping(abnormality_type) = 0 then 'type'
                      when grouping(priority) = 0 then 'priority'
                      when grouping(tag_class) = 0 then 'tag_class'
@@ -257,13 +263,14 @@ pub async fn scope_kpis(
                               count(*) filter (where d.tag_class = 'maintenance') as maintenance
                          from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
                         where d.raised_at >= sz.p_start and d.raised_at < sz.p_end and d.raised_at >= $11 and d.raised_at < $12
-                          and gemba_visible(d.defect_id)),
+                          and not exists (select 1 from deleted_entities x where x.org_id = $1 and x.entity_id = d.defect_id)),
             closed as (select extract(epoch from d.closed_at - d.raised_at) / 86400 as days,
                               d.closed_at <= d.original_due_at as on_time_original,
                               d.closed_at <= d.due_at as on_time_current
                          from sz join defect_register d on d.org_id = $1 and d.zone_id = sz.zone_id
-                        where d.status = 'CLOSED' and d.closed_at >= sz.p_start and d.closed_at < sz.p_end and gemba_visible(d.defect_id)
-                          and d.closed_at >= $11 and d.closed_at < $12)
+                        where d.status = 'CLOSED' and d.closed_at >= sz.p_start and d.closed_at < sz.p_end
+                          and d.closed_at >= $11 and d.closed_at < $12
+                          and not exists (select 1 from deleted_entities x where x.org_id = $1 and x.entity_id = d.defect_id))
          select raised.n, raised.operator, raised.maintenance, c.*
            from raised,
                 (select count(*),
@@ -329,7 +336,7 @@ pub async fn scope_kpis(
         ", k as (select k.status, k.submitted_at, k.implemented_at, k.authors
                    from sz join kaizen_register k on k.org_id = $1 and k.zone_id = sz.zone_id
                   where k.submitted_at >= sz.p_start and k.submitted_at < sz.p_end and k.submitted_at >= $11 and k.submitted_at < $12
-                    and gemba_visible(k.kaizen_id)),
+                    and not exists (select 1 from deleted_entities x where x.org_id = $1 and x.entity_id = k.kaizen_id)),
             active as (select m.member_id from sz join members m on m.org_id = $1 and m.home_zone_id = sz.zone_id
                         where m.status = 'ACTIVE' and m.role in ('OWNER', 'ADMIN', 'MEMBER') and gemba_visible(m.member_id)),
             authors as (select distinct unnest(authors) as member_id from k)
@@ -354,7 +361,8 @@ pub async fn scope_kpis(
         " select l.classification, l.currency, sum(l.amount)::text
             from kaizen_impact_ledger l join kaizen_register k on k.org_id = l.org_id and k.kaizen_id = l.kaizen_id
             join sz on sz.zone_id = k.zone_id
-           where l.org_id = $1 and l.recognition_month >= $11 and l.recognition_month <= $12 and gemba_visible(k.kaizen_id)
+           where l.org_id = $1 and l.recognition_month >= $11 and l.recognition_month <= $12
+             and not exists (select 1 from deleted_entities x where x.org_id = $1 and x.entity_id = k.kaizen_id)
            group by l.classification, l.currency having sum(l.amount) <> 0",
     );
     let rows: Vec<(String, String, String)> = query!(&savings_sql).bind(year_start).bind(this_month).fetch_all(&mut *conn).await?;
@@ -370,7 +378,8 @@ pub async fn scope_kpis(
     let lines_sql = scoped(
         " select l.line from kaizen_actual_lines l join kaizen_register k on k.org_id = l.org_id and k.kaizen_id = l.kaizen_id
             join sz on sz.zone_id = k.zone_id
-           where l.org_id = $1 and k.status in ('SAVINGS_VERIFIED', 'CLOSED') and gemba_visible(k.kaizen_id)",
+           where l.org_id = $1 and k.status in ('SAVINGS_VERIFIED', 'CLOSED')
+             and not exists (select 1 from deleted_entities x where x.org_id = $1 and x.entity_id = k.kaizen_id)",
     );
     let rows: Vec<(serde_json::Value,)> = query!(&lines_sql).fetch_all(&mut *conn).await?;
     for (line,) in rows {
@@ -386,7 +395,8 @@ pub async fn scope_kpis(
                   from a3_register a
                   left join members m on m.org_id = a.org_id and m.member_id = a.owner_id
                   left join sz on sz.zone_id = m.home_zone_id
-                 where a.org_id = $1 and gemba_visible(a.a3_id) and (sz.zone_id is not null or ($2::uuid is null and $3::uuid is null and $4::uuid is null))),
+                 where a.org_id = $1 and (sz.zone_id is not null or ($2::uuid is null and $3::uuid is null and $4::uuid is null))
+                   and not exists (select 1 from deleted_entities x where x.org_id = $1 and x.entity_id = a.a3_id)),
             closed as (select * from a where status = 'CLOSED' and closed_at >= p_start and closed_at < p_end)
          select 'phase:' || status, count(*) from a where status in ('PLAN', 'DO', 'CHECK', 'ACT', 'ON_HOLD') group by status
           union all select 'closed', count(*) from closed
