@@ -51,15 +51,7 @@ pub async fn export(db: &DbArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
         let export_id = started.export_id;
         let bound = started.head.as_ref().map_or(0, |h| h.0);
         let file = tokio::fs::File::create(&args.out).await.with_context(|| format!("creating {}", args.out.display()))?;
-        let (sink, mut chunks) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-        let writer = tokio::spawn(async move {
-            let mut file = tokio::io::BufWriter::new(file);
-            while let Some(chunk) = chunks.recv().await {
-                file.write_all(&chunk?).await?;
-            }
-            file.flush().await?;
-            file.into_inner().sync_all().await
-        });
+        let (sink, writer) = file_writer(file);
         let bar = if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(u64::try_from(bound).unwrap_or(0));
             let style = ProgressStyle::with_template("{spinner} {pos}/{len} events {per_sec} [{elapsed_precise}, {eta} left] {wide_bar}")
@@ -156,15 +148,7 @@ async fn export_data(db: &DbArgs, args: ExportArgs) -> anyhow::Result<ExitCode> 
             exporter.start_data(OrgId(args.org), Requester::Operator, subject, format).await.map_err(|e| anyhow!("{}", e.message()))?;
         let export_id = started.export_id;
         let file = tokio::fs::File::create(&args.out).await.with_context(|| format!("creating {}", args.out.display()))?;
-        let (sink, mut chunks) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-        let writer = tokio::spawn(async move {
-            let mut file = tokio::io::BufWriter::new(file);
-            while let Some(chunk) = chunks.recv().await {
-                file.write_all(&chunk?).await?;
-            }
-            file.flush().await?;
-            file.into_inner().sync_all().await
-        });
+        let (sink, writer) = file_writer(file);
         let done = exporter.run_data(started, &sink).await;
         drop(sink);
         let written = writer.await.map_err(|e| anyhow!("the file writer failed: {e}"))?;
@@ -179,4 +163,19 @@ async fn export_data(db: &DbArgs, args: ExportArgs) -> anyhow::Result<ExitCode> 
     }
     database.close().await;
     result
+}
+
+/// Writes the chunks sent to the returned sender into `file`, then syncs it; the task ends
+/// when the sender is dropped (or at the first error).
+fn file_writer(file: tokio::fs::File) -> (mpsc::Sender<Result<Bytes, std::io::Error>>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let (sink, mut chunks) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let writer = tokio::spawn(async move {
+        let mut file = tokio::io::BufWriter::new(file);
+        while let Some(chunk) = chunks.recv().await {
+            file.write_all(&chunk?).await?;
+        }
+        file.flush().await?;
+        file.into_inner().sync_all().await
+    });
+    (sink, writer)
 }

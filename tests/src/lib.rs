@@ -250,6 +250,20 @@ impl TestApp {
         session(&response, "signUp").unwrap_or_else(|e| panic!("sign-up failed: {e}: {response}"))
     }
 
+    /// Signs `email` in again to `who`'s organisation (a fresh session, e.g. after the
+    /// clock moved past the old one's expiry); panics when the sign-in is refused.
+    pub async fn log_in(&self, who: &Session, email: &str, password: &str) -> Session {
+        let r = self
+            .gql(
+                None,
+                "mutation($input: LogInInput!) { logIn(input: $input) { token } }",
+                json!({"input": {"email": email, "password": password, "organizationId": who.org}}),
+            )
+            .await;
+        let token = r["data"]["logIn"]["token"].as_str().unwrap_or_else(|| panic!("sign-in failed: {r}")).to_owned();
+        Session { token, ..who.clone() }
+    }
+
     /// Invites `email` in `role` and accepts the invitation; returns the new member's session.
     pub async fn join(&self, inviter: &Session, email: &str, role: &str) -> Session {
         let invited = self

@@ -77,21 +77,9 @@ async fn zones(app: &TestApp, who: &Session) -> Vec<String> {
 /// again on the way, since sessions last 30 days.
 async fn later(app: &TestApp, who: &Session, email: &str, password: &str) -> Session {
     app.clock.advance(chrono::Duration::days(29));
-    let session = sign_in(app, who, email, password).await;
+    let session = app.log_in(who, email, password).await;
     app.clock.advance(chrono::Duration::days(2));
     session
-}
-
-async fn sign_in(app: &TestApp, who: &Session, email: &str, password: &str) -> Session {
-    let r = app
-        .gql(
-            None,
-            "mutation($input: LogInInput!) { logIn(input: $input) { token } }",
-            json!({"input": {"email": email, "password": password, "organizationId": who.org}}),
-        )
-        .await;
-    let token = r["data"]["logIn"]["token"].as_str().unwrap_or_else(|| panic!("sign-in failed: {r}")).to_owned();
-    Session { token, ..who.clone() }
 }
 
 fn id(value: &Value) -> String {
@@ -429,7 +417,7 @@ async fn a_cancelled_workspace_is_locked_restorable_in_its_grace_period_then_pur
     assert!(app.evidence_dir.path().join(format!("orgs/{}/{other_photo}", other.org)).exists(), "the other's files stay");
     // Nobody signs in any more; the other organisation works on.
     assert_eq!(error_code(&app.gql(Some(&owner.token), "query { me { id } }", json!({})).await), Some("UNAUTHENTICATED"));
-    let other = sign_in(&app, &other, "owner@other.example", "correct horse battery").await;
+    let other = app.log_in(&other, "owner@other.example", "correct horse battery").await;
     assert_eq!(register(&app, &other, "defectRegister", "defectId").await.len(), 1);
 
     // The events stay: the chain verifies, the purge is on record, personal data is shredded.

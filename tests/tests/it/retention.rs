@@ -93,19 +93,6 @@ fn verify_in_database(app: &TestApp, org: &str) -> (i32, String) {
     crate::verify::verify(app, org)
 }
 
-/// Signs in again (sessions last 30 days; the clock has moved years ahead).
-async fn log_in_again(app: &TestApp, who: &Session, email: &str, password: &str) -> Session {
-    let r = app
-        .gql(
-            None,
-            "mutation($input: LogInInput!) { logIn(input: $input) { token } }",
-            json!({"input": {"email": email, "password": password, "organizationId": who.org}}),
-        )
-        .await;
-    let token = r["data"]["logIn"]["token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned();
-    Session { token, ..who.clone() }
-}
-
 async fn pause() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 }
@@ -141,9 +128,9 @@ async fn expired_events_are_disposed_of_explicitly_and_the_rest_stays_loadable_a
     // From here on it is seven years after `cutoff`: every event of Org A before it is past
     // its retention.
     set_clock_for_cutoff(&app, cutoff);
-    let owner = log_in_again(&app, &owner, "owner@a.example", "correct horse battery").await;
-    let admin = log_in_again(&app, &admin, "admin@a.example", "another good password").await;
-    let other = log_in_again(&app, &other, "owner@b.example", "correct horse battery").await;
+    let owner = app.log_in(&owner, "owner@a.example", "correct horse battery").await;
+    let admin = app.log_in(&admin, "admin@a.example", "another good password").await;
+    let other = app.log_in(&other, "owner@b.example", "correct horse battery").await;
     // A legal hold blocks the disposal (typed error); nothing changes.
     assert_eq!(legal_hold(&app, &owner, true).await["data"]["placeLegalHold"]["settings"]["legalHold"], true);
     let held = dispose(&app, &owner, cutoff, false).await;
@@ -371,7 +358,7 @@ async fn a_second_disposal_continues_from_the_first_anchor() {
     pause().await;
     rename_zone(&app, &owner, &zone, "Press line 2").await;
     set_clock_for_cutoff(&app, first_cutoff);
-    let owner = log_in_again(&app, &owner, "owner@a.example", "correct horse battery").await;
+    let owner = app.log_in(&owner, "owner@a.example", "correct horse battery").await;
     let first = dispose_when_projected(&app, &owner, first_cutoff, false).await;
     let first = first["data"]["disposeExpiredRecords"].clone();
     let first_up_to = first["upToSeq"].as_i64().unwrap_or_else(|| panic!("{first}"));
@@ -433,7 +420,7 @@ async fn deletions_and_cancellations_are_disposed_of_and_a_purged_workspace_expi
     pause().await;
     rename_zone(&app, &owner, &zone, "Press line").await;
     set_clock_for_cutoff(&app, cutoff);
-    let owner = log_in_again(&app, &owner, "owner@life.example", "correct horse battery").await;
+    let owner = app.log_in(&owner, "owner@life.example", "correct horse battery").await;
     // A rebuild running that has not applied the events refuses the disposal (its shadow
     // tables would miss them and be swapped in incomplete); cancelled, it no longer does.
     let org_id = Uuid::parse_str(&owner.org).expect("org id");
@@ -485,7 +472,7 @@ async fn deletions_and_cancellations_are_disposed_of_and_a_purged_workspace_expi
 
     // The other organisation is cancelled, purged after its grace period, and its events
     // (kept, shredded) are disposed of once expired, by an operator.
-    let closed = log_in_again(&app, &closed, "owner@closed.example", "correct horse battery").await;
+    let closed = app.log_in(&closed, "owner@closed.example", "correct horse battery").await;
     let cancel = app
         .gql(
             Some(&closed.token),
